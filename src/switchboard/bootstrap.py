@@ -1,0 +1,67 @@
+"""The composition root: the one place that picks the concrete adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.clock import Clock, SystemClock
+from switchboard.config import Settings
+from switchboard.db.engine import make_engine, make_session_factory
+from switchboard.db.migrate import upgrade
+from switchboard.portal.media_store import FolderMediaStore, MediaStore
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    media_store: MediaStore
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session whose changes commit together, or not at all."""
+        with self.session_factory() as session:
+            session.info["clock"] = self.clock
+            session.info["media_store"] = self.media_store
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    media_store: MediaStore | None = None,
+    migrate: bool = False,
+) -> Container:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    container = Container(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        clock=clock or SystemClock(),
+        media_store=media_store or FolderMediaStore(settings.media_dir),
+    )
+    if migrate:
+        upgrade(engine)
+    return container
+
+
+def is_embedded(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"

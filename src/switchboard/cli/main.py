@@ -1,0 +1,103 @@
+"""``switchboard``: serve the portal, manage its data, bootstrap operators."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from switchboard.cli import portal_commands
+from switchboard.cli.common import cli_actor, container, fail, unit_of_work
+from switchboard.db.migrate import upgrade
+from switchboard.portal import accounts as accounts_service
+from switchboard.portal import principals
+from switchboard.portal.actors import Role
+
+app = typer.Typer(
+    help="Switchboard: cloud voice admin portal synced with Entra ID.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db = typer.Typer(help="Database schema.", no_args_is_help=True)
+admin = typer.Typer(help="Operators and customer admins.", no_args_is_help=True)
+app.add_typer(db, name="db")
+app.add_typer(admin, name="admin")
+app.add_typer(portal_commands.accounts, name="accounts")
+app.add_typer(portal_commands.locations, name="locations")
+app.add_typer(portal_commands.licenses, name="licenses")
+app.add_typer(portal_commands.numbers, name="numbers")
+app.add_typer(portal_commands.users, name="users")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (SQLite or PostgreSQL, per SWITCHBOARD_DATABASE_URL)."""
+    c = container()
+    upgrade(c.engine)
+    typer.echo(f"database at {c.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@admin.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The admin's email (their login)")],
+    role: Annotated[Role, typer.Option(help="provider_admin, account_admin or account_viewer")],
+    account: Annotated[str | None, typer.Option(help="Account slug, for account roles")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read a UI login password from stdin")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"token": ...}')] = False,
+) -> None:
+    """Create an admin and print a one-time API token (only its hash is stored)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account) if account else None
+        principal = principals.create_principal(
+            s, actor, email=email, role=role, account=acct, password=password
+        )
+        issued = principals.issue_token(s, actor, principal, name="bootstrap")
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"token": issued.token, "email": email, "role": role.value, "account": account}
+            )
+        )
+    else:
+        typer.echo(f"created {role.value} {email}")
+        typer.echo(f"API token (shown once, keep it safe): {issued.token}")
+
+
+@admin.command("set-password")
+def admin_set_password(
+    email: Annotated[str, typer.Option()],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Set an admin's UI login password (prompted, or from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with unit_of_work() as s:
+        principal = principals.find_principal(s, email)
+        principals.set_password(s, cli_actor(), principal, password)
+    typer.echo(f"password set for {email}")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the API and the admin UI (an embedded SQLite database is upgraded first)."""
+    from switchboard.web.server import run
+
+    run(host=host, port=port)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "fail", "main"]

@@ -1,0 +1,100 @@
+"""Field rules shared by the API, the CLI and the UI, with messages that say how to fix input."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from functools import lru_cache
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
+
+from switchboard.portal.errors import ValidationFailed
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RETENTION_PLANS = ("6m", "1y", "2y", "3y")
+RETENTION_MONTHS = {"6m": 6, "1y": 12, "2y": 24, "3y": 36}
+
+
+def slug(value: str) -> str:
+    value = value.strip()
+    if not SLUG_RE.match(value):
+        raise ValueError(
+            "must be 1-63 lower-case letters, digits or hyphens, not starting or ending with a"
+            " hyphen (e.g. acme-corp)"
+        )
+    return value
+
+
+def text(value: str, *, max_len: int = 100) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > max_len:
+        raise ValueError(f"must be at most {max_len} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid email address ({exc})") from exc
+
+
+def e164(value: str) -> str:
+    raw = value.strip()
+    hint = "write it as + then the country code and number, e.g. +14155550123"
+    if not raw.startswith("+"):
+        raise ValueError(f"'{raw}' is not in E.164 form: {hint}")
+    try:
+        parsed = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"'{raw}' is not a phone number: {hint}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"'{raw}' is not a valid phone number for its country code: {hint}")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone(value: str) -> str:
+    value = value.strip()
+    if value not in _time_zones():
+        raise ValueError(
+            f"'{value}' is not an IANA time zone (e.g. America/New_York, Europe/Paris)"
+        )
+    return value
+
+
+def country(value: str) -> str:
+    value = value.strip().upper()
+    if len(value) != 2 or value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code (e.g. US, FR, DE)")
+    return value
+
+
+def extension(value: str, length: int) -> str:
+    if not (value.isascii() and value.isdigit()) or len(value) != length:
+        raise ValidationFailed(
+            f"extension '{value}' must be exactly {length} digits (the account's dial plan)",
+            field="extension",
+        )
+    return value
+
+
+def from_pydantic(exc: ValidationError) -> ValidationFailed:
+    """The first problem of a pydantic error, as a ValidationFailed naming field and rule."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"] if part != "body") or None
+    message = str(first["msg"])
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return ValidationFailed(f"{field}: {message}" if field else message, field=field)

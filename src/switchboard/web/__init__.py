@@ -1,0 +1,1 @@
+"""HTTP: the REST API under /api/v1, the admin UI, and (later) Graph webhooks."""

@@ -1,0 +1,70 @@
+"""/api/v1/accounts/{account}/users"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from switchboard.portal import users as service
+from switchboard.portal.schemas import UserIn, UserPatch
+from switchboard.web.api.schemas import UserOut, UserPageOut
+from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+
+router = APIRouter(prefix="/accounts/{account}/users", tags=["users"])
+
+
+@router.get("")
+def list_users(
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    location_id: int | None = None,
+    status: Literal["active", "disabled_in_directory"] | None = None,
+    source: Literal["local", "directory"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> UserPageOut:
+    page = service.list_users(
+        session,
+        actor,
+        account,
+        search=search,
+        location_id=location_id,
+        status=status,
+        source=source,
+        limit=limit,
+        offset=offset,
+    )
+    return UserPageOut(
+        items=[UserOut.of(u) for u in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_user(body: UserIn, account: WriteAccount, session: DB, actor: Caller) -> UserOut:
+    """Create a local user. ``extension`` is picked from the dial plan when omitted."""
+    return UserOut.of(service.create_user(session, actor, account, body))
+
+
+@router.get("/{user_id}")
+def get_user(user_id: int, account: ReadAccount, session: DB, actor: Caller) -> UserOut:
+    return UserOut.of(service.get_user(session, actor, account, user_id))
+
+
+@router.patch("/{user_id}")
+def update_user(
+    user_id: int, body: UserPatch, account: WriteAccount, session: DB, actor: Caller
+) -> UserOut:
+    """Change a user. Directory users' names, email, username and location are read-only (409)."""
+    return UserOut.of(service.update_user(session, actor, account, user_id, body))
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_user(user_id: int, account: WriteAccount, session: DB, actor: Caller) -> Response:
+    service.delete_user(session, actor, account, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

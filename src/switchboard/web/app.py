@@ -1,0 +1,33 @@
+"""The ASGI application: REST API, admin UI and health endpoints over one container."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from switchboard import __version__
+from switchboard.bootstrap import Container
+from switchboard.web import errors
+from switchboard.web.api import accounts, audit, licenses, locations, numbers, tokens, users
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Switchboard",
+        version=__version__,
+        description="Cloud voice admin portal with users provisioned from Microsoft Entra ID.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    errors.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (accounts, locations, licenses, numbers, users, audit, tokens):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,56 @@
+"""Request-scoped dependencies: the unit of work, the caller, and the addressed account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from switchboard.bootstrap import Container
+from switchboard.db.models import Account
+from switchboard.portal.accounts import get_account
+from switchboard.portal.actors import Actor
+from switchboard.portal.errors import Unauthorized
+from switchboard.portal.principals import actor_for, authenticate_token
+
+
+def container(request: Request) -> Container:
+    found: Container = request.app.state.container
+    return found
+
+
+def db(request: Request) -> Iterator[Session]:
+    with container(request).unit_of_work() as session:
+        yield session
+
+
+DB = Annotated[Session, Depends(db)]
+
+
+def api_actor(request: Request, session: DB) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "send an API token as 'Authorization: Bearer <token>' (create one with"
+            " 'switchboard admin create')",
+            code="missing_token",
+        )
+    return actor_for(authenticate_token(session, token.strip()))
+
+
+Caller = Annotated[Actor, Depends(api_actor)]
+
+
+def readable_account(account: str, session: DB, actor: Caller) -> Account:
+    return get_account(session, actor, account)
+
+
+def writable_account(account: str, session: DB, actor: Caller) -> Account:
+    return get_account(session, actor, account, write=True)
+
+
+ReadAccount = Annotated[Account, Depends(readable_account)]
+WriteAccount = Annotated[Account, Depends(writable_account)]

@@ -1,0 +1,53 @@
+"""One error envelope for every API failure: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from switchboard.portal.errors import PortalError
+
+
+def envelope(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"error": {"code": code, "message": message, "field": field}},
+    )
+
+
+def _location(loc: tuple[object, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or None
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PortalError)
+    async def portal_error(_request: Request, exc: PortalError) -> JSONResponse:
+        return envelope(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        field = _location(tuple(first.get("loc", ())))
+        message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
+        if first.get("type") == "missing":
+            message = "is required"
+        elif first.get("type") == "extra_forbidden":
+            message = "is not a known field; check the spelling against /openapi.json"
+        elif first.get("type") == "json_invalid":
+            message = f"the body is not valid JSON ({message})"
+        text = f"{field}: {message}" if field else message
+        return envelope(422, "validation_failed", text, field)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # Reached only when two requests race past the service's own uniqueness checks.
+        return envelope(409, "conflict", "the change conflicts with a concurrent change; retry")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return envelope(exc.status_code, code, str(exc.detail))

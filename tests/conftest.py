@@ -1,0 +1,116 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from SWITCHBOARD_TEST_POSTGRES_URL (default: the local server). When it cannot
+be reached, the PostgreSQL variants are skipped with the reason, never silently passed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from switchboard.bootstrap import Container
+from switchboard.clock import FixedClock
+from switchboard.config import Settings
+from switchboard.db.engine import make_engine, make_session_factory, normalise_url
+from switchboard.db.migrate import upgrade
+from switchboard.db.models import Base
+from switchboard.portal.actors import Actor, system_actor
+from switchboard.portal.media_store import FolderMediaStore
+
+PG_ADMIN_URL = os.environ.get(
+    "SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+START = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+
+
+def _postgres_database() -> Iterator[str]:
+    admin_url = normalise_url(PG_ADMIN_URL)
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # any failure to connect means: skip, with the reason
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}: {exc}")
+    name = f"switchboard_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'switchboard.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def migrated_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _wipe(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def container(migrated_engine: Engine, tmp_path: Path, clock: FixedClock) -> Iterator[Container]:
+    settings = Settings(
+        database_url=migrated_engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key-not-for-production",
+    )
+    yield Container(
+        settings=settings,
+        engine=migrated_engine,
+        session_factory=make_session_factory(migrated_engine),
+        clock=clock,
+        media_store=FolderMediaStore(settings.media_dir),
+    )
+    _wipe(migrated_engine)
+
+
+@pytest.fixture
+def operator() -> Actor:
+    return system_actor("test:operator")
+
+
+@pytest.fixture
+def app_client(container: Container) -> Iterator[TestClient]:
+    from switchboard.web.app import create_app
+
+    with TestClient(create_app(container)) as client:
+        yield client
