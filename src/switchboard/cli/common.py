@@ -37,8 +37,14 @@ def cli_actor() -> Actor:
     return system_actor(f"cli:{user}")
 
 
-def container() -> Container:
-    return build(Settings())
+@contextmanager
+def container() -> Iterator[Container]:
+    """The composition root for one command; its connections close when the command ends."""
+    c = build(Settings())
+    try:
+        yield c
+    finally:
+        c.engine.dispose()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -47,14 +53,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def unit_of_work(c: Container | None = None) -> Iterator[Session]:
+def unit_of_work() -> Iterator[Session]:
     """A transaction whose domain errors become a clear message and a non-zero exit."""
-    c = c or container()
-    try:
-        with c.unit_of_work() as session:
-            yield session
-    except PortalError as exc:
-        raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+    with container() as c:
+        try:
+            with c.unit_of_work() as session:
+                yield session
+        except PortalError as exc:
+            raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
 
 
 def parse(model: type[M], data: dict[str, Any]) -> M:
