@@ -7,10 +7,12 @@ from fastapi import APIRouter, FastAPI
 from switchboard import __version__
 from switchboard.bootstrap import Container
 from switchboard.web import errors
-from switchboard.web.api import accounts, audit, licenses, locations, numbers, tokens, users
+from switchboard.web.api import accounts, audit, licenses, locations, media, numbers, tokens, users
+from switchboard.web.client_cert import ClientCertificateMiddleware
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, require_client_cert: bool = False) -> FastAPI:
+    """The app; ``require_client_cert`` gates /api/ on a verified TLS client certificate."""
     app = FastAPI(
         title="Switchboard",
         version=__version__,
@@ -20,9 +22,10 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
+    app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (accounts, locations, licenses, numbers, users, audit, tokens):
+    for module in (accounts, locations, licenses, numbers, users, audit, tokens, media):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -1,18 +1,64 @@
-"""Running the ASGI app under uvicorn."""
+"""Running the ASGI app under uvicorn: plain HTTP for local use, or HTTPS with mutual TLS."""
 
 from __future__ import annotations
 
-import uvicorn
+import ssl
+from collections.abc import Callable
+from typing import Any
 
-from switchboard.bootstrap import build, is_embedded
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from switchboard.bootstrap import Container, build, is_embedded
 from switchboard.config import Settings
 from switchboard.db.migrate import upgrade
+from switchboard.tls.server import ClientCertH11Protocol, TlsFiles, server_context
 from switchboard.web.app import create_app
 
 
-def run(*, host: str, port: int) -> None:
+def make_server(
+    container: Container,
+    *,
+    host: str,
+    port: int,
+    tls: TlsFiles | None = None,
+    log_level: str = "info",
+    configure_logging: bool = True,
+) -> uvicorn.Server:
+    """A uvicorn server for the app; with ``tls``, HTTPS whose /api/ needs a client certificate.
+
+    The TLS files are loaded here, before anything listens, so a bad file is a clear
+    TlsConfigError rather than a failure inside the server. ``configure_logging=False`` leaves
+    the process's logging setup alone (for servers embedded in tests).
+    """
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": LOGGING_CONFIG if configure_logging else None,
+    }
+    if tls is None:
+        return uvicorn.Server(uvicorn.Config(create_app(container), **options))
+    context = server_context(tls)
+
+    def context_factory(
+        _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
+    ) -> ssl.SSLContext:
+        return context
+
+    config = uvicorn.Config(
+        create_app(container, require_client_cert=True),
+        http=ClientCertH11Protocol,
+        ssl_context_factory=context_factory,
+        **options,
+    )
+    return uvicorn.Server(config)
+
+
+def run(*, host: str, port: int, tls: TlsFiles | None = None) -> None:
     settings = Settings()
     container = build(settings)
+    server = make_server(container, host=host, port=port, tls=tls)
     if is_embedded(settings.database_url):
         upgrade(container.engine)
-    uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    server.run()

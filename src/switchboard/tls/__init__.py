@@ -1,0 +1,1 @@
+"""Mutual TLS for Switchboard's own API: certificate authority tooling and the server side."""
