@@ -160,3 +160,29 @@ def test_search_and_pagination(container: Container) -> None:
         page = users.list_users(s, OP, t.account, limit=2, offset=2)
         assert page.total == 4 and len(page.items) == 2
         assert users.list_users(s, OP, t.account, search="alan turing").total == 1
+
+
+def test_extension_picking_fills_gaps_and_reports_exhaustion(container: Container) -> None:
+    with container.unit_of_work() as s:
+        acct = factories.account(s, "tiny", extension_length=2)
+        hq = factories.location(s, acct)
+
+        def add(i: int, ext: str | None = None) -> str:
+            data = UserIn(
+                first_name="U",
+                last_name=str(i),
+                email=f"u{i}@example.com",
+                location_id=hq.id,
+                extension=ext,
+            )
+            return users.create_user(s, OP, acct, data).extension
+
+        assert add(0) == "10"
+        assert add(1) == "11"
+        assert add(2, "99") == "99"
+        assert add(3) == "12"  # the successor of 99 is outside the plan: lowest free instead
+        for i in range(4, 90):
+            add(i)
+        with pytest.raises(Conflict) as exc:
+            add(90)
+        assert exc.value.code == "extensions_exhausted"

@@ -91,10 +91,17 @@ def _check_unique(
 
 
 def next_free_extension(session: Session, account: Account) -> str:
-    used = set(session.scalars(select(User.extension).where(User.account_id == account.id)))
     length = account.extension_length
     # Start at 1 followed by zeros: extensions starting with 0 or 9 often clash with dial-outs.
-    for candidate in range(10 ** (length - 1), 10**length):
+    first, end = 10 ** (length - 1), 10**length
+    highest = session.scalar(select(func.max(User.extension)).where(User.account_id == account.id))
+    # Fast path for bulk provisioning: the successor of the highest extension is always free.
+    if highest is None:
+        return str(first)
+    if highest.isdigit() and first <= int(highest) + 1 < end:
+        return str(int(highest) + 1)
+    used = set(session.scalars(select(User.extension).where(User.account_id == account.id)))
+    for candidate in range(first, end):
         ext = str(candidate)
         if ext not in used:
             return ext
