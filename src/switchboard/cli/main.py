@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from switchboard.cli import portal_commands
+from switchboard.cli import media_commands, portal_commands
 from switchboard.cli.common import cli_actor, console, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
@@ -29,6 +29,7 @@ app.add_typer(portal_commands.locations, name="locations")
 app.add_typer(portal_commands.licenses, name="licenses")
 app.add_typer(portal_commands.numbers, name="numbers")
 app.add_typer(portal_commands.users, name="users")
+app.add_typer(media_commands.media, name="media")
 
 
 @db.command("upgrade")

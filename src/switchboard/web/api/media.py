@@ -1,0 +1,126 @@
+"""/api/v1/accounts/{account}/media: voicemails and call recordings.
+
+The telephony platform uploads each file with an account_admin token; admins and viewers list
+and download them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, ValidationError
+
+from switchboard.portal import media as service
+from switchboard.portal.validation import from_pydantic
+from switchboard.web.api.media_schemas import MediaOut, MediaPageOut
+from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+
+router = APIRouter(prefix="/accounts/{account}/media", tags=["media"])
+
+_CHUNK = 256 * 1024
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def ingest_media(
+    account: WriteAccount,
+    session: DB,
+    actor: Caller,
+    file: Annotated[UploadFile, File(description="The audio, sent with its audio/* type")],
+    kind: Annotated[str, Form(description="voicemail or recording")],
+    user_id: Annotated[str, Form(description="Id of the user the media belongs to")],
+    recorded_at: Annotated[str, Form(description="ISO 8601 with offset, e.g. 2026-01-15T09:00Z")],
+    duration_seconds: Annotated[str, Form(description="Length of the audio, whole seconds")],
+    caller: Annotated[str | None, Form(description="Calling number in E.164, if known")] = None,
+) -> MediaOut:
+    """Upload a voicemail or call recording (multipart/form-data), limit 100 MB."""
+    try:
+        data = service.MediaIn.model_validate(
+            {
+                "kind": kind,
+                "user_id": user_id,
+                "recorded_at": recorded_at,
+                "duration_seconds": duration_seconds,
+                "caller": caller or None,
+            }
+        )
+    except ValidationError as exc:
+        raise from_pydantic(exc) from None
+    media = service.ingest(session, actor, account, data, file.file, file.content_type)
+    return MediaOut.of(media, account)
+
+
+@router.get("")
+def list_media(
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    kind: service.MediaKind | None = None,
+    user_id: int | None = None,
+    former_users: Annotated[
+        bool, Query(description="Only media of users who have been deleted")
+    ] = False,
+    recorded_from: Annotated[
+        AwareDatetime | None, Query(description="Recorded at or after (ISO 8601 with offset)")
+    ] = None,
+    recorded_to: Annotated[
+        AwareDatetime | None, Query(description="Recorded before (ISO 8601 with offset)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MediaPageOut:
+    """Newest recording first."""
+    page = service.list_media(
+        session,
+        actor,
+        account,
+        kind=kind,
+        user_id=user_id,
+        former_users=former_users,
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
+        limit=limit,
+        offset=offset,
+    )
+    return MediaPageOut(
+        items=[MediaOut.of(m, account) for m in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{media_id}")
+def get_media(media_id: int, account: ReadAccount, session: DB, actor: Caller) -> MediaOut:
+    return MediaOut.of(service.get_media(session, actor, account, media_id), account)
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
+@router.get(
+    "/{media_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"audio/*": {}}, "description": "The audio file"}},
+)
+def download_media(
+    media_id: int, account: ReadAccount, session: DB, actor: Caller
+) -> StreamingResponse:
+    """The audio file, as uploaded."""
+    media = service.get_media(session, actor, account, media_id)
+    handle = service.open_content(session, actor, account, media_id)
+    return StreamingResponse(
+        _chunks(handle),
+        media_type=media.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{service.filename(media)}"',
+            "Content-Length": str(media.size_bytes),
+            "ETag": f'"{media.sha256}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
