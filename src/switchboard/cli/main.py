@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from switchboard.cli import media_commands, portal_commands
+from switchboard.cli import cert_commands, media_commands, portal_commands
 from switchboard.cli.common import cli_actor, console, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
@@ -30,6 +31,7 @@ app.add_typer(portal_commands.licenses, name="licenses")
 app.add_typer(portal_commands.numbers, name="numbers")
 app.add_typer(portal_commands.users, name="users")
 app.add_typer(media_commands.media, name="media")
+app.add_typer(cert_commands.app, name="certs")
 
 
 @db.command("upgrade")
@@ -87,15 +89,43 @@ def admin_set_password(
     typer.echo(f"password set for {email}")
 
 
+TlsPath = Annotated[
+    Path | None,
+    typer.Option(exists=True, dir_okay=False, readable=True, help="PEM file (see `certs`)"),
+]
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    tls_cert: TlsPath = None,
+    tls_key: TlsPath = None,
+    client_ca: TlsPath = None,
 ) -> None:
-    """Serve the API and the admin UI (an embedded SQLite database is upgraded first)."""
+    """Serve the API and the admin UI (an embedded SQLite database is upgraded first).
+
+    With --tls-cert, --tls-key and --client-ca: HTTPS, and /api/ requires a client
+    certificate signed by the client CA (mutual TLS). Without them: plain HTTP, for local use.
+    """
+    from switchboard.tls.server import TlsConfigError, TlsFiles
     from switchboard.web.server import run
 
-    run(host=host, port=port)
+    given = {"--tls-cert": tls_cert, "--tls-key": tls_key, "--client-ca": client_ca}
+    missing = [name for name, value in given.items() if value is None]
+    if len(missing) not in (0, len(given)):
+        raise fail(
+            "--tls-cert, --tls-key and --client-ca go together (HTTPS with mutual TLS); "
+            f"missing: {', '.join(missing)}. Omit all three to serve plain HTTP.",
+            2,
+        )
+    tls = None
+    if tls_cert and tls_key and client_ca:
+        tls = TlsFiles(cert=tls_cert, key=tls_key, client_ca=client_ca)
+    try:
+        run(host=host, port=port, tls=tls)
+    except TlsConfigError as exc:
+        raise fail(str(exc), 2) from exc
 
 
 @app.command("demo")

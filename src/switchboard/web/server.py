@@ -59,6 +59,9 @@ def run(*, host: str, port: int, tls: TlsFiles | None = None) -> None:
     settings = Settings()
     container = build(settings)
     server = make_server(container, host=host, port=port, tls=tls)
-    if is_embedded(settings.database_url):
-        upgrade(container.engine)
-    server.run()
+    try:
+        if is_embedded(settings.database_url):
+            upgrade(container.engine)
+        server.run()
+    finally:
+        container.engine.dispose()
