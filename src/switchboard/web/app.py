@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from switchboard import __version__
 from switchboard.bootstrap import Container
-from switchboard.web import errors
+from switchboard.web import errors, ui
 from switchboard.web.api import accounts, audit, licenses, locations, media, numbers, tokens, users
 from switchboard.web.client_cert import ClientCertificateMiddleware
 
@@ -28,6 +28,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
     for module in (accounts, locations, licenses, numbers, users, audit, tokens, media):
         api.include_router(module.router)
     app.include_router(api)
+    ui.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

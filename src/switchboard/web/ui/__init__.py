@@ -1,0 +1,17 @@
+"""The server-rendered admin UI: HTML pages over the same service functions as the API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from switchboard.web.ui import accounts, auth, licenses, locations, numbers, users
+from switchboard.web.ui.templating import TEMPLATES_DIR
+
+STATIC_DIR = TEMPLATES_DIR.parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    for module in (auth, accounts, locations, users, numbers, licenses):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

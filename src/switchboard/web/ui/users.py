@@ -1,0 +1,210 @@
+"""An account's users: searchable list, create, edit (directory fields read-only) and delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+
+from switchboard.db.models import Account, User
+from switchboard.portal import licenses, locations, numbers, users
+from switchboard.portal.accounts import get_account
+from switchboard.portal.schemas import UserIn, UserPatch
+from switchboard.web.deps import container
+from switchboard.web.ui.context import account_page
+from switchboard.web.ui.forms import FormError, attempt
+from switchboard.web.ui.routing import UiRoute
+from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Submitted, Viewer
+from switchboard.web.ui.templating import render
+
+router = APIRouter(route_class=UiRoute, include_in_schema=False)
+
+PAGE_SIZE = 25
+# The form inputs of the fields Entra ID owns on directory users (users.DIRECTORY_OWNED).
+DIRECTORY_INPUTS = ("first_name", "last_name", "email", "username", "location_id")
+
+
+@router.get("/accounts/{slug}/users")
+def list_users(
+    request: Request,
+    slug: str,
+    viewer: CurrentViewer,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "users")
+        found = users.list_users(
+            session,
+            viewer.actor,
+            context["account"],
+            search=q.strip() or None,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        pages = max(1, -(-found.total // PAGE_SIZE))
+        context.update(users=found.items, total=found.total, q=q, page=page, pages=pages)
+        return render(request, "account/users.html", context)
+
+
+def _choices(
+    session: Session, viewer: Viewer, account: Account, user: User | None
+) -> dict[str, Any]:
+    """Locations, licenses with free seats, and the numbers the user may hold, by location."""
+    used = licenses.usage(session, account)
+    all_locations = locations.list_locations(session, viewer.actor, account)
+    offered = [
+        n
+        for n in numbers.list_numbers(session, viewer.actor, account)
+        if n.status == "available" or (user is not None and n.user_id == user.id)
+    ]
+    if user is not None and user.source == "directory":
+        # The directory decides the location, so only numbers of that location can be held.
+        offered = [n for n in offered if n.location_id == user.location_id]
+    groups = [
+        (loc, [n for n in offered if n.location_id == loc.id])
+        for loc in all_locations
+        if any(n.location_id == loc.id for n in offered)
+    ]
+    return {
+        "locations": all_locations,
+        "license_rows": [
+            (lt, used.get(lt.id, 0))
+            for lt in licenses.list_licenses(session, viewer.actor, account)
+        ],
+        "number_groups": groups,
+    }
+
+
+def _user_values(user: User) -> dict[str, str]:
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "username": user.username,
+        "location_id": str(user.location_id),
+        "extension": user.extension,
+        "license": user.license.name if user.license else "",
+    }
+
+
+def _form_page(
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    *,
+    user_id: int | None,
+    form: Submitted | None = None,
+    error: FormError | None = None,
+) -> Response:
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "users")
+        account = context["account"]
+        user = users.get_user(session, viewer.actor, account, user_id) if user_id else None
+        context.update(_choices(session, viewer, account, user))
+        if user is not None:
+            values = _user_values(user)
+            selected = [n.e164 for n in user.numbers]
+        else:
+            first = context["locations"][:1]
+            values = {"location_id": str(first[0].id)} if first else {}
+            selected = []
+        if form is not None:
+            # After an error, show what the admin typed; directory fields keep their real values.
+            typed = form.values()
+            if user is not None and user.source == "directory":
+                typed = {k: v for k, v in typed.items() if k not in DIRECTORY_INPUTS}
+            values.update(typed)
+            selected = form.many("phone_numbers")
+        context.update(
+            user=user,
+            values=values,
+            selected=selected,
+            error=error,
+            directory=user is not None and user.source == "directory",
+            directory_inputs=DIRECTORY_INPUTS,
+        )
+        return render(request, "account/user_form.html", context, status_code=422 if error else 200)
+
+
+@router.get("/accounts/{slug}/users/new")
+def new_user(request: Request, slug: str, viewer: CurrentViewer) -> Response:
+    return _form_page(request, viewer, slug, user_id=None)
+
+
+@router.post("/accounts/{slug}/users")
+def create_user(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
+    def change(session: Session) -> User:
+        account = get_account(session, viewer.actor, slug, write=True)
+        data = UserIn.model_validate(
+            {
+                "first_name": form.text("first_name"),
+                "last_name": form.text("last_name"),
+                "email": form.text("email"),
+                "username": form.optional("username"),
+                "location_id": form.text("location_id"),
+                "extension": form.optional("extension"),
+                "phone_numbers": form.many("phone_numbers"),
+                "license": form.optional("license"),
+            }
+        )
+        return users.create_user(session, viewer.actor, account, data)
+
+    outcome = attempt(container(request), change)
+    if isinstance(outcome, FormError):
+        return _form_page(request, viewer, slug, user_id=None, form=form, error=outcome)
+    return RedirectResponse(f"/accounts/{slug}/users?done=user-created", status_code=303)
+
+
+@router.get("/accounts/{slug}/users/{user_id}")
+def edit_user(request: Request, slug: str, user_id: int, viewer: CurrentViewer) -> Response:
+    return _form_page(request, viewer, slug, user_id=user_id)
+
+
+@router.post("/accounts/{slug}/users/{user_id}")
+def update_user(
+    request: Request, slug: str, user_id: int, viewer: PostingViewer, form: Form
+) -> Response:
+    def change(session: Session) -> User:
+        account = get_account(session, viewer.actor, slug, write=True)
+        user = users.get_user(session, viewer.actor, account, user_id)
+        fields: dict[str, object] = {
+            "extension": form.text("extension") or None,
+            "phone_numbers": form.many("phone_numbers"),
+            "license": form.optional("license"),
+        }
+        if user.source != "directory":
+            # Disabled inputs are not posted, so directory-owned fields are only sent for
+            # local users; the service refuses them for directory users in any case.
+            fields.update(
+                first_name=form.text("first_name") or None,
+                last_name=form.text("last_name") or None,
+                email=form.text("email") or None,
+                username=form.text("username") or None,
+                location_id=form.text("location_id") or None,
+            )
+        patch = UserPatch.model_validate(fields)
+        return users.update_user(session, viewer.actor, account, user_id, patch)
+
+    outcome = attempt(container(request), change)
+    if isinstance(outcome, FormError):
+        return _form_page(request, viewer, slug, user_id=user_id, form=form, error=outcome)
+    return RedirectResponse(f"/accounts/{slug}/users/{user_id}?done=user-saved", status_code=303)
+
+
+@router.get("/accounts/{slug}/users/{user_id}/delete")
+def confirm_delete(request: Request, slug: str, user_id: int, viewer: CurrentViewer) -> Response:
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "users")
+        context["user"] = users.get_user(session, viewer.actor, context["account"], user_id)
+        return render(request, "account/user_delete.html", context)
+
+
+@router.post("/accounts/{slug}/users/{user_id}/delete")
+def delete_user(request: Request, slug: str, user_id: int, viewer: PostingViewer) -> Response:
+    with container(request).unit_of_work() as session:
+        account = get_account(session, viewer.actor, slug, write=True)
+        users.delete_user(session, viewer.actor, account, user_id)
+    return RedirectResponse(f"/accounts/{slug}/users?done=user-deleted", status_code=303)
