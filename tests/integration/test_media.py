@@ -159,7 +159,7 @@ def test_ingest_list_get_and_download(container: Container, app_client: TestClie
     with container.unit_of_work() as s:
         events = s.scalars(select(AuditEvent).where(AuditEvent.action == "media.ingested")).all()
         assert {e.object_id for e in events} == {str(media_id), str(recording["id"])}
-        assert all("pbx@acme.example" in e.actor for e in events)
+        assert {e.actor for e in events} == {"principal:pbx@acme.example"}
 
 
 def test_deleted_user_media_stays_with_owner_name(
