@@ -16,7 +16,8 @@ from switchboard.portal.schemas import AccountIn, AccountPatch
 def get_account(session: Session, actor: Actor, slug: str, *, write: bool = False) -> Account:
     """The account named by ``slug`` if the actor may see it (and change it, with ``write``)."""
     account = session.scalar(select(Account).where(Account.slug == slug))
-    if account is None:
+    # Another tenant's account gets the very same answer as a missing one: nothing is revealed.
+    if account is None or not actor.can_read(account.id):
         raise NotFound(f"account '{slug}' not found", code="account_not_found")
     if write:
         actor.require_write(account.id)
@@ -100,8 +101,9 @@ def terminate_account(session: Session, actor: Actor, slug: str) -> Account:
     """Delete every user (their media stays until retention expires it) and close the account."""
     from switchboard.portal.users import delete_user  # users depend on accounts, not vice versa
 
-    actor.require_provider()
+    # Look the account up first, so another tenant's account answers 404 like every route.
     account = get_account(session, actor, slug, write=True)
+    actor.require_provider()
     for user_id in session.scalars(select(User.id).where(User.account_id == account.id)):
         delete_user(session, actor, account, user_id)
     account.status = "terminated"
