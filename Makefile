@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration browser chromium postgres clean
+.PHONY: demo test lint typecheck unit integration browser chromium postgres bench bench-portal clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ test: $(STAMP) chromium postgres lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,6 +33,12 @@ integration: $(STAMP) postgres
 
 browser: $(STAMP) chromium
 	$(BIN)/pytest tests/browser
+
+# Benchmarks print a table; their latest figures are in the README.
+bench: bench-portal
+
+bench-portal: $(STAMP) postgres
+	$(BIN)/python benchmarks/portal_bench.py --users 10000
 
 # Browser tests drive Debian's Chromium; Playwright cannot download browsers here.
 chromium:

@@ -20,10 +20,9 @@ def list_locations(session: Session, actor: Actor, account: Account) -> list[Loc
 
 def get_location(session: Session, actor: Actor, account: Account, location_id: int) -> Location:
     actor.require_read(account.id)
-    location = session.scalar(
-        select(Location).where(Location.account_id == account.id, Location.id == location_id)
-    )
-    if location is None:
+    # session.get answers from the identity map when it can: bulk user changes reuse locations.
+    location = session.get(Location, location_id)
+    if location is None or location.account_id != account.id:
         raise NotFound(
             f"location {location_id} not found in account '{account.slug}'",
             field="location_id",

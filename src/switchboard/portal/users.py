@@ -164,13 +164,15 @@ def _assign_numbers(
     changed = False
     for number in current:
         if number.id not in wanted_ids:
+            user.numbers.remove(number)
             release(number)
             changed = True
     for number in wanted:
-        if number.user_id != user.id:
-            number.user_id = user.id
+        if number not in user.numbers:
+            user.numbers.append(number)
             number.status = "assigned"
             changed = True
+    user.numbers.sort(key=lambda n: n.e164)
     return changed
 
 
@@ -222,11 +224,13 @@ def create_user(
         created_at=stamp,
         updated_at=stamp,
     )
+    # Setting the relationships directly spares a reload of the new row.
+    user.location = location
+    user.license = license_type
+    user.numbers = []
     session.add(user)
-    session.flush()
     _assign_numbers(user, [], numbers)
     session.flush()
-    session.refresh(user)
     fields = {"username", "first_name", "last_name", "email", "location_id", "extension"}
     if license_type:
         fields.add("license")
@@ -276,12 +280,13 @@ def update_user(
             setattr(user, field, value)
             changed.append(field)
 
-    location_id = user.location_id
+    location = user.location
     if "location_id" in given and patch.location_id is None:
         raise ValidationFailed("location_id cannot be empty", field="location_id")
     if differs("location_id"):
         assert patch.location_id is not None
-        location_id = get_location(session, actor, account, patch.location_id).id
+        location = get_location(session, actor, account, patch.location_id)
+    location_id = location.id
 
     current = list(user.numbers)
     if patch.phone_numbers is not None or location_id != user.location_id:
@@ -296,7 +301,7 @@ def update_user(
             )
         wanted = _resolve_numbers(session, account, wanted_e164, location_id, user.id)
         if location_id != user.location_id:
-            user.location_id = location_id
+            user.location = location
             changed.append("location_id")
         if _assign_numbers(user, current, wanted):
             changed.append("phone_numbers")
@@ -311,20 +316,18 @@ def update_user(
             changed.append("extension")
 
     if "license" in given:
-        license_id = None
+        new_license: LicenseType | None = None
         if patch.license:
-            license_type = find_license(session, account, patch.license)
-            if license_type.id != user.license_id:
-                claim_seat(session, license_type, for_user_id=user.id)
-            license_id = license_type.id
-        if license_id != user.license_id:
-            user.license_id = license_id
+            new_license = find_license(session, account, patch.license)
+            if new_license.id != user.license_id:
+                claim_seat(session, new_license, for_user_id=user.id)
+        if (new_license.id if new_license else None) != user.license_id:
+            user.license = new_license
             changed.append("license")
 
     if changed:
         user.updated_at = now(session)
         session.flush()
-        session.refresh(user)
         audit.record(
             session,
             actor,
