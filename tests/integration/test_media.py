@@ -115,11 +115,14 @@ def test_ingest_list_get_and_download(container: Container, app_client: TestClie
         st.admin,
         st.user_id,
         kind="recording",
-        recorded_at=START - timedelta(minutes=10),
+        recorded_at="2026-01-15T03:50:00-05:00",
         content=b"ID3" + b"\x00" * 500,
         content_type="audio/mpeg",
     )
     assert recording["_status"] == 201
+    # Stored and reported in UTC whatever offset the platform sends.
+    assert recording["recorded_at"] == "2026-01-15T08:50:00Z"
+    assert recording["expires_at"] == "2026-07-15T08:50:00Z"
 
     listed = app_client.get("/api/v1/accounts/acme/media", headers=st.viewer).json()
     assert listed["total"] == 2

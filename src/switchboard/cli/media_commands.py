@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,18 +16,12 @@ from switchboard.web.api.media_schemas import MediaOut
 
 media = typer.Typer(help="Voicemails and call recordings.", no_args_is_help=True)
 
-PURGE_COLUMNS = ["account", "retention_plan", "cutoff", "media", "bytes", "files_missing"]
-LIST_COLUMNS = [
-    "id",
-    "kind",
-    "owner_name",
-    "user_id",
-    "caller",
-    "recorded_at",
-    "duration_seconds",
-    "size_bytes",
-    "expires_at",
-]
+PURGE_COLUMNS = ["account", "plan", "cutoff", "media", "bytes", "files_missing"]
+LIST_COLUMNS = ["id", "kind", "owner", "caller", "recorded", "secs", "bytes", "expires"]
+
+
+def _short(value: datetime) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
 
 
 @media.command("purge")
@@ -64,7 +59,18 @@ def media_purge(
         return
     verb = "would delete" if dry_run else "deleted"
     title = f"Retention purge{' (dry run)' if dry_run else ''}"
-    emit(rows, False, PURGE_COLUMNS, title)
+    table = [
+        {
+            "account": r.slug,
+            "plan": r.retention_plan,
+            "cutoff": _short(r.cutoff),
+            "media": r.media_count,
+            "bytes": r.bytes,
+            "files_missing": r.files_missing,
+        }
+        for r in reports
+    ]
+    emit(table, False, PURGE_COLUMNS, f"{title}, times in UTC")
     typer.echo(f"{verb} {total} media, {size} bytes")
 
 
@@ -92,5 +98,22 @@ def media_list(
             former_users=former_users,
             limit=limit,
         )
-        rows = [dumps(MediaOut.of(m, acct)) for m in page.items]
-    emit(rows, as_json, LIST_COLUMNS, f"Media of {account} ({len(rows)} of {page.total})")
+        items = [MediaOut.of(m, acct) for m in page.items]
+    title = f"Media of {account} ({len(items)} of {page.total}), times in UTC"
+    if as_json:
+        emit([dumps(m) for m in items], True, LIST_COLUMNS, title)
+        return
+    rows = [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "owner": m.owner_name + ("" if m.user_id is not None else " (deleted)"),
+            "caller": m.caller,
+            "recorded": _short(m.recorded_at),
+            "secs": m.duration_seconds,
+            "bytes": m.size_bytes,
+            "expires": _short(m.expires_at),
+        }
+        for m in items
+    ]
+    emit(rows, False, LIST_COLUMNS, title)

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, BinaryIO, Literal, cast
 
 from pydantic import AfterValidator, AwareDatetime, Field
@@ -201,7 +201,7 @@ def ingest(
             owner_name=f"{user.first_name} {user.last_name}",
             kind=data.kind,
             caller=data.caller,
-            recorded_at=data.recorded_at,
+            recorded_at=data.recorded_at.astimezone(UTC),
             duration_seconds=data.duration_seconds,
             content_type=media_type,
             size_bytes=reader.size,
