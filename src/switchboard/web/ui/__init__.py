@@ -9,9 +9,10 @@ from switchboard.web.ui import accounts, auth, licenses, locations, numbers, use
 from switchboard.web.ui.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
+ROUTERS = tuple(m.router for m in (auth, accounts, locations, users, numbers, licenses))
 
 
 def install(app: FastAPI) -> None:
-    for module in (auth, accounts, locations, users, numbers, licenses):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
