@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, User
-from switchboard.portal import audit
+from switchboard.portal import audit, validation
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound
@@ -15,7 +15,9 @@ from switchboard.portal.schemas import AccountIn, AccountPatch
 
 def get_account(session: Session, actor: Actor, slug: str, *, write: bool = False) -> Account:
     """The account named by ``slug`` if the actor may see it (and change it, with ``write``)."""
-    account = session.scalar(select(Account).where(Account.slug == slug))
+    # A malformed slug names no account; it never reaches the database (PostgreSQL refuses NUL).
+    found = validation.SLUG_RE.match(slug) is not None
+    account = session.scalar(select(Account).where(Account.slug == slug)) if found else None
     # Another tenant's account gets the very same answer as a missing one: nothing is revealed.
     if account is None or not actor.can_read(account.id):
         raise NotFound(f"account '{slug}' not found", code="account_not_found")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from switchboard.portal import validation as v
 
@@ -19,10 +19,21 @@ Username = Annotated[
     str, Field(min_length=1, max_length=254, pattern=r"^\S+$"), AfterValidator(str.strip)
 ]
 RetentionPlan = Literal["6m", "1y", "2y", "3y"]
+RowId = Annotated[int, Field(ge=1, le=v.MAX_ID)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        # Every string field, whatever its own rule: a NUL in a license name or postal code
+        # must be a 422 naming the field, not a database error.
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                v.plain(item)
+        return value
 
 
 class AccountIn(Strict):
@@ -69,13 +80,13 @@ class LicensePatch(Strict):
 
 class NumbersIn(Strict):
     numbers: list[E164] = Field(min_length=1, max_length=1000)
-    location_id: int
+    location_id: RowId
     status: Literal["available", "porting"] = "available"
 
 
 class NumberPatch(Strict):
     status: Literal["available"] | None = None
-    location_id: int | None = None
+    location_id: RowId | None = None
 
 
 class UserIn(Strict):
@@ -83,7 +94,7 @@ class UserIn(Strict):
     first_name: Name
     last_name: Name
     email: Email
-    location_id: int
+    location_id: RowId
     extension: str | None = None
     phone_numbers: list[E164] = Field(default_factory=list, max_length=20)
     license: str | None = None
@@ -94,7 +105,7 @@ class UserPatch(Strict):
     first_name: Name | None = None
     last_name: Name | None = None
     email: Email | None = None
-    location_id: int | None = None
+    location_id: RowId | None = None
     extension: str | None = None
     phone_numbers: list[E164] | None = Field(default=None, max_length=20)
     license: str | None = None

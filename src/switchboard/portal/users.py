@@ -54,8 +54,11 @@ def list_users(
 ) -> UserPage:
     actor.require_read(account.id)
     query = select(User).where(User.account_id == account.id)
-    if search:
-        like = f"%{search.strip().casefold()}%"
+    term = (search or "").strip()
+    if term:
+        if validation.has_control(term):
+            raise ValidationFailed("search: must not contain control characters", field="search")
+        like = f"%{term.casefold()}%"
         query = query.where(
             or_(
                 User.username_key.like(like),

@@ -16,6 +16,22 @@ from switchboard.portal.errors import ValidationFailed
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RETENTION_PLANS = ("6m", "1y", "2y", "3y")
 RETENTION_MONTHS = {"6m": 6, "1y": 12, "2y": 24, "3y": 36}
+# Row ids are 32-bit integers on PostgreSQL; a larger id cannot exist (and overflows SQLite's
+# parameter binding past 64 bits), so it is refused as input rather than looked up.
+MAX_ID = 2**31 - 1
+
+
+def has_control(value: str) -> bool:
+    """Control characters (NUL, escape, ...) are never part of a name, address or identifier;
+    PostgreSQL also refuses NUL in text."""
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def plain(value: str) -> str:
+    """Any free-form single-line input: no control characters inside it."""
+    if has_control(value.strip()):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 def slug(value: str) -> str:
@@ -34,7 +50,7 @@ def text(value: str, *, max_len: int = 100) -> str:
         raise ValueError("must not be empty")
     if len(value) > max_len:
         raise ValueError(f"must be at most {max_len} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if has_control(value):
         raise ValueError("must not contain control characters")
     return value
 
@@ -84,7 +100,7 @@ def country(value: str) -> str:
 def extension(value: str, length: int) -> str:
     if not (value.isascii() and value.isdigit()) or len(value) != length:
         raise ValidationFailed(
-            f"extension '{value}' must be exactly {length} digits (the account's dial plan)",
+            f"extension: '{value}' must be exactly {length} digits (the account's dial plan)",
             field="extension",
         )
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
@@ -14,6 +14,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import Unauthorized
 from switchboard.portal.principals import actor_for, authenticate_token
+from switchboard.portal.validation import MAX_ID
 
 
 def container(request: Request) -> Container:
@@ -27,6 +28,10 @@ def db(request: Request) -> Iterator[Session]:
 
 
 DB = Annotated[Session, Depends(db)]
+
+# Ids in the path and the query string: out-of-range ids are a 422 naming the parameter.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def api_actor(request: Request, session: DB) -> Actor:

@@ -31,14 +31,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        field = _location(tuple(first.get("loc", ())))
+        loc = tuple(first.get("loc", ()))
+        kind = first.get("type")
+        field = _location(loc)
         message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
-        if first.get("type") == "missing":
+        if kind == "json_invalid":
+            # The location holds the character offset of the syntax error, not a field.
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            field, message = None, f"the body is not valid JSON ({message}{where})"
+        elif kind == "missing" and loc == ("body",):
+            message = "the request needs a JSON body; see /openapi.json for its fields"
+        elif kind == "missing":
             message = "is required"
-        elif first.get("type") == "extra_forbidden":
+        elif kind == "extra_forbidden":
             message = "is not a known field; check the spelling against /openapi.json"
-        elif first.get("type") == "json_invalid":
-            message = f"the body is not valid JSON ({message})"
+        elif kind in ("model_attributes_type", "dict_type") and loc == ("body",):
+            message = "the body must be a JSON object; see /openapi.json for its fields"
         text = f"{field}: {message}" if field else message
         return envelope(422, "validation_failed", text, field)
 

@@ -19,7 +19,7 @@ def list_audit(
     session: DB,
     actor: Caller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> list[AuditEventOut]:
     """Newest first; page with ``before_id`` set to the last id seen."""
     events = service.list_events(session, actor, account.id, limit=limit, before_id=before_id)

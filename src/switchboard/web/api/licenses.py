@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from switchboard.portal import licenses as service
 from switchboard.portal.schemas import LicenseIn, LicensePatch
 from switchboard.web.api.schemas import LicenseOut
-from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, PathId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/licenses", tags=["licenses"])
 
@@ -29,20 +29,22 @@ def create_license(
 
 
 @router.get("/{license_id}")
-def get_license(license_id: int, account: ReadAccount, session: DB, actor: Caller) -> LicenseOut:
+def get_license(license_id: PathId, account: ReadAccount, session: DB, actor: Caller) -> LicenseOut:
     lt = service.get_license(session, actor, account, license_id)
     return LicenseOut.of(lt, service.seats_used(session, lt.id))
 
 
 @router.patch("/{license_id}")
 def update_license(
-    license_id: int, body: LicensePatch, account: WriteAccount, session: DB, actor: Caller
+    license_id: PathId, body: LicensePatch, account: WriteAccount, session: DB, actor: Caller
 ) -> LicenseOut:
     lt = service.update_license(session, actor, account, license_id, body)
     return LicenseOut.of(lt, service.seats_used(session, lt.id))
 
 
 @router.delete("/{license_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_license(license_id: int, account: WriteAccount, session: DB, actor: Caller) -> Response:
+def delete_license(
+    license_id: PathId, account: WriteAccount, session: DB, actor: Caller
+) -> Response:
     service.delete_license(session, actor, account, license_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from switchboard.portal import locations as service
 from switchboard.portal.schemas import LocationIn, LocationPatch
 from switchboard.web.api.schemas import LocationOut
-from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, PathId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/locations", tags=["locations"])
 
@@ -25,20 +25,22 @@ def create_location(
 
 
 @router.get("/{location_id}")
-def get_location(location_id: int, account: ReadAccount, session: DB, actor: Caller) -> LocationOut:
+def get_location(
+    location_id: PathId, account: ReadAccount, session: DB, actor: Caller
+) -> LocationOut:
     return LocationOut.of(service.get_location(session, actor, account, location_id))
 
 
 @router.patch("/{location_id}")
 def update_location(
-    location_id: int, body: LocationPatch, account: WriteAccount, session: DB, actor: Caller
+    location_id: PathId, body: LocationPatch, account: WriteAccount, session: DB, actor: Caller
 ) -> LocationOut:
     return LocationOut.of(service.update_location(session, actor, account, location_id, body))
 
 
 @router.delete("/{location_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_location(
-    location_id: int, account: WriteAccount, session: DB, actor: Caller
+    location_id: PathId, account: WriteAccount, session: DB, actor: Caller
 ) -> Response:
     service.delete_location(session, actor, account, location_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from switchboard.portal import numbers as service
 from switchboard.portal.schemas import NumberPatch, NumbersIn
 from switchboard.web.api.schemas import NumberOut
-from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/numbers", tags=["numbers"])
 
@@ -20,7 +20,7 @@ def list_numbers(
     session: DB,
     actor: Caller,
     status: Literal["available", "assigned", "porting"] | None = None,
-    location_id: int | None = None,
+    location_id: QueryId = None,
 ) -> list[NumberOut]:
     found = service.list_numbers(session, actor, account, status=status, location_id=location_id)
     return [NumberOut.of(n) for n in found]
@@ -35,19 +35,19 @@ def add_numbers(
 
 
 @router.get("/{number_id}")
-def get_number(number_id: int, account: ReadAccount, session: DB, actor: Caller) -> NumberOut:
+def get_number(number_id: PathId, account: ReadAccount, session: DB, actor: Caller) -> NumberOut:
     return NumberOut.of(service.get_number(session, actor, account, number_id))
 
 
 @router.patch("/{number_id}")
 def update_number(
-    number_id: int, body: NumberPatch, account: WriteAccount, session: DB, actor: Caller
+    number_id: PathId, body: NumberPatch, account: WriteAccount, session: DB, actor: Caller
 ) -> NumberOut:
     """Complete a port (``{"status": "available"}``) or move an unassigned number."""
     return NumberOut.of(service.update_number(session, actor, account, number_id, body))
 
 
 @router.delete("/{number_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_number(number_id: int, account: WriteAccount, session: DB, actor: Caller) -> Response:
+def remove_number(number_id: PathId, account: WriteAccount, session: DB, actor: Caller) -> Response:
     service.remove_number(session, actor, account, number_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from switchboard.db.models import ApiToken, Principal
 from switchboard.portal import principals
 from switchboard.portal.errors import Unauthorized
-from switchboard.web.deps import DB, Caller
+from switchboard.portal.schemas import Name
+from switchboard.web.deps import DB, Caller, PathId
 
 router = APIRouter(tags=["tokens"])
 
@@ -24,7 +25,7 @@ class MeOut(BaseModel):
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     expires_in_days: int | None = Field(default=90, ge=1, le=3650)
 
 
@@ -82,6 +83,6 @@ def issue_token(body: TokenIn, session: DB, actor: Caller) -> IssuedTokenOut:
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, session: DB, actor: Caller) -> Response:
+def revoke_token(token_id: PathId, session: DB, actor: Caller) -> Response:
     principals.revoke_token(session, actor, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

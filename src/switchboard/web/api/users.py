@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from switchboard.portal import users as service
 from switchboard.portal.schemas import UserIn, UserPatch
 from switchboard.web.api.schemas import UserOut, UserPageOut
-from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/users", tags=["users"])
 
@@ -20,7 +20,7 @@ def list_users(
     session: DB,
     actor: Caller,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    location_id: int | None = None,
+    location_id: QueryId = None,
     status: Literal["active", "disabled_in_directory"] | None = None,
     source: Literal["local", "directory"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -52,19 +52,19 @@ def create_user(body: UserIn, account: WriteAccount, session: DB, actor: Caller)
 
 
 @router.get("/{user_id}")
-def get_user(user_id: int, account: ReadAccount, session: DB, actor: Caller) -> UserOut:
+def get_user(user_id: PathId, account: ReadAccount, session: DB, actor: Caller) -> UserOut:
     return UserOut.of(service.get_user(session, actor, account, user_id))
 
 
 @router.patch("/{user_id}")
 def update_user(
-    user_id: int, body: UserPatch, account: WriteAccount, session: DB, actor: Caller
+    user_id: PathId, body: UserPatch, account: WriteAccount, session: DB, actor: Caller
 ) -> UserOut:
     """Change a user. Directory users' names, email, username and location are read-only (409)."""
     return UserOut.of(service.update_user(session, actor, account, user_id, body))
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_user(user_id: int, account: WriteAccount, session: DB, actor: Caller) -> Response:
+def delete_user(user_id: PathId, account: WriteAccount, session: DB, actor: Caller) -> Response:
     service.delete_user(session, actor, account, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
