@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -30,7 +31,7 @@ def hidden(html: str, name: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, email: str, password: str = PASSWORD, next_path: str = "/"):  # type: ignore[no-untyped-def]
+def sign_in(client: TestClient, email: str, password: str = PASSWORD, next_path: str = "/") -> Any:
     form = client.get("/login", params={"next": next_path})
     return client.post(
         "/login",
