@@ -1,0 +1,64 @@
+"""Faults on demand: latency, error rates, notification trouble, delta replays."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+ErrorKind = Literal["429", "503", "reset", "timeout"]
+ERROR_KINDS: tuple[str, ...] = ("429", "503", "reset", "timeout")
+
+
+@dataclass
+class Faults:
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    error_kinds: list[str] = field(default_factory=lambda: ["429", "503"])
+    retry_after_seconds: float = 1.0
+    timeout_seconds: float = 30.0
+    notification_delay_ms: int = 0
+    notification_drop_rate: float = 0.0
+    delta_replays: bool = False
+    # How an expired delta token is answered: 400 syncStateNotFound, or 410 Gone + Location.
+    delta_expired_status: int = 400
+    seed: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)  # noqa: S311
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("rng")
+        return data
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial change; every value is checked and errors name the field."""
+        for key in changes:
+            if key == "rng" or key not in self.public():
+                raise ValueError(f"{key}: unknown fault setting; known: {sorted(self.public())}")
+        checks: dict[str, tuple[type | tuple[type, ...], Any]] = {
+            "latency_ms": (int, lambda v: 0 <= v <= 600_000),
+            "error_rate": ((int, float), lambda v: 0 <= v <= 1),
+            "retry_after_seconds": ((int, float), lambda v: 0 <= v <= 3600),
+            "timeout_seconds": ((int, float), lambda v: 0 < v <= 3600),
+            "notification_delay_ms": (int, lambda v: 0 <= v <= 600_000),
+            "notification_drop_rate": ((int, float), lambda v: 0 <= v <= 1),
+            "delta_replays": (bool, lambda v: True),
+            "delta_expired_status": (int, lambda v: v in (400, 410)),
+            "seed": (int, lambda v: True),
+            "error_kinds": (list, lambda v: bool(v) and all(k in ERROR_KINDS for k in v)),
+        }
+        for key, value in changes.items():
+            kinds, rule = checks[key]
+            if isinstance(value, bool) and kinds is not bool:
+                raise ValueError(f"{key}: expected a number, got true/false")
+            if not isinstance(value, kinds) or not rule(value):
+                raise ValueError(f"{key}: invalid value {value!r}; see the limits in the docs")
+        for key, value in changes.items():
+            setattr(self, key, value)
+        if "seed" in changes:
+            self.rng = random.Random(self.seed)  # noqa: S311 - reproducible fault pattern
+
+    def pick_error(self) -> str | None:
+        if self.error_rate and self.rng.random() < self.error_rate:
+            return self.rng.choice(self.error_kinds)
+        return None

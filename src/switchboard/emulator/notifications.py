@@ -1,0 +1,425 @@
+"""Subscriptions and change notifications: validation handshake, delivery, retries, lifecycle.
+
+Delivery follows Graph's rules: one POST can carry items of several subscriptions for the same
+URL; an endpoint must answer 2xx within 3 seconds or the batch is retried with backoff for up to
+4 hours (emulator clock) and then dropped; endpoints that are often slow get delayed delivery
+(over 10% slow answers) or lose notifications (over 15%).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import secrets
+import ssl
+import time
+import uuid
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from switchboard.emulator.clock import EmulatorClock, iso
+from switchboard.emulator.directory import Change, DirectoryError, bad_request
+from switchboard.emulator.faults import Faults
+
+log = logging.getLogger("switchboard.emulator.notifications")
+
+MAX_EXPIRATION_MINUTES = 41_760
+MAX_SUBSCRIPTIONS_PER_APP = 100
+VALIDATION_TIMEOUT_SECONDS = 10.0
+DELIVERY_TIMEOUT_SECONDS = 3.0
+SLOW_SECONDS = 2.9
+RETRY_WINDOW_SECONDS = 4 * 3600
+REAUTHORIZE_BEFORE_SECONDS = 3600
+SUPPORTED_CHANGE_TYPES = {"updated", "deleted"}
+
+
+@dataclass
+class Subscription:
+    id: str
+    app_id: str
+    resource: str
+    change_types: list[str]
+    notification_url: str
+    lifecycle_url: str | None
+    expiration: float
+    client_state: str | None
+    created: float
+    reauthorization_sent: bool = False
+
+    def to_graph(self, tenant_id: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "resource": self.resource,
+            "applicationId": self.app_id,
+            "changeType": ",".join(self.change_types),
+            "clientState": self.client_state,
+            "notificationUrl": self.notification_url,
+            "lifecycleNotificationUrl": self.lifecycle_url,
+            "expirationDateTime": iso(self.expiration),
+            "creatorId": self.app_id,
+            "latestSupportedTlsVersion": "v1_2",
+            "notificationUrlAppId": None,
+            "includeResourceData": False,
+            "encryptionCertificate": None,
+            "encryptionCertificateId": None,
+            "notificationQueryOptions": None,
+        }
+
+    def matches(self, change: Change) -> bool:
+        if change.change_type not in self.change_types:
+            return False
+        resource = self.resource.strip("/").lower()
+        if resource == change.resource.lower():
+            return True
+        parts = resource.split("/")
+        return (
+            len(parts) == 2
+            and parts[0] == change.resource.lower()
+            and parts[1] == change.object_id.lower()
+        )
+
+
+@dataclass
+class _Pending:
+    url: str
+    item: dict[str, Any]
+    first_attempt: float  # emulator clock
+    attempts: int = 0
+    due: float = 0.0  # wall clock
+
+
+@dataclass
+class EndpointStats:
+    answers: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    delivered: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+    def slow_share(self) -> float:
+        if len(self.answers) < 10:
+            return 0.0
+        return sum(1 for d in self.answers if d > SLOW_SECONDS) / len(self.answers)
+
+
+def _parse_time(value: Any, field_name: str) -> float:
+    if not isinstance(value, str):
+        raise bad_request(f"{field_name}: give an ISO 8601 date-time such as 2026-01-01T00:00:00Z.")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise bad_request(f"{field_name}: '{value}' is not an ISO 8601 date-time.") from exc
+    if parsed.tzinfo is None:
+        raise bad_request(f"{field_name}: include a time zone (Z for UTC).")
+    return parsed.timestamp()
+
+
+def _check_url(value: Any, field_name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise bad_request(f"{field_name}: give the endpoint's URL.")
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    loopback = False
+    if parts.hostname:
+        try:
+            loopback = ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = parts.hostname == "localhost"
+    if parts.scheme == "http" and loopback:
+        return value  # plain HTTP is allowed for loopback endpoints only (local development)
+    raise bad_request(f"{field_name}: the URL must use HTTPS (got '{value}').")
+
+
+class Notifier:
+    def __init__(self, tenant_id: str, clock: EmulatorClock, faults: Faults) -> None:
+        self.tenant_id = tenant_id
+        self.clock = clock
+        self.faults = faults
+        self.subscriptions: dict[str, Subscription] = {}
+        self.stats: dict[str, EndpointStats] = {}
+        self._queue: deque[_Pending] = deque()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.verify: ssl.SSLContext | bool = True
+        self.sent_log: deque[dict[str, Any]] = deque(maxlen=500)
+
+    # ------------------------------------------------------------------ subscriptions
+    async def create(self, app_id: str, body: Any) -> Subscription:
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object describing the subscription.")
+        resource = body.get("resource")
+        if not isinstance(resource, str) or not resource.strip("/"):
+            raise bad_request(
+                "resource: give users, groups, users/{id}, groups/{id} or groups/{id}/members."
+            )
+        resource = resource.strip("/")
+        parts = resource.split("/")
+        valid = (
+            (len(parts) == 1 and parts[0] in ("users", "groups"))
+            or (len(parts) == 2 and parts[0] in ("users", "groups"))
+            or (len(parts) == 3 and parts[0] == "groups" and parts[2] == "members")
+        )
+        if not valid:
+            raise bad_request(
+                f"resource: '{resource}' is not a supported resource for "
+                "subscriptions; use users, groups or groups/{id}/members."
+            )
+        raw_types = body.get("changeType")
+        if not isinstance(raw_types, str) or not raw_types.strip():
+            raise bad_request("changeType: give updated, deleted or both (comma separated).")
+        change_types = [t.strip() for t in raw_types.split(",") if t.strip()]
+        for t in change_types:
+            if t not in SUPPORTED_CHANGE_TYPES:
+                raise bad_request(
+                    f"changeType: '{t}' is not supported for resource '{parts[0]}'; use updated "
+                    "and/or deleted (creation and soft deletion arrive as updated)."
+                )
+        url = _check_url(body.get("notificationUrl"), "notificationUrl")
+        lifecycle = body.get("lifecycleNotificationUrl")
+        lifecycle = _check_url(lifecycle, "lifecycleNotificationUrl") if lifecycle else None
+        expiration = self._check_expiration(body.get("expirationDateTime"))
+        client_state = body.get("clientState")
+        if client_state is not None and (
+            not isinstance(client_state, str) or len(client_state) > 255
+        ):
+            raise bad_request("clientState: give a string of at most 255 characters.")
+        mine = [s for s in self.live() if s.app_id == app_id]
+        if len(mine) >= MAX_SUBSCRIPTIONS_PER_APP:
+            raise DirectoryError(
+                403,
+                "ExtensionError",
+                f"Operation on this tenant has exceeded the quota of {MAX_SUBSCRIPTIONS_PER_APP} "
+                "subscriptions per application.",
+            )
+        await self._validate_endpoint(url, "notificationUrl")
+        if lifecycle:
+            await self._validate_endpoint(lifecycle, "lifecycleNotificationUrl")
+        sub = Subscription(
+            id=str(uuid.uuid4()),
+            app_id=app_id,
+            resource=resource,
+            change_types=change_types,
+            notification_url=url,
+            lifecycle_url=lifecycle,
+            expiration=expiration,
+            client_state=client_state,
+            created=self.clock.timestamp(),
+        )
+        self.subscriptions[sub.id] = sub
+        return sub
+
+    def _check_expiration(self, value: Any) -> float:
+        expiration = _parse_time(value, "expirationDateTime")
+        now = self.clock.timestamp()
+        if expiration <= now:
+            raise bad_request("expirationDateTime: must be in the future.")
+        if expiration > now + MAX_EXPIRATION_MINUTES * 60:
+            raise bad_request(
+                f"Subscription expiration can only be {MAX_EXPIRATION_MINUTES} minutes in the "
+                "future (expirationDateTime)."
+            )
+        return expiration
+
+    async def _validate_endpoint(self, url: str, field_name: str) -> None:
+        token = (
+            "Validation: Testing client application reachability for subscription "
+            f"Request-Id: {uuid.uuid4()}"
+        )
+        sep = "&" if "?" in url else "?"
+        target = f"{url}{sep}validationToken={quote(token)}"
+        ok = False
+        try:
+            async with httpx.AsyncClient(
+                verify=self.verify, timeout=VALIDATION_TIMEOUT_SECONDS
+            ) as c:
+                resp = await c.post(target, headers={"Content-Type": "text/plain; charset=utf-8"})
+            ok = resp.status_code == 200 and resp.text == token
+        except httpx.HTTPError as exc:
+            log.info("validation of %s failed: %s", url, exc)
+        if not ok:
+            raise bad_request(
+                f"Subscription validation request failed ({field_name}). Notification endpoint "
+                "must respond with 200 OK and the decoded validationToken as text/plain within "
+                "10 seconds."
+            )
+
+    def live(self) -> list[Subscription]:
+        now = self.clock.timestamp()
+        for sid in [s.id for s in self.subscriptions.values() if s.expiration <= now]:
+            del self.subscriptions[sid]
+        return list(self.subscriptions.values())
+
+    def get(self, sub_id: str, app_id: str) -> Subscription:
+        self.live()
+        sub = self.subscriptions.get(sub_id)
+        if sub is None or sub.app_id != app_id:
+            raise DirectoryError(
+                404, "ResourceNotFound", f"The object was not found (subscription {sub_id})."
+            )
+        return sub
+
+    def renew(self, sub_id: str, app_id: str, body: Any) -> Subscription:
+        sub = self.get(sub_id, app_id)
+        if not isinstance(body, dict) or set(body) - {"expirationDateTime"} or not body:
+            raise bad_request("Only expirationDateTime can be changed on a subscription.")
+        sub.expiration = self._check_expiration(body["expirationDateTime"])
+        sub.reauthorization_sent = False
+        return sub
+
+    def delete(self, sub_id: str, app_id: str) -> None:
+        self.get(sub_id, app_id)
+        del self.subscriptions[sub_id]
+
+    def reauthorize(self, sub_id: str, app_id: str) -> None:
+        self.get(sub_id, app_id).reauthorization_sent = False
+
+    # ------------------------------------------------------------------ delivery
+    def on_change(self, change: Change) -> None:
+        """Directory listener: queue one item per matching subscription."""
+        if not self.subscriptions:
+            return
+        for sub in self.live():
+            if not sub.matches(change):
+                continue
+            if change.kind == "users":
+                odata_type, res = "#Microsoft.Graph.User", f"Users/{change.object_id}"
+            else:
+                odata_type, res = "#Microsoft.Graph.Group", f"Groups/{change.object_id}"
+            item = {
+                "subscriptionId": sub.id,
+                "subscriptionExpirationDateTime": iso(sub.expiration),
+                "changeType": change.change_type,
+                "clientState": sub.client_state,
+                "resource": res,
+                "resourceData": {
+                    "@odata.type": odata_type,
+                    "@odata.id": res,
+                    "id": change.object_id,
+                    "organizationId": self.tenant_id,
+                },
+                "tenantId": self.tenant_id,
+            }
+            self._enqueue(sub.notification_url, item)
+
+    def request_reauthorization(self, sub_id: str) -> None:
+        sub = self.subscriptions.get(sub_id)
+        if sub is None:
+            raise DirectoryError(404, "ResourceNotFound", f"No subscription {sub_id}.")
+        self._send_lifecycle(sub)
+
+    def _send_lifecycle(self, sub: Subscription) -> None:
+        sub.reauthorization_sent = True
+        if not sub.lifecycle_url:
+            return
+        self._enqueue(
+            sub.lifecycle_url,
+            {
+                "subscriptionId": sub.id,
+                "subscriptionExpirationDateTime": iso(sub.expiration),
+                "tenantId": self.tenant_id,
+                "clientState": sub.client_state,
+                "lifecycleEvent": "reauthorizationRequired",
+            },
+        )
+
+    def _enqueue(self, url: str, item: dict[str, Any]) -> None:
+        delay = self.faults.notification_delay_ms / 1000
+        stats = self.stats.setdefault(url, EndpointStats())
+        share = stats.slow_share()
+        if share > 0.15:
+            stats.dropped += 1
+            return
+        if share > 0.10:
+            delay += 10.0  # delayed delivery for slow endpoints
+        self._queue.append(_Pending(url, item, self.clock.timestamp(), 0, time.time() + delay))
+        self._poke()
+
+    def _poke(self) -> None:
+        if self._wake is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def run(self) -> None:
+        """The delivery loop (one per server), batching items by endpoint URL."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        async with httpx.AsyncClient(
+            verify=self.verify, timeout=DELIVERY_TIMEOUT_SECONDS
+        ) as client:
+            while True:
+                self._lifecycle_tick()
+                now = time.time()
+                due = [p for p in self._queue if p.due <= now]
+                if not due:
+                    wait = min((p.due for p in self._queue), default=now + 1.0) - now
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=max(min(wait, 1.0), 0.01))
+                    continue
+                for p in due:
+                    self._queue.remove(p)
+                by_url: dict[str, list[_Pending]] = {}
+                for p in due:
+                    by_url.setdefault(p.url, []).append(p)
+                await asyncio.gather(
+                    *(self._post(client, url, batch) for url, batch in by_url.items())
+                )
+
+    def _lifecycle_tick(self) -> None:
+        now = self.clock.timestamp()
+        for sub in self.live():
+            if not sub.reauthorization_sent and sub.expiration - now < REAUTHORIZE_BEFORE_SECONDS:
+                self._send_lifecycle(sub)
+
+    async def _post(self, client: httpx.AsyncClient, url: str, batch: list[_Pending]) -> None:
+        stats = self.stats.setdefault(url, EndpointStats())
+        keep = []
+        for p in batch:
+            if self.faults.notification_drop_rate and (
+                self.faults.rng.random() < self.faults.notification_drop_rate
+            ):
+                stats.dropped += 1
+            else:
+                keep.append(p)
+        if not keep:
+            return
+        started = time.monotonic()
+        ok = False
+        try:
+            resp = await client.post(url, json={"value": [p.item for p in keep]})
+            ok = 200 <= resp.status_code < 300
+        except httpx.HTTPError as exc:
+            log.info("notification to %s failed: %s", url, exc)
+        stats.answers.append(time.monotonic() - started)
+        if ok:
+            stats.delivered += len(keep)
+            for p in keep:
+                self.sent_log.append({"url": url, **p.item})
+            return
+        stats.failed += 1
+        now = self.clock.timestamp()
+        for p in keep:
+            if now - p.first_attempt > RETRY_WINDOW_SECONDS:
+                stats.dropped += 1
+                continue
+            p.attempts += 1
+            p.due = time.time() + min(2 ** (p.attempts - 1), 60) * (
+                0.5 + secrets.randbelow(100) / 200
+            )
+            self._queue.append(p)
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> list[dict[str, Any]]:
+        return [asdict(s) for s in self.subscriptions.values()]
+
+    def load(self, rows: list[dict[str, Any]]) -> None:
+        self.subscriptions = {r["id"]: Subscription(**r) for r in rows}

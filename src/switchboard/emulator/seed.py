@@ -1,0 +1,248 @@
+"""Deterministic, realistic tenant content: the same --seed always gives the same directory.
+
+Names come from many cultures and scripts (display names in the native script, an ASCII
+transliteration for the UPN, as tenants do), and the awkward cases a sync must handle are
+always present in proportion: disabled users, users without surname or mail, users synced
+from on-premises AD, admin-role users, office locations that match no portal location, and
+nested groups.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from switchboard.emulator.directory import Directory, new_id
+
+# (display form, ASCII form for the UPN)
+GIVEN_NAMES: tuple[tuple[str, str], ...] = (
+    ("José", "jose"),
+    ("María", "maria"),
+    ("Zoë", "zoe"),
+    ("François", "francois"),
+    ("Jürgen", "juergen"),
+    ("Søren", "soeren"),
+    ("Åsa", "asa"),
+    ("Małgorzata", "malgorzata"),
+    ("Łukasz", "lukasz"),
+    ("Dvořák", "dvorak"),
+    ("Ioana", "ioana"),
+    ("Çağla", "cagla"),
+    ("Björk", "bjork"),
+    ("Siobhán", "siobhan"),
+    ("Seán", "sean"),
+    ("Niamh", "niamh"),
+    ("Александр", "aleksandr"),
+    ("Наталья", "natalya"),
+    ("Γιώργος", "giorgos"),
+    ("Ελένη", "eleni"),
+    ("محمد", "mohammed"),
+    ("فاطمة", "fatima"),
+    ("יעל", "yael"),
+    ("अर्जुन", "arjun"),
+    ("प्रिया", "priya"),
+    ("சுரேஷ்", "suresh"),
+    ("太郎", "taro"),
+    ("さくら", "sakura"),
+    ("伟", "wei"),
+    ("秀英", "xiuying"),
+    ("민준", "minjun"),
+    ("서연", "seoyeon"),
+    ("Nguyễn Thị", "nguyenthi"),
+    ("Chidi", "chidi"),
+    ("Adébáyọ̀", "adebayo"),
+    ("Wanjiru", "wanjiru"),
+    ("Kwame", "kwame"),
+    ("Aroha", "aroha"),
+    ("Mateo", "mateo"),
+    ("João", "joao"),
+    ("Anaïs", "anais"),
+    ("Ömer", "omer"),
+    ("Olivia", "olivia"),
+    ("Liam", "liam"),
+    ("Noah", "noah"),
+    ("Emma", "emma"),
+    ("Ava", "ava"),
+    ("Ethan", "ethan"),
+    ("Sofia", "sofia"),
+    ("Lucas", "lucas"),
+)
+SURNAMES: tuple[tuple[str, str], ...] = (
+    ("García", "garcia"),
+    ("Müller", "mueller"),
+    ("O'Brien", "obrien"),
+    ("Núñez", "nunez"),
+    ("Kowalczyk", "kowalczyk"),
+    ("Øvergård", "overgard"),
+    ("Ångström", "angstrom"),
+    ("Smith-Jones", "smith-jones"),
+    ("van der Berg", "vanderberg"),
+    ("Dupont", "dupont"),
+    ("Иванов", "ivanov"),
+    ("Παπαδόπουλος", "papadopoulos"),
+    ("الهاشمي", "alhashimi"),
+    ("כהן", "cohen"),
+    ("शर्मा", "sharma"),
+    ("முருகன்", "murugan"),
+    ("山田", "yamada"),
+    ("佐藤", "sato"),
+    ("王", "wang"),
+    ("李", "li"),
+    ("김", "kim"),
+    ("박", "park"),
+    ("Trần", "tran"),
+    ("Okafor", "okafor"),
+    ("Adéyẹmí", "adeyemi"),
+    ("Mwangi", "mwangi"),
+    ("Mensah", "mensah"),
+    ("Ngata", "ngata"),
+    ("Fernández", "fernandez"),
+    ("Gonçalves", "goncalves"),
+    ("Lefèvre", "lefevre"),
+    ("Yılmaz", "yilmaz"),  # noqa: RUF001 - Turkish dotless i is the point
+    ("Johnson", "johnson"),
+    ("Brown", "brown"),
+    ("Taylor", "taylor"),
+    ("Nakamura", "nakamura"),
+    ("Öztürk", "ozturk"),
+    ("Håkansson", "hakansson"),
+)
+# "HQ"/"Branch" match the demo's portal locations; the others match nothing on purpose.
+OFFICE_LOCATIONS: tuple[tuple[str | None, int], ...] = (
+    ("HQ", 45),
+    ("Branch", 30),
+    ("Headquarters", 5),
+    ("branch", 3),
+    ("Remote", 8),
+    ("Lisbon Annex", 3),
+    (None, 6),
+)
+DEPARTMENTS = ("Sales", "Support", "Engineering", "Finance", "Operations", "Marketing", "Legal")
+TITLES = (
+    "Account Executive",
+    "Support Engineer",
+    "Developer",
+    "Analyst",
+    "Manager",
+    "Coordinator",
+    "Director",
+    "Receptionist",
+)
+LANGUAGES = ("en-US", "en-GB", "fr-FR", "de-DE", "es-ES", "ja-JP", "pt-BR", None)
+CITIES = ("Seattle", "Dublin", "München", "São Paulo", "東京", "Montréal", "Kraków", "Lagos")
+GROUP_NAMES = (
+    "Voice Users",
+    "Sales",
+    "Support",
+    "Engineering",
+    "Finance",
+    "Operations",
+    "Marketing",
+    "Legal",
+    "Contact Centre",
+    "Executives",
+)
+BASE_TIME = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    users: int
+    groups: int
+    disabled: int
+    on_premises: int
+    admins: int
+
+
+def _weighted_location(rng: random.Random) -> str | None:
+    names = [n for n, _w in OFFICE_LOCATIONS]
+    weights = [w for _n, w in OFFICE_LOCATIONS]
+    return rng.choices(names, weights)[0]
+
+
+def seed_directory(directory: Directory, *, users: int, groups: int, seed: int) -> SeedSummary:
+    """Fill an empty directory. Group 0 holds groups 1-3 as members (nesting two deep)."""
+    if users < 0 or groups < 0:
+        raise ValueError("users/groups: give counts >= 0")
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
+    listeners, directory.listeners = directory.listeners, []  # seeding is not "news"
+    try:
+        group_ids: list[str] = []
+        for g in range(groups):
+            base = GROUP_NAMES[g % len(GROUP_NAMES)]
+            name = base if g < len(GROUP_NAMES) else f"{base} {g // len(GROUP_NAMES) + 1}"
+            created = BASE_TIME + timedelta(days=g)
+            group = directory.create_group(
+                {
+                    "displayName": name,
+                    "description": f"{name} (seeded)",
+                    "mailEnabled": False,
+                    "mailNickname": f"grp{g}",
+                    "securityEnabled": True,
+                    "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                object_id=new_id(rng),
+            )
+            group_ids.append(group.id)
+        # Nesting: 0 <- 1 <- 2 and 0 <- 3, so transitive membership is two levels deep.
+        nest = [(0, 1), (1, 2), (0, 3)]
+        for parent, child in nest:
+            if child < groups:
+                directory.add_member(group_ids[parent], group_ids[child])
+
+        disabled = on_prem = admins = 0
+        used: set[str] = set()
+        for i in range(users):
+            given, given_ascii = rng.choice(GIVEN_NAMES)
+            has_surname = rng.random() >= 0.03
+            surname, surname_ascii = rng.choice(SURNAMES) if has_surname else (None, "")
+            local = f"{given_ascii}.{surname_ascii}" if surname else given_ascii
+            local = local.replace(" ", "")
+            if local in used:
+                local = f"{local}{i}"
+            used.add(local)
+            upn = f"{local}@{directory.domain}"
+            enabled = rng.random() >= 0.04
+            synced = rng.random() < 0.10
+            is_admin = rng.random() < 0.01 or i == 0
+            has_mail = rng.random() >= 0.05
+            disabled += not enabled
+            on_prem += synced
+            admins += is_admin
+            display = f"{given} {surname}" if surname else given
+            phone = f"+1 425 555 {i % 10000:04d}" if rng.random() < 0.3 else None
+            props = {
+                "userPrincipalName": upn,
+                "displayName": display,
+                "givenName": given,
+                "surname": surname,
+                "mail": upn if has_mail else None,
+                "accountEnabled": enabled,
+                "officeLocation": _weighted_location(rng),
+                "jobTitle": rng.choice(TITLES),
+                "department": rng.choice(DEPARTMENTS),
+                "preferredLanguage": rng.choice(LANGUAGES),
+                "city": rng.choice(CITIES),
+                "usageLocation": "US",
+                "employeeId": f"E{100000 + i}",
+                "businessPhones": [phone] if phone else [],
+                "mobilePhone": None,
+                "onPremisesSyncEnabled": True if synced else None,
+                "createdDateTime": (BASE_TIME + timedelta(minutes=i)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+            }
+            user = directory.create_user(
+                props, object_id=new_id(rng), is_admin=is_admin, allow_read_only=True
+            )
+            if group_ids:
+                first = group_ids[i % len(group_ids)]
+                directory.add_member(first, user.id)
+                if rng.random() < 0.2:
+                    second = rng.choice(group_ids)
+                    if second != first:
+                        directory.add_member(second, user.id)
+        return SeedSummary(users, groups, disabled, on_prem, admins)
+    finally:
+        directory.listeners = listeners
