@@ -351,9 +351,31 @@ def test_list_query_bounds_are_422(api: Api, query: str, field: str, says: str) 
 
 
 def test_path_ids_out_of_range_are_422(api: Api) -> None:
-    for path in ("/users/0", f"/users/{2**64}", f"/numbers/{2**40}", "/locations/x"):
+    for path in (
+        "/users/0",
+        f"/users/{2**64}",
+        f"/numbers/{2**40}",
+        "/locations/x",
+        f"/licenses/{2**64}",
+        f"/media/{2**64}",
+        f"/media/{2**64}/content",
+    ):
         response = api.client.get(f"{BASE}{path}", headers=api.headers)
-        error_of(response, 422, "validation_failed", path.split("/")[1][:-1] + "_id")
+        error_of(response, 422, "validation_failed", path.split("/")[1].removesuffix("s") + "_id")
+    response = api.client.get(f"{BASE}/media?user_id={2**64}", headers=api.headers)
+    error_of(response, 422, "validation_failed", "user_id")
+    upload = api.client.post(
+        f"{BASE}/media",
+        headers=api.headers,
+        data={
+            "kind": "voicemail",
+            "user_id": str(2**64),
+            "recorded_at": "2026-01-15T08:00:00Z",
+            "duration_seconds": "3",
+        },
+        files={"file": ("vm.wav", b"RIFF", "audio/wav")},
+    )
+    error_of(upload, 422, "validation_failed", "user_id")
     response = api.client.get(f"{BASE}/audit?before_id={2**64}", headers=api.headers)
     error_of(response, 422, "validation_failed", "before_id")
 

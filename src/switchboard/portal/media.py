@@ -26,7 +26,7 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound, PortalError, ValidationFailed
 from switchboard.portal.media_store import MediaStore
-from switchboard.portal.schemas import Strict
+from switchboard.portal.schemas import RowId, Strict
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class MediaIn(Strict):
     """The metadata the telephony platform sends with each file."""
 
     kind: MediaKind
-    user_id: int
+    user_id: RowId
     recorded_at: AwareDatetime
     duration_seconds: int = Field(ge=0, le=7 * 24 * 3600)
     caller: Annotated[str, AfterValidator(v.e164)] | None = None

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, ValidationError
 from switchboard.portal import media as service
 from switchboard.portal.validation import from_pydantic
 from switchboard.web.api.media_schemas import MediaOut, MediaPageOut
-from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/media", tags=["media"])
 
@@ -58,7 +58,7 @@ def list_media(
     session: DB,
     actor: Caller,
     kind: service.MediaKind | None = None,
-    user_id: int | None = None,
+    user_id: QueryId = None,
     former_users: Annotated[
         bool, Query(description="Only media of users who have been deleted")
     ] = False,
@@ -93,7 +93,7 @@ def list_media(
 
 
 @router.get("/{media_id}")
-def get_media(media_id: int, account: ReadAccount, session: DB, actor: Caller) -> MediaOut:
+def get_media(media_id: PathId, account: ReadAccount, session: DB, actor: Caller) -> MediaOut:
     return MediaOut.of(service.get_media(session, actor, account, media_id), account)
 
 
@@ -109,7 +109,7 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
     responses={200: {"content": {"audio/*": {}}, "description": "The audio file"}},
 )
 def download_media(
-    media_id: int, account: ReadAccount, session: DB, actor: Caller
+    media_id: PathId, account: ReadAccount, session: DB, actor: Caller
 ) -> StreamingResponse:
     """The audio file, as uploaded."""
     media = service.get_media(session, actor, account, media_id)
