@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -25,6 +26,16 @@ from switchboard.db.migrate import upgrade
 from switchboard.db.models import Base
 from switchboard.portal.actors import Actor, system_actor
 from switchboard.portal.media_store import FolderMediaStore
+
+# Property tests check behaviour, not speed: no per-example deadline on a shared 2-core machine.
+settings.register_profile("switchboard", deadline=None)
+settings.load_profile("switchboard")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest and hold a browser between tests."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid)
+
 
 PG_ADMIN_URL = os.environ.get(
     "SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
