@@ -102,6 +102,13 @@ def serve(
     tls_cert: TlsPath = None,
     tls_key: TlsPath = None,
     client_ca: TlsPath = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Trust X-Forwarded-Proto/For from these proxy IPs (comma-separated), so a"
+            " TLS-terminating proxy's requests count as HTTPS (secure cookies)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and the admin UI (an embedded SQLite database is upgraded first).
 
@@ -123,7 +130,7 @@ def serve(
     if tls_cert and tls_key and client_ca:
         tls = TlsFiles(cert=tls_cert, key=tls_key, client_ca=client_ca)
     try:
-        run(host=host, port=port, tls=tls)
+        run(host=host, port=port, tls=tls, forwarded_allow_ips=forwarded_allow_ips)
     except TlsConfigError as exc:
         raise fail(str(exc), 2) from exc
 

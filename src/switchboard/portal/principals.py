@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, ApiToken, Principal, UiSession
@@ -250,6 +250,8 @@ class OpenedSession:
 def open_session(session: Session, principal: Principal, *, hours: int) -> OpenedSession:
     cookie = secrets.token_urlsafe(32)
     stamp = now(session)
+    # Sign-ins sweep expired sessions, so the table holds only live ones without a scheduler.
+    session.execute(delete(UiSession).where(UiSession.expires_at <= stamp))
     record = UiSession(
         principal_id=principal.id,
         token_hash=_sha256(cookie),

@@ -24,6 +24,7 @@ def make_server(
     tls: TlsFiles | None = None,
     log_level: str = "info",
     configure_logging: bool = True,
+    forwarded_allow_ips: str | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the app; with ``tls``, HTTPS whose /api/ needs a client certificate.
 
@@ -36,6 +37,9 @@ def make_server(
         "port": port,
         "log_level": log_level,
         "log_config": LOGGING_CONFIG if configure_logging else None,
+        # Forwarded headers are honoured only from the proxies named here (none by default).
+        "proxy_headers": forwarded_allow_ips is not None,
+        "forwarded_allow_ips": forwarded_allow_ips or "",
     }
     if tls is None:
         return uvicorn.Server(uvicorn.Config(create_app(container), **options))
@@ -55,10 +59,14 @@ def make_server(
     return uvicorn.Server(config)
 
 
-def run(*, host: str, port: int, tls: TlsFiles | None = None) -> None:
+def run(
+    *, host: str, port: int, tls: TlsFiles | None = None, forwarded_allow_ips: str | None = None
+) -> None:
     settings = Settings()
     container = build(settings)
-    server = make_server(container, host=host, port=port, tls=tls)
+    server = make_server(
+        container, host=host, port=port, tls=tls, forwarded_allow_ips=forwarded_allow_ips
+    )
     try:
         if is_embedded(settings.database_url):
             upgrade(container.engine)
