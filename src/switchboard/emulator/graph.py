@@ -370,7 +370,8 @@ class Graph:
                 raise _segment_error(rest[0])
             cast = rest[0]
         ids = list(group.members) if rel == "members" else d.transitive_member_ids(group.id)
-        return self._member_list(req, ids, cast, f"groups/{group.id}/{rel}")
+        path = f"groups/{group.id}/{rel}" + (f"/{cast}" if cast else "")
+        return self._member_list(req, ids, cast, path)
 
     def _member_list(
         self, req: GraphRequest, ids: list[str], cast: str | None, path: str

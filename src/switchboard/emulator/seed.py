@@ -15,99 +15,86 @@ from datetime import UTC, datetime, timedelta
 
 from switchboard.emulator.directory import Directory, new_id
 
-# (display form, ASCII form for the UPN)
-GIVEN_NAMES: tuple[tuple[str, str], ...] = (
-    ("José", "jose"),
-    ("María", "maria"),
-    ("Zoë", "zoe"),
-    ("François", "francois"),
-    ("Jürgen", "juergen"),
-    ("Søren", "soeren"),
-    ("Åsa", "asa"),
-    ("Małgorzata", "malgorzata"),
-    ("Łukasz", "lukasz"),
-    ("Dvořák", "dvorak"),
-    ("Ioana", "ioana"),
-    ("Çağla", "cagla"),
-    ("Björk", "bjork"),
-    ("Siobhán", "siobhan"),
-    ("Seán", "sean"),
-    ("Niamh", "niamh"),
-    ("Александр", "aleksandr"),
-    ("Наталья", "natalya"),
-    ("Γιώργος", "giorgos"),
-    ("Ελένη", "eleni"),
-    ("محمد", "mohammed"),
-    ("فاطمة", "fatima"),
-    ("יעל", "yael"),
-    ("अर्जुन", "arjun"),
-    ("प्रिया", "priya"),
-    ("சுரேஷ்", "suresh"),
-    ("太郎", "taro"),
-    ("さくら", "sakura"),
-    ("伟", "wei"),
-    ("秀英", "xiuying"),
-    ("민준", "minjun"),
-    ("서연", "seoyeon"),
-    ("Nguyễn Thị", "nguyenthi"),
-    ("Chidi", "chidi"),
-    ("Adébáyọ̀", "adebayo"),
-    ("Wanjiru", "wanjiru"),
-    ("Kwame", "kwame"),
-    ("Aroha", "aroha"),
-    ("Mateo", "mateo"),
-    ("João", "joao"),
-    ("Anaïs", "anais"),
-    ("Ömer", "omer"),
-    ("Olivia", "olivia"),
-    ("Liam", "liam"),
-    ("Noah", "noah"),
-    ("Emma", "emma"),
-    ("Ava", "ava"),
-    ("Ethan", "ethan"),
-    ("Sofia", "sofia"),
-    ("Lucas", "lucas"),
+# Per culture: given names and surnames as (display form, ASCII form for the UPN).
+Names = tuple[tuple[str, str], ...]
+CULTURES: tuple[tuple[str, Names, Names], ...] = (
+    (
+        "es",
+        (("José", "jose"), ("María", "maria"), ("Mateo", "mateo"), ("Lucía", "lucia")),
+        (("García", "garcia"), ("Núñez", "nunez"), ("Fernández", "fernandez")),
+    ),
+    (
+        "fr",
+        (("François", "francois"), ("Anaïs", "anais"), ("Zoë", "zoe")),
+        (("Lefèvre", "lefevre"), ("Dupont", "dupont"), ("Bézier", "bezier")),
+    ),
+    (
+        "de",
+        (("Jürgen", "juergen"), ("Jörg", "joerg"), ("Lena", "lena")),
+        (("Müller", "mueller"), ("Schäfer", "schaefer"), ("Weiß", "weiss")),
+    ),
+    (
+        "nordic",
+        (("Søren", "soeren"), ("Åsa", "asa"), ("Björk", "bjork")),
+        (("Øvergård", "overgard"), ("Håkansson", "hakansson"), ("Ångström", "angstrom")),
+    ),
+    (
+        "pl",
+        (("Małgorzata", "malgorzata"), ("Łukasz", "lukasz")),
+        (("Kowalczyk", "kowalczyk"), ("Wiśniewska", "wisniewska")),
+    ),
+    (
+        "ie",
+        (("Siobhán", "siobhan"), ("Seán", "sean"), ("Niamh", "niamh")),
+        (("O'Brien", "obrien"), ("Ní Bhriain", "nibhriain"), ("MacCárthaigh", "maccarthaigh")),
+    ),
+    (
+        "ru",
+        (("Александр", "aleksandr"), ("Наталья", "natalya")),
+        (("Иванов", "ivanov"), ("Смирнова", "smirnova")),
+    ),
+    (
+        "gr",
+        (("Γιώργος", "giorgos"), ("Ελένη", "eleni")),
+        (("Παπαδόπουλος", "papadopoulos"), ("Οικονόμου", "oikonomou")),
+    ),
+    (
+        "ar",
+        (("محمد", "mohammed"), ("فاطمة", "fatima")),
+        (("الهاشمي", "alhashimi"), ("المنصوري", "almansouri")),
+    ),
+    ("he", (("יעל", "yael"), ("דוד", "david")), (("כהן", "cohen"), ("לוי", "levi"))),
+    ("hi", (("अर्जुन", "arjun"), ("प्रिया", "priya")), (("शर्मा", "sharma"), ("वर्मा", "verma"))),
+    ("ta", (("சுரேஷ்", "suresh"), ("மீனா", "meena")), (("முருகன்", "murugan"),)),
+    ("ja", (("太郎", "taro"), ("さくら", "sakura")), (("山田", "yamada"), ("佐藤", "sato"))),
+    ("zh", (("伟", "wei"), ("秀英", "xiuying")), (("王", "wang"), ("李", "li"))),
+    ("ko", (("민준", "minjun"), ("서연", "seoyeon")), (("김", "kim"), ("박", "park"))),
+    ("vi", (("Thị Lan", "thilan"), ("Minh", "minh")), (("Nguyễn", "nguyen"), ("Trần", "tran"))),
+    (
+        "yo",
+        (("Adébáyọ̀", "adebayo"), ("Chidi", "chidi")),
+        (("Adéyẹmí", "adeyemi"), ("Okafor", "okafor")),
+    ),
+    (
+        "sw",
+        (("Wanjiru", "wanjiru"), ("Kwame", "kwame")),
+        (("Mwangi", "mwangi"), ("Mensah", "mensah")),
+    ),
+    ("mi", (("Aroha", "aroha"), ("Tāne", "tane")), (("Ngata", "ngata"), ("Pōmare", "pomare"))),
+    ("tr", (("Ömer", "omer"), ("Çağla", "cagla")), (("Yılmaz", "yilmaz"), ("Öztürk", "ozturk"))),  # noqa: RUF001 - dotless i is the point
+    (
+        "en",
+        (("Olivia", "olivia"), ("Liam", "liam"), ("Noah", "noah"), ("Emma", "emma")),
+        (
+            ("Smith-Jones", "smith-jones"),
+            ("van der Berg", "vanderberg"),
+            ("Johnson", "johnson"),
+            ("Taylor", "taylor"),
+        ),
+    ),
 )
-SURNAMES: tuple[tuple[str, str], ...] = (
-    ("García", "garcia"),
-    ("Müller", "mueller"),
-    ("O'Brien", "obrien"),
-    ("Núñez", "nunez"),
-    ("Kowalczyk", "kowalczyk"),
-    ("Øvergård", "overgard"),
-    ("Ångström", "angstrom"),
-    ("Smith-Jones", "smith-jones"),
-    ("van der Berg", "vanderberg"),
-    ("Dupont", "dupont"),
-    ("Иванов", "ivanov"),
-    ("Παπαδόπουλος", "papadopoulos"),
-    ("الهاشمي", "alhashimi"),
-    ("כהן", "cohen"),
-    ("शर्मा", "sharma"),
-    ("முருகன்", "murugan"),
-    ("山田", "yamada"),
-    ("佐藤", "sato"),
-    ("王", "wang"),
-    ("李", "li"),
-    ("김", "kim"),
-    ("박", "park"),
-    ("Trần", "tran"),
-    ("Okafor", "okafor"),
-    ("Adéyẹmí", "adeyemi"),
-    ("Mwangi", "mwangi"),
-    ("Mensah", "mensah"),
-    ("Ngata", "ngata"),
-    ("Fernández", "fernandez"),
-    ("Gonçalves", "goncalves"),
-    ("Lefèvre", "lefevre"),
-    ("Yılmaz", "yilmaz"),  # noqa: RUF001 - Turkish dotless i is the point
-    ("Johnson", "johnson"),
-    ("Brown", "brown"),
-    ("Taylor", "taylor"),
-    ("Nakamura", "nakamura"),
-    ("Öztürk", "ozturk"),
-    ("Håkansson", "hakansson"),
-)
+GIVEN_NAMES: Names = tuple(g for _c, given, _s in CULTURES for g in given)
+SURNAMES: Names = tuple(n for _c, _g, surnames in CULTURES for n in surnames)
 # "HQ"/"Branch" match the demo's portal locations; the others match nothing on purpose.
 OFFICE_LOCATIONS: tuple[tuple[str | None, int], ...] = (
     ("HQ", 45),
@@ -194,19 +181,22 @@ def seed_directory(directory: Directory, *, users: int, groups: int, seed: int) 
         disabled = on_prem = admins = 0
         used: set[str] = set()
         for i in range(users):
-            given, given_ascii = rng.choice(GIVEN_NAMES)
-            has_surname = rng.random() >= 0.03
-            surname, surname_ascii = rng.choice(SURNAMES) if has_surname else (None, "")
+            # The first few users are the awkward cases, so even a tiny tenant has each one.
+            _culture, given_names, surnames = rng.choice(CULTURES)
+            given, given_ascii = rng.choice(given_names)
+            has_surname = rng.random() >= 0.03 and i != 2
+            surname, surname_ascii = rng.choice(surnames) if has_surname else (None, "")
             local = f"{given_ascii}.{surname_ascii}" if surname else given_ascii
             local = local.replace(" ", "")
             if local in used:
                 local = f"{local}{i}"
             used.add(local)
             upn = f"{local}@{directory.domain}"
-            enabled = rng.random() >= 0.04
-            synced = rng.random() < 0.10
+            enabled = rng.random() >= 0.04 and i != 1
+            synced = rng.random() < 0.10 or i == 4
             is_admin = rng.random() < 0.01 or i == 0
-            has_mail = rng.random() >= 0.05
+            has_mail = rng.random() >= 0.05 and i != 3
+            office = {5: "Remote", 6: None, 7: "HQ", 8: "Branch"}.get(i, "") if i < 9 else ""
             disabled += not enabled
             on_prem += synced
             admins += is_admin
@@ -219,7 +209,7 @@ def seed_directory(directory: Directory, *, users: int, groups: int, seed: int) 
                 "surname": surname,
                 "mail": upn if has_mail else None,
                 "accountEnabled": enabled,
-                "officeLocation": _weighted_location(rng),
+                "officeLocation": office if office != "" else _weighted_location(rng),
                 "jobTitle": rng.choice(TITLES),
                 "department": rng.choice(DEPARTMENTS),
                 "preferredLanguage": rng.choice(LANGUAGES),

@@ -192,3 +192,16 @@ def all_pages(
         page = resp.json()
         items.extend(page["value"])
     return items, page
+
+
+def plain_user_ids(server: RunningEmulator) -> list[str]:
+    """Active users whose phone fields any phone-writing app may change."""
+    return list(
+        server.call(
+            lambda: [
+                u.id
+                for u in server.emulator.directory.active_users()
+                if not u.is_admin and not u.props.get("onPremisesSyncEnabled")
+            ]
+        )
+    )
