@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -211,3 +213,105 @@ class UiSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     principal: Mapped[Principal] = relationship(lazy="joined")
+
+
+# --- Directory sync bookkeeping -------------------------------------------------------------
+
+
+class DirectoryRegistration(Base):
+    """An account's connection to its Entra ID tenant (one per account).
+
+    The private key is stored encrypted with SWITCHBOARD_SECRET_KEY; ``next_*`` hold a rotated
+    certificate until it is proven, while the current one keeps working.
+    """
+
+    __tablename__ = "directory_registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    cloud: Mapped[str] = mapped_column(String(16))
+    authority_url: Mapped[str] = mapped_column(String(300))
+    graph_url: Mapped[str] = mapped_column(String(300))
+    ca_bundle_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    next_certificate_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_private_key_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_test: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DirectorySyncState(Base):
+    """Delta links and safety-net times. Saved in the transaction of the changes they cover."""
+
+    __tablename__ = "directory_sync_state"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    users_delta_link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    groups_delta_link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delta_chain_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_delta_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_account_started", "account_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, notification, api
+    kind: Mapped[str] = mapped_column(String(8))  # full, delta, single
+    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, partial, failed, held
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SyncRunItem(Base):
+    """One planned action for one directory user: what happened, or why it could not."""
+
+    __tablename__ = "sync_run_items"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), index=True)
+    directory_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    username: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # pending (held for approval or dry run), applied, rejected, failed
+    state: Mapped[str] = mapped_column(String(16), default="applied")
+
+
+class WriteBackTask(Base):
+    """A queued two-way write of extension or number to Entra ID, retried until it lands."""
+
+    __tablename__ = "writeback_tasks"
+    __table_args__ = (Index("ix_writeback_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    directory_id: Mapped[str] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

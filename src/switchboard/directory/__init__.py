@@ -1,0 +1,1 @@
+"""The directory side: reading and writing Microsoft Entra ID over Microsoft Graph."""

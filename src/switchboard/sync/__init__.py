@@ -1,0 +1,1 @@
+"""Directory sync: scope -> mapping -> plan (pure) -> apply, with runs and guards."""
