@@ -315,3 +315,20 @@ class WriteBackTask(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SignInAttempt(Base):
+    """A failed sign-in, kept for the throttling window only (swept on every new failure)."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_email_time", "email_key", "attempted_at"),
+        Index("ix_sign_in_attempts_ip_time", "client_ip", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The typed email, case-folded, whether or not an admin has it: unknown emails are
+    # throttled the same way, so the lockout reveals nothing.
+    email_key: Mapped[str] = mapped_column(String(254))
+    client_ip: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
