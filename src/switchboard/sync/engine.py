@@ -1,0 +1,523 @@
+"""Runs of the directory sync: full reconcile, delta rounds and single users.
+
+Each run reads the directory, plans with the pure plan function and applies in chunks of
+users, each chunk one transaction. Delta links are saved only in the transaction of the last
+chunk, so a crash anywhere leaves the previous links and the next run replays (idempotently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.bootstrap import Container
+from switchboard.db.models import (
+    Account,
+    DirectoryRegistration,
+    DirectorySyncState,
+    Location,
+    SyncRun,
+    User,
+)
+from switchboard.directory.errors import DeltaTokenExpired, GraphError
+from switchboard.directory.models import DirectoryUser
+from switchboard.directory.source import DirectorySource
+from switchboard.portal import audit
+from switchboard.portal.accounts import get_account
+from switchboard.portal.actors import Actor
+from switchboard.portal.clock_context import now
+from switchboard.portal.directory_users import sync_actor
+from switchboard.portal.errors import Conflict, PortalError
+from switchboard.portal.users import delete_user
+from switchboard.sync import runs
+from switchboard.sync.apply import apply_items
+from switchboard.sync.mapping import LocationRef
+from switchboard.sync.plan import Observation, Plan, PlanItem, PortalUser, plan
+from switchboard.sync.policy import SyncPolicy
+
+Progress = Callable[[str, int, int | None], None]
+DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
+STALE_RUN = timedelta(hours=2)
+
+
+def _no_progress(_phase: str, _done: int, _total: int | None) -> None:
+    return None
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    kind: str
+    trigger: str
+    status: str
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+    planned: list[PlanItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Context:
+    account_id: int
+    slug: str
+    policy: SyncPolicy
+    registration_id: int
+
+
+class SyncEngine:
+    def __init__(
+        self, container: Container, directory_for: DirectoryFactory, *, chunk_size: int = 500
+    ) -> None:
+        self.container = container
+        self.directory_for = directory_for
+        self.chunk_size = chunk_size
+
+    # --- entry points ---------------------------------------------------------------------
+
+    def reconcile(
+        self,
+        actor: Actor,
+        slug: str,
+        *,
+        trigger: str = "manual",
+        dry_run: bool = False,
+        progress: Progress = _no_progress,
+    ) -> RunSummary:
+        ctx, run_id, directory = self._begin(
+            actor, slug, trigger=trigger, kind="full", dry_run=dry_run
+        )
+        return self._guarded(
+            run_id,
+            trigger,
+            "full",
+            dry_run,
+            lambda: self._full(ctx, run_id, directory, trigger, dry_run, progress),
+        )
+
+    def delta(
+        self,
+        actor: Actor,
+        slug: str,
+        *,
+        trigger: str = "schedule",
+        progress: Progress = _no_progress,
+    ) -> RunSummary:
+        ctx, run_id, directory = self._begin(
+            actor, slug, trigger=trigger, kind="delta", dry_run=False
+        )
+        return self._guarded(
+            run_id,
+            trigger,
+            "delta",
+            False,
+            lambda: self._delta(ctx, run_id, directory, trigger, progress),
+        )
+
+    def sync_user(
+        self, actor: Actor, slug: str, key: str, *, trigger: str = "manual"
+    ) -> RunSummary:
+        ctx, run_id, directory = self._begin(
+            actor, slug, trigger=trigger, kind="single", dry_run=False
+        )
+        return self._guarded(
+            run_id,
+            trigger,
+            "single",
+            False,
+            lambda: self._single(ctx, run_id, directory, trigger, key),
+        )
+
+    def resolve_held(self, actor: Actor, slug: str, run_id: int, *, approve: bool) -> RunSummary:
+        """Carry out (approve) or drop (reject) the deletions a guard held back."""
+        with self.container.unit_of_work() as session:
+            account = get_account(session, actor, slug, write=True)
+            run = runs.get_run(session, actor, account, run_id)
+            if run.status != "held":
+                raise Conflict(
+                    f"run {run_id} is {run.status}; only a held run can be approved or rejected",
+                    code="run_not_held",
+                )
+            pending = runs.items(session, run, action="delete", state="pending")
+            sync = sync_actor(account)
+            failed = 0
+            for item in pending:
+                if not approve:
+                    item.state = "rejected"
+                    continue
+                try:
+                    with session.begin_nested():
+                        still = session.scalar(
+                            select(User.id).where(
+                                User.account_id == account.id,
+                                User.id == item.user_id,
+                                User.directory_id == item.directory_id,
+                            )
+                        )
+                        if still is not None and item.user_id is not None:
+                            delete_user(session, sync, account, item.user_id)
+                    item.state = "applied"
+                except PortalError as exc:
+                    item.state, item.error_code, item.message = "failed", exc.code, exc.message
+                    failed += 1
+            counts = dict(run.counts)
+            counts.pop("pending", None)
+            counts["failed"] = counts.get("failed", 0) + failed
+            verdict = "approved" if approve else "rejected"
+            status = "partial" if counts.get("failed") or counts.get("error") else "succeeded"
+            runs.finish(
+                session,
+                run.id,
+                status=status,
+                counts=counts,
+                message=f"held deletions {verdict} by {actor.label}",
+            )
+            audit.record(
+                session,
+                actor,
+                f"sync.deletions_{verdict}",
+                account_id=account.id,
+                object_type="sync_run",
+                object_id=run.id,
+                fields=[f"count={len(pending)}"],
+            )
+            return RunSummary(run.id, run.kind, run.trigger, status, False, counts, run.message)
+
+    # --- run phases ----------------------------------------------------------------------------
+
+    def _begin(
+        self, actor: Actor, slug: str, *, trigger: str, kind: str, dry_run: bool
+    ) -> tuple[_Context, int, DirectorySource]:
+        with self.container.unit_of_work() as session:
+            account = get_account(session, actor, slug, write=True)
+            registration = session.scalar(
+                select(DirectoryRegistration).where(DirectoryRegistration.account_id == account.id)
+            )
+            if registration is None:
+                raise Conflict(
+                    f"account '{slug}' is not connected to Entra ID; connect it first"
+                    " (switchboard directory connect)",
+                    code="not_connected",
+                )
+            busy = session.scalar(
+                select(SyncRun.id).where(
+                    SyncRun.account_id == account.id,
+                    SyncRun.status == "running",
+                    SyncRun.dry_run.is_(False),
+                    SyncRun.started_at > now(session) - STALE_RUN,
+                )
+            )
+            if busy is not None and not dry_run:
+                raise Conflict(
+                    f"run {busy} is still in progress for '{slug}'; wait for it",
+                    code="run_in_progress",
+                )
+            policy = SyncPolicy.model_validate(registration.policy or {})
+            run = runs.start(session, account, trigger=trigger, kind=kind, dry_run=dry_run)
+            ctx = _Context(account.id, slug, policy, registration.id)
+            directory = self.directory_for(registration)
+            return ctx, run.id, directory
+
+    def _guarded(
+        self, run_id: int, trigger: str, kind: str, dry_run: bool, body: Callable[[], RunSummary]
+    ) -> RunSummary:
+        try:
+            return body()
+        except GraphError as exc:
+            message = f"Entra ID: {exc.message}"
+            if exc.request_id:
+                message += f" (request-id {exc.request_id})"
+            return self._fail(run_id, trigger, kind, dry_run, message)
+        except BaseException as exc:
+            self._fail(run_id, trigger, kind, dry_run, f"{exc.__class__.__name__}: {exc}")
+            raise
+
+    def _fail(
+        self, run_id: int, trigger: str, kind: str, dry_run: bool, message: str
+    ) -> RunSummary:
+        with self.container.unit_of_work() as session:
+            run = session.get(SyncRun, run_id)
+            counts = dict(run.counts) if run else {}
+            runs.finish(session, run_id, status="failed", counts=counts, message=message)
+        return RunSummary(run_id, kind, trigger, "failed", dry_run, counts, message)
+
+    def _full(
+        self,
+        ctx: _Context,
+        run_id: int,
+        directory: DirectorySource,
+        trigger: str,
+        dry_run: bool,
+        progress: Progress,
+    ) -> RunSummary:
+        select_ = ctx.policy.select()
+        # Links taken before reading: changes made during the read replay in the next round.
+        links = None if dry_run else directory.latest_delta_links(select_)
+        observations: list[Observation] = []
+        for user in directory.users_in_scope(ctx.policy.groups, select_):
+            observations.append(Observation(user.id, user, True))
+            if len(observations) % 1000 == 0:
+                progress("read", len(observations), None)
+        progress("read", len(observations), len(observations))
+        return self._plan_and_apply(
+            ctx,
+            run_id,
+            trigger,
+            "full",
+            observations,
+            full=True,
+            dry_run=dry_run,
+            links=links,
+            progress=progress,
+        )
+
+    def _delta(
+        self,
+        ctx: _Context,
+        run_id: int,
+        directory: DirectorySource,
+        trigger: str,
+        progress: Progress,
+    ) -> RunSummary:
+        with self.container.unit_of_work() as session:
+            state = session.get(DirectorySyncState, ctx.account_id)
+            users_link = state.users_delta_link if state else None
+            groups_link = state.groups_delta_link if state else None
+        if not users_link or (ctx.policy.groups and not groups_link):
+            return self._as_full(
+                ctx, run_id, directory, trigger, progress, "no delta link yet: full reconcile"
+            )
+        select_ = ctx.policy.select()
+        try:
+            user_round = directory.users_delta(users_link, select_)
+            group_round = directory.groups_delta(groups_link) if ctx.policy.groups else None
+        except DeltaTokenExpired:
+            return self._as_full(
+                ctx, run_id, directory, trigger, progress, "the delta link expired: full reconcile"
+            )
+        groups = ctx.policy.groups
+        if group_round is not None and set(groups) & group_round.deleted_groups:
+            return self._as_full(
+                ctx,
+                run_id,
+                directory,
+                trigger,
+                progress,
+                "a synced group was deleted: full reconcile",
+            )
+        changed: dict[str, DirectoryUser] = dict(user_round.changed)
+        touched = group_round.touched_members() if group_round else set()
+        extra = touched - set(changed) - set(user_round.removed)
+        if extra:
+            fetched = directory.get_users(extra, select_)
+            if set(extra) - set(fetched):
+                # A member that is not a user is a nested group: its members' scope changed.
+                return self._as_full(
+                    ctx,
+                    run_id,
+                    directory,
+                    trigger,
+                    progress,
+                    "nested group membership changed: full reconcile",
+                )
+            changed.update(fetched)
+        membership = directory.member_of(changed, groups) if groups and changed else {}
+        observations = [
+            Observation(uid, user, not groups or bool(membership.get(uid)))
+            for uid, user in changed.items()
+        ]
+        observations += [
+            Observation(r.id, None, False, permanent=r.permanent)
+            for r in user_round.removed.values()
+        ]
+        links = (user_round.delta_link, group_round.delta_link if group_round else "")
+        return self._plan_and_apply(
+            ctx,
+            run_id,
+            trigger,
+            "delta",
+            observations,
+            full=False,
+            dry_run=False,
+            links=links,
+            progress=progress,
+        )
+
+    def _as_full(
+        self,
+        ctx: _Context,
+        run_id: int,
+        directory: DirectorySource,
+        trigger: str,
+        progress: Progress,
+        why: str,
+    ) -> RunSummary:
+        with self.container.unit_of_work() as session:
+            run = session.get(SyncRun, run_id)
+            assert run is not None
+            run.kind = "full"
+            run.message = why
+        return self._full(ctx, run_id, directory, trigger, False, progress)
+
+    def _single(
+        self, ctx: _Context, run_id: int, directory: DirectorySource, trigger: str, key: str
+    ) -> RunSummary:
+        user = directory.get_user(key, ctx.policy.select())
+        if user is None:
+            with self.container.unit_of_work() as session:
+                linked = session.scalar(
+                    select(User).where(
+                        User.account_id == ctx.account_id,
+                        User.directory_id.is_not(None),
+                        (User.directory_id == key) | (User.username_key == key.casefold()),
+                    )
+                )
+                linked_id = linked.directory_id if linked else None
+            if linked_id is None:
+                with self.container.unit_of_work() as session:
+                    runs.add_items(
+                        session,
+                        run_id,
+                        [
+                            runs.ItemRecord(
+                                action="error",
+                                state="failed",
+                                directory_id=None,
+                                username=key,
+                                error_code="not_found",
+                                message=f"no user '{key}' in Entra ID (by object id or UPN)",
+                            )
+                        ],
+                    )
+                    runs.finish(session, run_id, status="partial", counts={"error": 1})
+                return RunSummary(run_id, "single", trigger, "partial", False, {"error": 1})
+            observations = [Observation(linked_id, None, False)]
+        else:
+            groups = ctx.policy.groups
+            in_scope = not groups or bool(directory.member_of([user.id], groups).get(user.id))
+            observations = [Observation(user.id, user, in_scope)]
+        return self._plan_and_apply(
+            ctx,
+            run_id,
+            trigger,
+            "single",
+            observations,
+            full=False,
+            dry_run=False,
+            links=None,
+            progress=_no_progress,
+        )
+
+    def _plan_and_apply(
+        self,
+        ctx: _Context,
+        run_id: int,
+        trigger: str,
+        kind: str,
+        observations: Sequence[Observation],
+        *,
+        full: bool,
+        dry_run: bool,
+        links: tuple[str, str] | None,
+        progress: Progress,
+    ) -> RunSummary:
+        with self.container.unit_of_work() as session:
+            the_plan = plan(
+                observations,
+                _portal_users(session, ctx.account_id),
+                ctx.policy,
+                _locations(session, ctx.account_id),
+                full=full,
+            )
+        counts = the_plan.counts()
+        held = the_plan.hold_reason is not None
+        items = the_plan.items
+        chunks = [items[i : i + self.chunk_size] for i in range(0, len(items), self.chunk_size)]
+        chunks = chunks or [[]]
+        failed = pending = done = 0
+        for index, chunk in enumerate(chunks):
+            with self.container.unit_of_work() as session:
+                account = session.get(Account, ctx.account_id)
+                assert account is not None
+                records = apply_items(
+                    session,
+                    sync_actor(account),
+                    account,
+                    chunk,
+                    hold_deletions=held,
+                    dry_run=dry_run,
+                )
+                runs.add_items(session, run_id, records)
+                failed += sum(1 for r in records if r.state == "failed" and r.action != "error")
+                pending += sum(1 for r in records if r.state == "pending")
+                done += len(chunk)
+                if index == len(chunks) - 1:
+                    if failed:
+                        counts["failed"] = failed
+                    if pending:
+                        counts["pending"] = pending
+                    status = _status(the_plan, counts, held)
+                    if links is not None and not dry_run:
+                        _save_state(session, ctx.account_id, links, full=full)
+                    run = session.get(SyncRun, run_id)
+                    previous = run.message if run else None
+                    message = the_plan.hold_reason or previous
+                    if dry_run:
+                        message = "dry run: nothing was changed"
+                    runs.finish(session, run_id, status=status, counts=counts, message=message)
+            progress("apply", done, len(items))
+        return RunSummary(
+            run_id,
+            kind,
+            trigger,
+            _status(the_plan, counts, held),
+            dry_run,
+            counts,
+            the_plan.hold_reason,
+            items if dry_run else [],
+        )
+
+
+def _status(the_plan: Plan, counts: dict[str, int], held: bool) -> str:
+    if held:
+        return "held"
+    return "partial" if counts.get("error") or counts.get("failed") else "succeeded"
+
+
+def _portal_users(session: Session, account_id: int) -> list[PortalUser]:
+    rows = session.execute(
+        select(
+            User.id,
+            User.username,
+            User.first_name,
+            User.last_name,
+            User.email,
+            User.location_id,
+            User.status,
+            User.directory_id,
+        ).where(User.account_id == account_id)
+    )
+    return [PortalUser(*row) for row in rows]
+
+
+def _locations(session: Session, account_id: int) -> list[LocationRef]:
+    rows = session.execute(
+        select(Location.id, Location.name).where(Location.account_id == account_id)
+    )
+    return [LocationRef(int(i), str(n)) for i, n in rows]
+
+
+def _save_state(session: Session, account_id: int, links: tuple[str, str], *, full: bool) -> None:
+    state = session.get(DirectorySyncState, account_id)
+    if state is None:
+        state = DirectorySyncState(account_id=account_id)
+        session.add(state)
+    stamp = now(session)
+    state.users_delta_link, state.groups_delta_link = links[0], links[1] or None
+    if full:
+        state.last_full_at = stamp
+        state.delta_chain_started_at = stamp
+    state.last_delta_at = stamp

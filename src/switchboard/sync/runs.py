@@ -1,0 +1,118 @@
+"""Run logs: each run's trigger, kind, status, counts and per-user items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from switchboard.db.models import Account, SyncRun, SyncRunItem
+from switchboard.portal.actors import Actor
+from switchboard.portal.clock_context import now
+from switchboard.portal.errors import NotFound
+
+TRIGGERS = ("manual", "schedule", "notification", "api")
+KINDS = ("full", "delta", "single")
+
+
+def start(session: Session, account: Account, *, trigger: str, kind: str, dry_run: bool) -> SyncRun:
+    run = SyncRun(
+        account_id=account.id,
+        trigger=trigger,
+        kind=kind,
+        status="running",
+        dry_run=dry_run,
+        counts={},
+        started_at=now(session),
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    action: str
+    state: str
+    directory_id: str | None
+    username: str | None
+    user_id: int | None = None
+    fields: tuple[str, ...] = ()
+    error_code: str | None = None
+    message: str | None = None
+
+
+def add_items(session: Session, run_id: int, records: Iterable[ItemRecord]) -> None:
+    session.add_all(
+        SyncRunItem(
+            run_id=run_id,
+            action=r.action,
+            state=r.state,
+            directory_id=r.directory_id,
+            username=r.username,
+            user_id=r.user_id,
+            fields=list(r.fields),
+            error_code=r.error_code,
+            message=r.message,
+        )
+        for r in records
+    )
+
+
+def finish(
+    session: Session,
+    run_id: int,
+    *,
+    status: str,
+    counts: dict[str, int],
+    message: str | None = None,
+) -> SyncRun:
+    run = session.get(SyncRun, run_id)
+    assert run is not None
+    run.status = status
+    run.counts = counts
+    run.message = message
+    run.finished_at = now(session)
+    return run
+
+
+def list_runs(
+    session: Session, actor: Actor, account: Account, *, limit: int = 50, offset: int = 0
+) -> tuple[list[SyncRun], int]:
+    actor.require_read(account.id)
+    query = select(SyncRun).where(SyncRun.account_id == account.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    runs = session.scalars(query.order_by(SyncRun.id.desc()).limit(limit).offset(offset))
+    return list(runs), total
+
+
+def get_run(session: Session, actor: Actor, account: Account, run_id: int) -> SyncRun:
+    actor.require_read(account.id)
+    run = session.scalar(
+        select(SyncRun).where(SyncRun.account_id == account.id, SyncRun.id == run_id)
+    )
+    if run is None:
+        raise NotFound(f"run {run_id} not found in account '{account.slug}'", code="run_not_found")
+    return run
+
+
+def items(
+    session: Session,
+    run: SyncRun,
+    *,
+    action: str | None = None,
+    state: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[SyncRunItem]:
+    query = select(SyncRunItem).where(SyncRunItem.run_id == run.id)
+    if action is not None:
+        query = query.where(SyncRunItem.action == action)
+    if state is not None:
+        query = query.where(SyncRunItem.state == state)
+    query = query.order_by(SyncRunItem.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
