@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -15,6 +15,7 @@ from switchboard.config import Settings
 from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
+from switchboard.secrets_at_rest import SecretBox
 
 
 @dataclass
@@ -24,6 +25,12 @@ class Container:
     session_factory: sessionmaker[Session]
     clock: Clock
     media_store: MediaStore
+    # Derived from the settings; the key is read on first use, not at start-up.
+    secrets: SecretBox = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.secrets = SecretBox(lambda: settings.effective_secret_key)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -31,6 +38,7 @@ class Container:
         with self.session_factory() as session:
             session.info["clock"] = self.clock
             session.info["media_store"] = self.media_store
+            session.info["secrets"] = self.secrets
             try:
                 yield session
                 session.commit()
