@@ -76,7 +76,7 @@ def test_a_ciphertext_is_bound_to_its_purpose() -> None:
         ("v9:abcd", "expected the prefix"),
         ("v1:***", "damaged"),
         ("v1:", "too short"),
-            ("v1:" + "A" * 40, "cannot be decrypted"),
+        ("v1:" + "A" * 40, "cannot be decrypted"),
     ],
 )
 def test_unreadable_formats_are_reported(stored: str, words: str) -> None:

@@ -368,6 +368,39 @@ def set_directory_status(
     return user
 
 
+def unlink_from_directory(session: Session, actor: Actor, account: Account, user_id: int) -> User:
+    """Turn a directory user into an ordinary local user: every field becomes editable here.
+
+    Used when the account's directory registration is deleted; extension, numbers, license and
+    media stay as they are.
+    """
+    actor.require_write(account.id)
+    user = get_user(session, actor, account, user_id)
+    if user.source != "directory":
+        raise Conflict(
+            f"user {user_id} is not linked to the directory", field="source", code="not_linked"
+        )
+    changed = ["source", "directory_id"]
+    user.source = "local"
+    user.directory_id = None
+    if user.status == "disabled_in_directory":
+        # The flag only means something while Entra ID owns the user.
+        user.status = "active"
+        changed.append("status")
+    user.updated_at = now(session)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.unlinked",
+        account_id=account.id,
+        object_type="user",
+        object_id=user.id,
+        fields=changed,
+    )
+    return user
+
+
 def delete_user(session: Session, actor: Actor, account: Account, user_id: int) -> None:
     """Delete a user: numbers go back to the inventory, the seat frees, media stays."""
     actor.require_write(account.id)

@@ -1,0 +1,491 @@
+"""An account's Entra ID registration: the only writer of ``directory_registrations``.
+
+Switchboard generates the app credential itself (a key pair and a self-signed certificate); the
+customer's admin uploads the public certificate to their app registration, so no admin password
+is ever asked for. The private key is stored encrypted (see ``secrets_at_rest``) and never leaves
+through an API. Rotation keeps the current certificate working until a connection test proves
+the next one; only then does ``promote_next`` swap them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, object_session
+
+from switchboard.db.models import (
+    Account,
+    DirectoryRegistration,
+    DirectorySyncState,
+    User,
+    WriteBackTask,
+)
+from switchboard.directory import certificates, clouds
+from switchboard.portal import audit, users
+from switchboard.portal.actors import Actor
+from switchboard.portal.clock_context import now
+from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
+from switchboard.portal.locations import find_location_by_name
+from switchboard.portal.validation import from_pydantic
+from switchboard.secrets_at_rest import SecretBox, secrets_of
+from switchboard.sync.policy import SyncPolicy
+
+KEY_PURPOSE = "directory certificate private key"
+OBJECT = "directory_registration"
+Which = Literal["current", "next"]
+
+# Application permissions (admin consent) the sync needs; two-way adds writing phone fields.
+READ_PERMISSIONS = ("User.Read.All", "GroupMember.Read.All")
+WRITE_PERMISSION = "User.ReadWrite.All"
+
+
+class RegistrationIn(BaseModel):
+    """What an admin gives to connect an account; everything else Switchboard generates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: str = Field(max_length=64, description="Directory (tenant) id, a GUID")
+    client_id: str = Field(max_length=64, description="Application (client) id, a GUID")
+    cloud: str | None = Field(
+        default=None,
+        description="global, usgov, china or custom (default: global, or custom when URLs"
+        " are given)",
+    )
+    authority_url: str | None = Field(
+        default=None, max_length=300, description="custom only: https://host of the sign-in"
+    )
+    graph_url: str | None = Field(
+        default=None, max_length=300, description="custom only: https://host of Graph"
+    )
+    ca_bundle_pem: str | None = Field(
+        default=None, description="custom only: PEM certificates to trust for those hosts"
+    )
+    settings: SyncPolicy | None = None
+
+
+class ConnectionTestRecord(BaseModel):
+    """A connection test's outcome, as the connection test reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    message: str = ""
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+    # SHA-1 thumbprints of the certificates that obtained a token in this test.
+    proven_certificates: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One certificate the auth layer may sign assertions with (msal: private_key, thumbprint)."""
+
+    which: Which
+    certificate_pem: str
+    private_key_pem: str  # PKCS#8 PEM, decrypted only for the auth layer
+    thumbprint_sha1: str
+    thumbprint_sha256: str
+
+
+@dataclass(frozen=True)
+class DisconnectSummary:
+    unlinked_users: int
+    writebacks_dropped: int
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def find_registration(session: Session, account: Account) -> DirectoryRegistration | None:
+    """For the sync engine, which has already checked access to ``account``."""
+    return session.scalar(
+        select(DirectoryRegistration).where(DirectoryRegistration.account_id == account.id)
+    )
+
+
+def get_registration(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
+    actor.require_read(account.id)
+    registration = find_registration(session, account)
+    if registration is None:
+        raise NotFound(
+            f"account '{account.slug}' is not connected to Entra ID; connect it first"
+            f" (switchboard directory connect {account.slug} ...)",
+            code="directory_not_connected",
+        )
+    return registration
+
+
+def policy_of(registration: DirectoryRegistration) -> SyncPolicy:
+    return SyncPolicy.model_validate(registration.policy or {})
+
+
+def required_permissions(policy: SyncPolicy) -> list[str]:
+    wanted = list(READ_PERMISSIONS)
+    if policy.direction == "two_way":
+        wanted.append(WRITE_PERMISSION)
+    return wanted
+
+
+def certificate_pem(registration: DirectoryRegistration, which: Which = "current") -> str:
+    """The public certificate, for the customer's admin to upload to the app registration."""
+    if which == "current":
+        return registration.certificate_pem
+    if registration.next_certificate_pem is None:
+        raise NotFound(
+            "no rotated certificate is waiting; rotate the certificate first",
+            code="no_next_certificate",
+            field="which",
+        )
+    return registration.next_certificate_pem
+
+
+def credentials_for_auth(
+    registration: DirectoryRegistration, *, secrets: SecretBox | None = None
+) -> list[Credential]:
+    """The certificates to try, current first, then the rotated one waiting to be proven."""
+    if secrets is None:
+        session = object_session(registration)
+        if session is None:
+            raise RuntimeError("the registration is detached; pass secrets= explicitly")
+        secrets = secrets_of(session)
+    pairs: list[tuple[Which, str, str | None]] = [
+        ("current", registration.certificate_pem, registration.private_key_encrypted),
+        ("next", registration.next_certificate_pem or "", registration.next_private_key_encrypted),
+    ]
+    found = []
+    for which, cert_pem, sealed in pairs:
+        if not cert_pem or not sealed:
+            continue
+        cert = certificates.info(cert_pem)
+        found.append(
+            Credential(
+                which=which,
+                certificate_pem=cert_pem,
+                private_key_pem=secrets.decrypt(sealed, purpose=KEY_PURPOSE).decode(),
+                thumbprint_sha1=cert.thumbprint_sha1,
+                thumbprint_sha256=cert.thumbprint_sha256,
+            )
+        )
+    return found
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+_PATTERN_HINTS = {
+    "write_back.extension_to": "must name an extension attribute, extensionAttribute1 to"
+    " extensionAttribute15",
+}
+
+
+def _policy_error(exc: ValidationError) -> ValidationFailed:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    hint = _PATTERN_HINTS.get(field)
+    if hint and first["type"] == "string_pattern_mismatch":
+        return ValidationFailed(f"{field}: '{first['input']}' {hint}", field=field)
+    return from_pydantic(exc)
+
+
+def _checked_policy(session: Session, account: Account, policy: SyncPolicy) -> SyncPolicy:
+    """Location names must exist in this account; stored with the location's own spelling."""
+    rules: dict[str, str] = {}
+    for value, name in policy.location_rules.items():
+        location = find_location_by_name(session, account, name)
+        if location is None:
+            raise ValidationFailed(
+                f"location_rules: the rule '{value}' -> '{name}' names no location of account"
+                f" '{account.slug}'; create the location first or correct the rule",
+                field="location_rules",
+            )
+        rules[value] = location.name
+    default = policy.default_location
+    if default is not None:
+        location = find_location_by_name(session, account, default)
+        if location is None:
+            raise ValidationFailed(
+                f"default_location: no location named '{default}' in account"
+                f" '{account.slug}'; create it first or choose another",
+                field="default_location",
+            )
+        default = location.name
+    if policy.mode == "batched" and not (policy.schedule_minutes or policy.schedule_cron):
+        raise ValidationFailed(
+            "schedule_minutes: batched mode needs a schedule; set schedule_minutes (every N"
+            " minutes) or schedule_cron",
+            field="schedule_minutes",
+        )
+    if policy.schedule_cron is not None and len(policy.schedule_cron.split()) != 5:
+        raise ValidationFailed(
+            "schedule_cron: a cron expression has five fields (minute hour day month weekday),"
+            " like '*/30 * * * *'",
+            field="schedule_cron",
+        )
+    return policy.model_copy(update={"location_rules": rules, "default_location": default})
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, null removes (back to the default)."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def validate_settings(session: Session, account: Account, data: Mapping[str, Any]) -> SyncPolicy:
+    try:
+        policy = SyncPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise _policy_error(exc) from None
+    return _checked_policy(session, account, policy)
+
+
+def update_settings(
+    session: Session, actor: Actor, account: Account, changes: Mapping[str, Any]
+) -> DirectoryRegistration:
+    """Apply a merge patch to the sync settings; the result is validated as a whole."""
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    if not isinstance(changes, Mapping):
+        raise ValidationFailed("the settings must be a JSON object", field=None)
+    patch = dict(changes)
+    rules = patch.get("location_rules")
+    if isinstance(rules, Mapping):
+        # Rules are keyed by the case-folded directory value; so is the patch.
+        patch["location_rules"] = {str(k).strip().casefold(): v for k, v in rules.items()}
+    current = policy_of(registration).model_dump(mode="json")
+    policy = validate_settings(session, account, merge_patch(current, patch))
+    new = policy.model_dump(mode="json")
+    changed = sorted(k for k in new if new[k] != current.get(k))
+    if changed:
+        registration.policy = new
+        registration.updated_at = now(session)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "directory.settings_updated",
+            account_id=account.id,
+            object_type=OBJECT,
+            object_id=registration.id,
+            fields=changed,
+        )
+    return registration
+
+
+# --- connect, rotate, disconnect ----------------------------------------------------------------
+
+
+def _new_key_pair(session: Session, account: Account) -> tuple[str, str]:
+    pair = certificates.generate(f"Switchboard {account.slug}", now(session))
+    sealed = secrets_of(session).encrypt(pair.private_key_pem, purpose=KEY_PURPOSE)
+    return pair.certificate_pem, sealed
+
+
+def connect(
+    session: Session, actor: Actor, account: Account, data: RegistrationIn
+) -> DirectoryRegistration:
+    """Register the account's Entra tenant and generate its certificate (one per account)."""
+    actor.require_write(account.id)
+    tenant_id = clouds.guid(data.tenant_id, "tenant_id", "Directory (tenant) ID")
+    client_id = clouds.guid(data.client_id, "client_id", "Application (client) ID")
+    endpoints = clouds.resolve(data.cloud, data.authority_url, data.graph_url, data.ca_bundle_pem)
+    policy = _checked_policy(session, account, data.settings or SyncPolicy())
+    if find_registration(session, account) is not None:
+        raise Conflict(
+            f"account '{account.slug}' is already connected to Entra ID; change its settings,"
+            " or disconnect it first to connect another tenant",
+            code="directory_already_connected",
+        )
+    certificate, sealed = _new_key_pair(session, account)
+    stamp = now(session)
+    registration = DirectoryRegistration(
+        account_id=account.id,
+        tenant_id=tenant_id,
+        client_id=client_id,
+        cloud=endpoints.cloud,
+        authority_url=endpoints.authority_url,
+        graph_url=endpoints.graph_url,
+        ca_bundle_pem=endpoints.ca_bundle_pem,
+        certificate_pem=certificate,
+        private_key_encrypted=sealed,
+        policy=policy.model_dump(mode="json"),
+        last_test=None,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    session.add(registration)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "directory.connected",
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration.id,
+        fields=["tenant_id", "client_id", "cloud", "certificate", "settings"],
+    )
+    return registration
+
+
+def rotate_certificate(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
+    """Generate the next certificate; the current one keeps working until the next is proven."""
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    if registration.next_certificate_pem is not None:
+        raise Conflict(
+            "a rotated certificate is already waiting to be proven; upload it and test the"
+            " connection, then promote it, or discard it to start over",
+            code="rotation_pending",
+        )
+    certificate, sealed = _new_key_pair(session, account)
+    registration.next_certificate_pem = certificate
+    registration.next_private_key_encrypted = sealed
+    registration.updated_at = now(session)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "directory.certificate_rotated",
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration.id,
+        fields=["next_certificate"],
+    )
+    return registration
+
+
+def promote_next(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
+    """Make the rotated certificate current, once a connection test obtained a token with it."""
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    if registration.next_certificate_pem is None or registration.next_private_key_encrypted is None:
+        raise Conflict(
+            "no rotated certificate is waiting; rotate the certificate first",
+            code="no_next_certificate",
+        )
+    thumbprint = certificates.info(registration.next_certificate_pem).thumbprint_sha1
+    proven = {str(t).upper() for t in (registration.last_test or {}).get("proven_certificates", [])}
+    if thumbprint not in proven:
+        raise Conflict(
+            f"the new certificate ({thumbprint}) has not been proven yet: upload it to the app"
+            " registration in Entra ID (Certificates & secrets), run a connection test, then"
+            " promote it",
+            code="next_certificate_unproven",
+        )
+    registration.certificate_pem = registration.next_certificate_pem
+    registration.private_key_encrypted = registration.next_private_key_encrypted
+    registration.next_certificate_pem = None
+    registration.next_private_key_encrypted = None
+    registration.updated_at = now(session)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "directory.certificate_promoted",
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration.id,
+        fields=["certificate", "next_certificate"],
+    )
+    return registration
+
+
+def discard_next(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
+    """Drop the rotated certificate and its key; the current one stays."""
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    if registration.next_certificate_pem is None:
+        raise Conflict("no rotated certificate is waiting", code="no_next_certificate")
+    registration.next_certificate_pem = None
+    registration.next_private_key_encrypted = None
+    registration.updated_at = now(session)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "directory.certificate_discarded",
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration.id,
+        fields=["next_certificate"],
+    )
+    return registration
+
+
+def record_test_result(
+    session: Session, actor: Actor, account: Account, result: ConnectionTestRecord
+) -> DirectoryRegistration:
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    stored = result.model_dump(mode="json")
+    stored["proven_certificates"] = sorted({t.upper() for t in result.proven_certificates})
+    stored["tested_at"] = now(session).isoformat()
+    registration.last_test = stored
+    registration.updated_at = now(session)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "directory.tested",
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration.id,
+        fields=["last_test"],
+    )
+    return registration
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def disconnect(session: Session, actor: Actor, account: Account) -> DisconnectSummary:
+    """Delete the registration (and with its row, the key), the delta state and queued
+    write-backs; directory users stay as ordinary local users with every field editable."""
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    linked = list(
+        session.scalars(
+            select(User.id)
+            .where(User.account_id == account.id, User.source == "directory")
+            .order_by(User.id)
+        )
+    )
+    for user_id in linked:
+        users.unlink_from_directory(session, actor, account, user_id)
+    dropped = session.execute(
+        delete(WriteBackTask).where(
+            WriteBackTask.account_id == account.id, WriteBackTask.status != "done"
+        )
+    )
+    session.execute(delete(DirectorySyncState).where(DirectorySyncState.account_id == account.id))
+    registration_id = registration.id
+    session.delete(registration)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "directory.disconnected",
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration_id,
+        fields=["registration", "certificate", "sync_state", "writebacks", "users"],
+    )
+    return DisconnectSummary(
+        unlinked_users=len(linked), writebacks_dropped=int(getattr(dropped, "rowcount", 0) or 0)
+    )
+
+
+def certificate_filename(
+    account: Account, registration: DirectoryRegistration, which: Which
+) -> str:
+    thumbprint = certificates.info(certificate_pem(registration, which)).thumbprint_sha1
+    return _SAFE.sub("-", f"switchboard-{account.slug}-{thumbprint[:8].lower()}.pem")
