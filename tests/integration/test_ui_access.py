@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
-from switchboard.db.models import AuditEvent, LicenseType, PhoneNumber, User
-from switchboard.portal import users
+from switchboard.db.models import ApiToken, AuditEvent, LicenseType, PhoneNumber, Principal, User
+from switchboard.portal import principals, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import NumbersIn, UserIn
 from switchboard.web import ui
@@ -51,7 +51,23 @@ def _seed(container: Container) -> dict[str, dict[str, int]]:
             )[0]
             lic = session.scalar(select(LicenseType).where(LicenseType.account_id == t.account.id))
             assert lic is not None
-            ids[slug] = {"user_id": user.id, "number_id": porting.id, "license_id": lic.id}
+            # Another admin of the account with a token: the admin and token routes act on them.
+            other = principals.create_principal(
+                session,
+                OP,
+                email=f"other@{slug}.example",
+                role=Role.ACCOUNT_ADMIN,
+                account=t.account,
+            )
+            token = principals.issue_token(session, OP, other).record
+            ids[slug] = {
+                "user_id": user.id,
+                "number_id": porting.id,
+                "license_id": lic.id,
+                "location_id": t.hq.id,
+                "admin_id": other.id,
+                "token_id": token.id,
+            }
     return ids
 
 
@@ -84,7 +100,13 @@ def _fingerprint(container: Container, slug: str) -> tuple[object, ...]:
             select(LicenseType.seats).where(LicenseType.account_id == account.id)
         ).all()
         events = session.scalar(select(func.count()).where(AuditEvent.account_id == account.id))
-        return (tuple(rows), tuple(numbers), tuple(seats), events)
+        admins = session.execute(
+            select(Principal.email, Principal.disabled, ApiToken.revoked_at)
+            .join(ApiToken, ApiToken.principal_id == Principal.id, isouter=True)
+            .where(Principal.account_id == account.id)
+            .order_by(Principal.id, ApiToken.id)
+        ).all()
+        return (tuple(rows), tuple(numbers), tuple(seats), events, tuple(admins))
 
 
 def test_account_admin_gets_404_for_every_page_and_form_of_another_account(

@@ -44,11 +44,19 @@ def list_events(
     limit: int = 100,
     before_id: int | None = None,
     since: datetime | None = None,
+    action_prefix: str | None = None,
+    object_type: str | None = None,
 ) -> list[AuditEvent]:
+    """One account's events, newest first; ``before_id`` pages back from an event."""
     actor.require_read(account_id)
     query = select(AuditEvent).where(AuditEvent.account_id == account_id)
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     if since is not None:
         query = query.where(AuditEvent.created_at >= since)
+    if action_prefix:
+        # autoescape: a typed % or _ matches itself, not any character.
+        query = query.where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
     return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -292,3 +292,134 @@ def csrf_matches(record: UiSession, submitted: str | None) -> bool:
 def expire_sessions(session: Session, before: datetime) -> None:
     for record in session.scalars(select(UiSession).where(UiSession.expires_at < before)):
         session.delete(record)
+
+
+# --- Admin management (the UI's Admins and Operators pages) -----------------------------------
+
+
+def list_account_admins(session: Session, actor: Actor, account: Account) -> list[Principal]:
+    actor.require_write(account.id)
+    query = select(Principal).where(Principal.account_id == account.id)
+    return list(session.scalars(query.order_by(Principal.email_key)))
+
+
+def list_operators(session: Session, actor: Actor) -> list[Principal]:
+    actor.require_provider()
+    query = select(Principal).where(Principal.role == Role.PROVIDER_ADMIN.value)
+    return list(session.scalars(query.order_by(Principal.email_key)))
+
+
+def get_admin(
+    session: Session, actor: Actor, account: Account | None, principal_id: int
+) -> Principal:
+    """An admin of ``account`` (or an operator, with no account) the actor may manage."""
+    if account is None:
+        actor.require_provider()
+    else:
+        actor.require_write(account.id)
+    principal = session.get(Principal, principal_id)
+    if principal is None or principal.account_id != (account.id if account else None):
+        raise NotFound(f"admin {principal_id} not found", code="principal_not_found")
+    return principal
+
+
+def set_disabled(
+    session: Session, actor: Actor, account: Account | None, principal_id: int, disabled: bool
+) -> Principal:
+    """Disable (or enable again) an admin. A disabled admin's sessions end at once and their
+    API tokens are refused until they are enabled again."""
+    principal = get_admin(session, actor, account, principal_id)
+    if principal.id == actor.principal_id:
+        raise Conflict(
+            "you cannot disable your own sign-in; ask another admin", code="cannot_disable_self"
+        )
+    if principal.disabled == disabled:
+        return principal
+    principal.disabled = disabled
+    if disabled:
+        # Deleted rather than only refused, so enabling the admin again revives no old cookie.
+        session.execute(delete(UiSession).where(UiSession.principal_id == principal.id))
+    audit.record(
+        session,
+        actor,
+        "principal.disabled" if disabled else "principal.enabled",
+        account_id=principal.account_id,
+        object_type="principal",
+        object_id=principal.id,
+        fields=["disabled"],
+    )
+    return principal
+
+
+def _password_matches(stored: str | None, password: str) -> bool:
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return stored is not None
+
+
+def change_own_password(
+    session: Session,
+    actor: Actor,
+    *,
+    current: str,
+    new: str,
+    confirm: str,
+    keep_session_id: int | None = None,
+) -> Principal:
+    """The signed-in admin's new password; the current one proves it is them at the keyboard.
+
+    Their other UI sessions end, so a session opened with the old password does not outlive it.
+    """
+    principal = session.get(Principal, actor.principal_id) if actor.principal_id else None
+    if principal is None:
+        raise NotFound("only a signed-in admin can change their password", code="no_principal")
+    if not _password_matches(principal.password_hash, current):
+        raise ValidationFailed("current password is wrong", field="current_password")
+    if not hmac.compare_digest(new.encode(), confirm.encode()):
+        raise ValidationFailed(
+            "the new password and its confirmation differ; type it twice the same",
+            field="confirm_password",
+        )
+    if hmac.compare_digest(new.encode(), current.encode()):
+        raise ValidationFailed(
+            "the new password must differ from the current one", field="new_password"
+        )
+    if len(new) < MIN_PASSWORD:
+        raise ValidationFailed(
+            f"new password must be at least {MIN_PASSWORD} characters", field="new_password"
+        )
+    set_password(session, actor, principal, new)
+    others = delete(UiSession).where(UiSession.principal_id == principal.id)
+    if keep_session_id is not None:
+        others = others.where(UiSession.id != keep_session_id)
+    session.execute(others)
+    return principal
+
+
+def list_scoped_tokens(session: Session, actor: Actor, account: Account | None) -> list[ApiToken]:
+    """Every API token of ``account``'s admins (or of the operators, with no account), newest
+    first."""
+    query = select(ApiToken).join(Principal, ApiToken.principal_id == Principal.id)
+    if account is None:
+        actor.require_provider()
+        query = query.where(Principal.account_id.is_(None))
+    else:
+        actor.require_write(account.id)
+        query = query.where(Principal.account_id == account.id)
+    return list(session.scalars(query.order_by(ApiToken.id.desc())))
+
+
+def revoke_scoped_token(
+    session: Session, actor: Actor, account: Account | None, token_id: int
+) -> ApiToken:
+    """Revoke a token of ``account``'s admins (or of an operator, with no account)."""
+    if account is None:
+        actor.require_provider()
+    else:
+        actor.require_write(account.id)
+    record = session.get(ApiToken, token_id)
+    if record is None or record.principal.account_id != (account.id if account else None):
+        raise NotFound(f"token {token_id} not found", code="token_not_found")
+    return revoke_token(session, actor, token_id)

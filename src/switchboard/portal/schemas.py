@@ -109,3 +109,15 @@ class UserPatch(Strict):
     extension: str | None = None
     phone_numbers: list[E164] | None = Field(default=None, max_length=20)
     license: str | None = None
+
+
+class AdminIn(Strict):
+    """A customer admin added from the UI (operators are added with role provider_admin)."""
+
+    email: Email
+    role: Literal["account_admin", "account_viewer", "provider_admin"]
+
+
+class ApiTokenIn(Strict):
+    name: Name
+    expires_in_days: int = Field(ge=1, le=3650)

@@ -5,11 +5,38 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from switchboard.web.ui import accounts, auth, licenses, locations, numbers, users
+from switchboard.web.ui import (
+    accounts,
+    admins,
+    audit,
+    auth,
+    licenses,
+    locations,
+    numbers,
+    operators,
+    profile,
+    settings,
+    users,
+)
 from switchboard.web.ui.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
-ROUTERS = tuple(m.router for m in (auth, accounts, locations, users, numbers, licenses))
+ROUTERS = tuple(
+    m.router
+    for m in (
+        auth,
+        accounts,
+        locations,
+        users,
+        numbers,
+        licenses,
+        audit,
+        settings,
+        admins,
+        operators,
+        profile,
+    )
+)
 
 
 def install(app: FastAPI) -> None:

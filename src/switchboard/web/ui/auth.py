@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
+from switchboard.portal import sign_in_throttle
 from switchboard.portal.errors import Unauthorized
 from switchboard.portal.principals import authenticate_password, close_session, open_session
 from switchboard.web.deps import container
@@ -85,11 +86,24 @@ def login(request: Request, form: Annotated[Submitted, Depends(submitted_form)])
         )
     found = container(request)
     password = form.raw("password")
+    attempt = sign_in_throttle.Attempt.of(email, request.client.host if request.client else None)
     try:
+        # Checked before the password, in its own unit of work: a locked-out email is refused
+        # whether or not the password is right, and whether or not the email exists.
+        with found.unit_of_work() as session:
+            sign_in_throttle.check(session, attempt)
         with found.unit_of_work() as session:
             principal = authenticate_password(session, email, password)
             opened = open_session(session, principal, hours=found.settings.session_hours)
+            sign_in_throttle.record_success(session, attempt)
+    except sign_in_throttle.Throttled as exc:
+        response = _login_page(request, next_path, email=email, error=exc.message, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
     except Unauthorized:
+        # The failed unit of work rolled back; the failure is kept in one of its own.
+        with found.unit_of_work() as session:
+            sign_in_throttle.record_failure(session, attempt)
         return _login_page(request, next_path, email=email, error=LOGIN_FAILED, status=401)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(

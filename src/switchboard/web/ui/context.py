@@ -15,15 +15,21 @@ TABS = (
     ("locations", "Locations", "/locations"),
     ("numbers", "Numbers", "/numbers"),
     ("licenses", "Licenses", "/licenses"),
+    ("audit", "Audit log", "/audit"),
+    ("admins", "Admins", "/admins"),
+    ("settings", "Settings", "/settings"),
 )
+# Tabs only an admin of the account (or an operator) sees: who may sign in, and API tokens.
+MANAGER_TABS = frozenset({"admins"})
 
 
 def account_page(session: Session, viewer: Viewer, slug: str, tab: str) -> dict[str, Any]:
     account = get_account(session, viewer.actor, slug)
+    manages = viewer.actor.can_write(account.id)
     return {
         "account": account,
         "can_write": viewer.can_write(account),
-        "tabs": TABS,
+        "tabs": [t for t in TABS if manages or t[0] not in MANAGER_TABS],
         "tab": tab,
         "base": f"/accounts/{account.slug}",
     }

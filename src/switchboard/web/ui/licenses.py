@@ -1,4 +1,4 @@
-"""An account's license types: seats used of purchased, new licenses and seat changes."""
+"""An account's license types: seats used of purchased, new licenses, seat changes, deletion."""
 
 from __future__ import annotations
 
@@ -76,3 +76,15 @@ def change_seats(
     if isinstance(outcome, FormError):
         return _page(request, viewer, slug, error=outcome, failed_id=license_id)
     return RedirectResponse(f"/accounts/{slug}/licenses?done=license-saved", status_code=303)
+
+
+@router.post("/accounts/{slug}/licenses/{license_id}/delete")
+def delete_license(request: Request, slug: str, license_id: int, viewer: PostingViewer) -> Response:
+    def change(session: Session) -> None:
+        account = get_account(session, viewer.actor, slug, write=True)
+        licenses.delete_license(session, viewer.actor, account, license_id)
+
+    outcome = attempt(container(request), change)
+    if isinstance(outcome, FormError):
+        return _page(request, viewer, slug, error=outcome, failed_id=license_id)
+    return RedirectResponse(f"/accounts/{slug}/licenses?done=license-deleted", status_code=303)

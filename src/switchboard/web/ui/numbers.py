@@ -1,4 +1,5 @@
-"""An account's number inventory: status list, adding numbers at a location, completing ports."""
+"""An account's number inventory: status list, adding numbers at a location, completing ports,
+moving and removing unassigned numbers."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def _page(
     status: str = "",
     values: dict[str, str] | None = None,
     error: FormError | None = None,
+    failed_id: int | None = None,
 ) -> Response:
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "numbers")
@@ -44,6 +46,7 @@ def _page(
             status=status,
             values=values or {"status": "available"},
             error=error,
+            failed_id=failed_id,
         )
         return render(request, "account/numbers.html", context, status_code=422 if error else 200)
 
@@ -88,3 +91,30 @@ def mark_available(request: Request, slug: str, number_id: int, viewer: PostingV
     if isinstance(outcome, FormError):
         return _page(request, viewer, slug, error=outcome)
     return RedirectResponse(f"/accounts/{slug}/numbers?done=number-available", status_code=303)
+
+
+@router.post("/accounts/{slug}/numbers/{number_id}/location")
+def move_number(
+    request: Request, slug: str, number_id: int, viewer: PostingViewer, form: Form
+) -> Response:
+    def change(session: Session) -> PhoneNumber:
+        account = get_account(session, viewer.actor, slug, write=True)
+        patch = NumberPatch.model_validate({"location_id": form.text("location_id")})
+        return numbers.update_number(session, viewer.actor, account, number_id, patch)
+
+    outcome = attempt(container(request), change)
+    if isinstance(outcome, FormError):
+        return _page(request, viewer, slug, error=outcome, failed_id=number_id)
+    return RedirectResponse(f"/accounts/{slug}/numbers?done=number-moved", status_code=303)
+
+
+@router.post("/accounts/{slug}/numbers/{number_id}/remove")
+def remove_number(request: Request, slug: str, number_id: int, viewer: PostingViewer) -> Response:
+    def change(session: Session) -> None:
+        account = get_account(session, viewer.actor, slug, write=True)
+        numbers.remove_number(session, viewer.actor, account, number_id)
+
+    outcome = attempt(container(request), change)
+    if isinstance(outcome, FormError):
+        return _page(request, viewer, slug, error=outcome, failed_id=number_id)
+    return RedirectResponse(f"/accounts/{slug}/numbers?done=number-removed", status_code=303)
