@@ -1,0 +1,275 @@
+"""App-only tokens for Graph: msal with the registration's certificate, one app per registration.
+
+msal caches the access token and renews it before it expires, so the application object must
+live as long as the process: ``token_provider()`` keeps one per (account, certificate).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import msal
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from switchboard.directory.errors import GraphAuthError, TransientGraphError
+
+
+@dataclass(frozen=True)
+class Cloud:
+    authority_url: str
+    graph_url: str
+
+
+CLOUDS: dict[str, Cloud] = {
+    "global": Cloud("https://login.microsoftonline.com", "https://graph.microsoft.com"),
+    "usgov": Cloud("https://login.microsoftonline.us", "https://graph.microsoft.us"),
+    "china": Cloud("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+}
+# Authorities msal knows; any other (a custom cloud, the emulator) skips instance discovery,
+# which would otherwise ask login.microsoftonline.com about a host it has never heard of.
+KNOWN_AUTHORITY_HOSTS = frozenset(urlsplit(c.authority_url).hostname for c in CLOUDS.values())
+
+
+@dataclass(frozen=True)
+class GraphCredentials:
+    """What a registration gives the Graph client: where, who, and the certificate to prove it."""
+
+    account_id: int | str
+    tenant_id: str
+    client_id: str
+    private_key_pem: str
+    certificate_pem: str
+    authority_url: str = CLOUDS["global"].authority_url
+    graph_url: str = CLOUDS["global"].graph_url
+    ca_bundle_pem: str | None = None
+
+    @property
+    def authority(self) -> str:
+        return f"{self.authority_url.rstrip('/')}/{self.tenant_id}"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.graph_url.rstrip('/')}/.default"
+
+    @property
+    def thumbprint_sha256(self) -> str:
+        cert = x509.load_pem_x509_certificate(self.certificate_pem.encode())
+        return cert.fingerprint(hashes.SHA256()).hex()
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """TLS trust for Graph calls: the registration's CA bundle if it has one."""
+        if not self.ca_bundle_pem:
+            return True
+        return ssl.create_default_context(cadata=self.ca_bundle_pem)
+
+
+class TokenProvider(Protocol):
+    """Gives the bearer token for Graph; ``refresh`` drops a cached one the server refused."""
+
+    def token(self, *, refresh: bool = False) -> str: ...
+
+
+class StaticToken:
+    """A fixed token (tests, scripts that already hold one)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def token(self, *, refresh: bool = False) -> str:
+        return self.value
+
+
+def token_roles(access_token: str) -> set[str]:
+    """The application permissions (``roles`` claim) granted in an access token.
+
+    Read without verifying the signature: the token came straight from the token endpoint, and
+    this only tells the admin what is granted; Graph itself is the one enforcing it.
+    """
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return set()
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except ValueError:
+        return set()
+    roles = claims.get("roles") if isinstance(claims, dict) else None
+    return {str(r) for r in roles} if isinstance(roles, list) else set()
+
+
+# AADSTS codes an admin can act on, with what to do about them.
+_ADVICE: dict[int, str] = {
+    700027: (
+        "the certificate is not uploaded to the app registration, or it was replaced "
+        "(AADSTS700027): download Switchboard's certificate (directory certificate ACCOUNT) and "
+        "upload it in the Entra admin center under App registrations > {app} > Certificates & "
+        "secrets > Certificates"
+    ),
+    700016: (
+        "application {app} is not found in tenant {tenant} (AADSTS700016): check the "
+        "application (client) id, and that the app is registered in this tenant"
+    ),
+    90002: (
+        "tenant {tenant} is not found (AADSTS90002): check the directory (tenant) id on the "
+        "app registration's Overview page"
+    ),
+    900023: "tenant {tenant} is not a valid tenant id or domain (AADSTS900023)",
+    700024: (
+        "the token request was signed outside its valid time range (AADSTS700024): check that "
+        "this server's clock is correct"
+    ),
+    7000112: (
+        "application {app} is disabled (AADSTS7000112): enable it under Enterprise applications"
+    ),
+    500011: (
+        "the Graph resource {scope} is not known in tenant {tenant} (AADSTS500011): check the "
+        "Graph URL for this cloud"
+    ),
+    1002012: "the scope {scope} is not valid (AADSTS1002012): check the Graph URL",
+    7000215: "the app registration expects a different credential (AADSTS7000215)",
+    50027: "the signed token request was rejected as malformed (AADSTS50027)",
+    700021: "the assertion's issuer does not match application {app} (AADSTS700021)",
+}
+_TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+_AADSTS = re.compile(r"AADSTS(\d+)")
+
+
+def auth_error_from_result(result: dict[str, Any], creds: GraphCredentials) -> Exception:
+    """Turn an msal error result into GraphAuthError (or TransientGraphError) for an admin."""
+    error = str(result.get("error") or "unknown_error")
+    description = str(result.get("error_description") or "")
+    codes = result.get("error_codes") or []
+    code = int(codes[0]) if codes and str(codes[0]).isdigit() else None
+    if code is None:
+        found = _AADSTS.search(description)
+        code = int(found.group(1)) if found else None
+    first_line = description.splitlines()[0] if description else error
+    correlation = result.get("correlation_id")
+    if error in _TRANSIENT_ERRORS:
+        return TransientGraphError(
+            f"the token endpoint is temporarily unavailable: {first_line}",
+            code=error,
+            request_id=correlation,
+        )
+    advice = _ADVICE.get(code or 0)
+    if advice:
+        message = advice.format(app=creds.client_id, tenant=creds.tenant_id, scope=creds.scope)
+    else:
+        message = f"Entra ID refused the token request: {first_line}"
+    label = f"AADSTS{code}" if code else error
+    return GraphAuthError(message, code=label, request_id=correlation)
+
+
+def _ca_bundle_file(pem: str) -> str:
+    """requests wants a file for a custom CA bundle: one per content, written atomically."""
+    digest = hashlib.sha256(pem.encode()).hexdigest()[:32]
+    folder = Path(tempfile.gettempdir()) / "switchboard-ca"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{digest}.pem"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(pem)
+        os.replace(tmp, path)
+    return str(path)
+
+
+class MsalTokenProvider:
+    """One msal ConfidentialClientApplication for one registration certificate."""
+
+    def __init__(self, creds: GraphCredentials, *, timeout: float = 30.0) -> None:
+        self.creds = creds
+        self._lock = threading.Lock()
+        session = requests.Session()
+        # Environment CA variables must not override the registration's trust settings.
+        session.trust_env = False
+        if creds.ca_bundle_pem:
+            session.verify = _ca_bundle_file(creds.ca_bundle_pem)
+        self._session = session
+        host = urlsplit(creds.authority_url).hostname
+        self._app = msal.ConfidentialClientApplication(
+            creds.client_id,
+            authority=creds.authority,
+            # A PEM certificate makes msal sign with PS256 and send x5t#S256 (SHA-256).
+            client_credential={
+                "private_key": creds.private_key_pem,
+                "public_certificate": creds.certificate_pem,
+            },
+            instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
+            http_client=session,
+            timeout=timeout,
+        )
+
+    def token(self, *, refresh: bool = False) -> str:
+        with self._lock:
+            if refresh:
+                self._app.remove_tokens_for_client()
+            try:
+                result = self._app.acquire_token_for_client(scopes=[self.creds.scope])
+            except requests.RequestException as exc:
+                raise TransientGraphError(
+                    f"could not reach the token endpoint {self.creds.authority_url}: {exc}"
+                ) from exc
+            except ValueError as exc:
+                # msal raises ValueError for authority discovery failures and unusable keys.
+                raise GraphAuthError(
+                    f"cannot request a token from {self.creds.authority}: {exc}",
+                    code="configuration",
+                ) from exc
+        if not isinstance(result, dict) or "access_token" not in result:
+            raise auth_error_from_result(result if isinstance(result, dict) else {}, self.creds)
+        return str(result["access_token"])
+
+    def roles(self) -> set[str]:
+        """Application permissions granted to the app (from the current access token)."""
+        return token_roles(self.token())
+
+    def close(self) -> None:
+        self._session.close()
+
+
+_PROVIDERS: dict[tuple[str, str, str], MsalTokenProvider] = {}
+_PROVIDERS_LOCK = threading.Lock()
+
+
+def token_provider(creds: GraphCredentials) -> MsalTokenProvider:
+    """The cached provider for this registration (keyed by account and certificate).
+
+    A new certificate (rotation) or new settings get a new msal application; the old one is
+    closed when its key is replaced.
+    """
+    key = (str(creds.account_id), creds.thumbprint_sha256, _settings_key(creds))
+    with _PROVIDERS_LOCK:
+        provider = _PROVIDERS.get(key)
+        if provider is None:
+            stale = [k for k in _PROVIDERS if k[0] == key[0] and k[1] == key[1]]
+            for k in stale:
+                _PROVIDERS.pop(k).close()
+            provider = _PROVIDERS[key] = MsalTokenProvider(creds)
+        return provider
+
+
+def forget_provider(account_id: int | str) -> None:
+    """Drop an account's cached providers (registration deleted or replaced)."""
+    with _PROVIDERS_LOCK:
+        for k in [k for k in _PROVIDERS if k[0] == str(account_id)]:
+            _PROVIDERS.pop(k).close()
+
+
+def _settings_key(creds: GraphCredentials) -> str:
+    parts = (creds.tenant_id, creds.client_id, creds.authority_url, creds.graph_url)
+    raw = "\n".join((*parts, creds.ca_bundle_pem or ""))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]

@@ -1,0 +1,418 @@
+"""The Graph HTTP client: one pooled connection set, retries, paging, error mapping, $batch.
+
+Everything Graph-specific about the wire lives here; graph_directory.py speaks in users and
+groups on top of it. Sleep, clock and randomness are injected so retry behaviour is testable
+without waiting.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from switchboard.directory.auth import TokenProvider
+from switchboard.directory.errors import (
+    DeltaTokenExpired,
+    GraphAuthError,
+    GraphBadRequest,
+    GraphError,
+    GraphForbidden,
+    GraphNotFound,
+    TransientGraphError,
+)
+
+log = logging.getLogger("switchboard.directory.client")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Graph's codes for a delta token it no longer knows (documented loosely as "40X").
+DELTA_EXPIRED_CODES = frozenset({"syncStateNotFound", "syncStateInvalid", "resyncRequired"})
+BATCH_LIMIT = 20
+USER_AGENT = "Switchboard/0.1 (directory sync)"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one logical request may keep trying before it is a TransientGraphError."""
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0  # one backoff step, and the most a Retry-After is honoured
+    max_total_wait: float = 120.0  # all waits of one request (or one $batch item) together
+
+
+@dataclass
+class BatchRequest:
+    id: str
+    method: str
+    url: str  # relative to the version root, as "/users/{id}?$select=..."
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
+        headers = dict(self.headers)
+        if self.body is not None:
+            item["body"] = self.body
+            headers.setdefault("Content-Type", "application/json")
+        if headers:
+            item["headers"] = headers
+        return item
+
+
+@dataclass
+class BatchResult:
+    id: str
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def error(self, what: str) -> GraphError | None:
+        if self.ok:
+            return None
+        return map_error(self.status, self.body, self.headers, what)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait: Graph sends decimals ("2.128"); HTTP also allows a date."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
+
+
+def _envelope(body: Any) -> tuple[str, str, str | None]:
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            inner = err.get("innerError") or err.get("innererror") or {}
+            rid = inner.get("request-id") if isinstance(inner, Mapping) else None
+            return str(err.get("code") or ""), str(err.get("message") or ""), rid
+    return "", "", None
+
+
+def map_error(
+    status: int, body: Any, headers: Mapping[str, str], what: str, *, delta: bool = False
+) -> GraphError:
+    """Graph's error envelope -> the taxonomy, by ``error.code`` and status (never by message)."""
+    code, message, rid = _envelope(body)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    rid = rid or lowered.get("request-id")
+    text = f"{what}: {status} {code or 'error'}" + (f": {message}" if message else "")
+    kwargs: dict[str, Any] = {"status": status, "code": code, "request_id": rid}
+    if code in DELTA_EXPIRED_CODES or (status == 410 and delta):
+        return DeltaTokenExpired(text, **kwargs)
+    if status == 401:
+        return GraphAuthError(text, **kwargs)
+    if status == 403:
+        return GraphForbidden(text, **kwargs)
+    if status in (404, 410):
+        return GraphNotFound(text, **kwargs)
+    if status == 429 or status >= 500:
+        return TransientGraphError(text, **kwargs)
+    return GraphBadRequest(text, **kwargs)
+
+
+def _json_or_none(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+class GraphClient:
+    """Graph v1.0 over ONE pooled httpx.Client (thread-safe; share it between workers)."""
+
+    def __init__(
+        self,
+        graph_url: str,
+        tokens: TokenProvider,
+        *,
+        version: str = "v1.0",
+        verify: ssl.SSLContext | bool = True,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        background: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        max_connections: int = 16,
+        timeout: float = 60.0,
+    ) -> None:
+        self.root = f"{graph_url.rstrip('/')}/{version}"
+        self._origin = _origin(self.root)
+        self.tokens = tokens
+        self.retry = retry or RetryPolicy()
+        self.background = background
+        self.sleep = sleep
+        self.clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._rng_lock = threading.Lock()
+        self._http = httpx.Client(
+            verify=verify,
+            transport=transport,
+            http2=False,
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=30.0,
+            ),
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            trust_env=False,
+        )
+        self.requests_sent = 0  # attempts on the wire, for benchmarks and tests
+
+    # ------------------------------------------------------------------ plumbing
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL: relative paths join the version root; links are taken as given."""
+        if path_or_url.startswith(("https://", "http://")):
+            if _origin(path_or_url) != self._origin:
+                # Never send the bearer token to a host that is not this Graph.
+                raise GraphBadRequest(
+                    f"Graph returned a link to another host ({_origin(path_or_url)}); refusing "
+                    f"to follow it with this registration's token",
+                    code="foreignLink",
+                )
+            return path_or_url
+        return f"{self.root}/{path_or_url.lstrip('/')}"
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.retry.max_delay, self.retry.base_delay * (2**attempt))
+        with self._rng_lock:
+            return self._rng.uniform(0, cap)
+
+    # ------------------------------------------------------------------ requests
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        delta: bool = False,
+    ) -> httpx.Response:
+        """Send with retries; a 2xx/3xx response is returned, anything else raises GraphError."""
+        url = self.url(path_or_url)
+        what = f"{method} {urlsplit(url).path.removeprefix(urlsplit(self.root).path) or '/'}"
+        request_id = str(uuid.uuid4())  # one id for all attempts, so Graph can correlate them
+        extra = dict(headers or {})
+        if self.background:
+            extra.setdefault("x-ms-throttle-priority", "low")
+        waited = 0.0
+        refreshed = refresh_next = False
+        attempt = 0
+        while True:
+            attempt += 1
+            delay: float | None = None
+            failure: GraphError
+            try:
+                token = self.tokens.token(refresh=refresh_next)
+                refresh_next = False
+                self.requests_sent += 1
+                resp = self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers={
+                        **extra,
+                        "Authorization": f"Bearer {token}",
+                        "client-request-id": request_id,
+                    },
+                )
+            except TransientGraphError as exc:  # token endpoint busy
+                failure = exc
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                failure = TransientGraphError(
+                    f"{what}: {type(exc).__name__}: {str(exc) or 'connection failed'}",
+                    code=type(exc).__name__,
+                )
+            else:
+                if resp.status_code < 400:
+                    return resp
+                body = _json_or_none(resp)
+                failure = map_error(resp.status_code, body, resp.headers, what, delta=delta)
+                if resp.status_code == 401 and not refreshed:
+                    # One retry with a fresh token: the cached one may have been revoked.
+                    refreshed = refresh_next = True
+                    continue
+                if resp.status_code not in RETRY_STATUSES:
+                    raise failure
+                delay = parse_retry_after(resp.headers.get("Retry-After"))
+            if delay is None:
+                delay = self._backoff(attempt - 1)
+            if delay > self.retry.max_delay:
+                raise _exhausted(failure, f"Graph asked to wait {delay:g} s")
+            if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
+                raise _exhausted(failure, f"gave up after {attempt} attempts")
+            log.info("%s: %s; retrying in %.2f s", what, failure.message, delay)
+            self.sleep(delay)
+            waited += delay
+
+    def get(self, path_or_url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return _body(self.request("GET", path_or_url, params=params))
+
+    def post(self, path_or_url: str, body: Any) -> dict[str, Any]:
+        return _body(self.request("POST", path_or_url, json=body))
+
+    def patch(self, path_or_url: str, body: Any) -> None:
+        self.request("PATCH", path_or_url, json=body)
+
+    def pages(
+        self,
+        path_or_url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        delta: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Each page of a collection, following ``@odata.nextLink`` exactly as given.
+
+        Ends at the page without a nextLink (for delta, the one with the deltaLink). An empty
+        page with a nextLink is not the end.
+        """
+        resp = self.request("GET", path_or_url, params=params, delta=delta, headers=headers)
+        while True:
+            page = _body(resp)
+            yield page
+            link = page.get("@odata.nextLink")
+            if not isinstance(link, str) or not link:
+                return
+            resp = self.request("GET", link, delta=delta, headers=headers)
+
+    def items(
+        self, path_or_url: str, params: Mapping[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        for page in self.pages(path_or_url, params):
+            yield from page.get("value") or ()
+
+    # ------------------------------------------------------------------ $batch
+    def batch(self, requests: Sequence[BatchRequest], *, workers: int = 1) -> list[BatchResult]:
+        """Run requests through ``$batch`` in chunks of 20; results in the order given.
+
+        Each item is throttled on its own by Graph: an item answered 429 (or 503/504) is sent
+        again in a later batch after its own Retry-After, within the retry policy's caps; if it
+        still fails its result keeps that status for the caller to map.
+        """
+        ids = [r.id for r in requests]
+        if len(set(ids)) != len(ids):
+            raise ValueError("batch request ids must be unique")
+        chunks = [requests[i : i + BATCH_LIMIT] for i in range(0, len(requests), BATCH_LIMIT)]
+        results: dict[str, BatchResult] = {}
+        if workers > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for chunk_results in pool.map(self._batch_chunk, chunks):
+                    results.update(chunk_results)
+        else:
+            for chunk in chunks:
+                results.update(self._batch_chunk(chunk))
+        return [results[i] for i in ids]
+
+    def _batch_chunk(self, chunk: Sequence[BatchRequest]) -> dict[str, BatchResult]:
+        pending = {r.id: r for r in chunk}
+        done: dict[str, BatchResult] = {}
+        waited = 0.0
+        round_no = 0
+        while pending:
+            round_no += 1
+            body = self.post("/$batch", {"requests": [r.as_json() for r in pending.values()]})
+            answered = body.get("responses") or []
+            retry_after: list[float] = []
+            for item in answered:
+                rid = str(item.get("id"))
+                if rid not in pending:
+                    continue
+                result = BatchResult(
+                    id=rid,
+                    status=int(item.get("status") or 0),
+                    body=item.get("body"),
+                    headers={str(k): str(v) for k, v in (item.get("headers") or {}).items()},
+                )
+                done[rid] = result
+                if result.status in RETRY_STATUSES:
+                    lowered = {k.lower(): v for k, v in result.headers.items()}
+                    ra = parse_retry_after(lowered.get("retry-after"))
+                    retry_after.append(ra if ra is not None else self._backoff(round_no - 1))
+                else:
+                    pending.pop(rid)
+            missing = [rid for rid in pending if rid not in {str(i.get("id")) for i in answered}]
+            for rid in missing:  # an item the service did not answer is retried like a 503
+                done[rid] = BatchResult(rid, 503)
+                retry_after.append(self._backoff(round_no - 1))
+            if not pending:
+                break
+            delay = max(retry_after)
+            if (
+                round_no >= self.retry.max_attempts
+                or delay > self.retry.max_delay
+                or waited + delay > self.retry.max_total_wait
+            ):
+                break  # the remaining items keep their 429/503 result
+            self.sleep(delay)
+            waited += delay
+        return done
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _body(resp: httpx.Response) -> dict[str, Any]:
+    if resp.status_code == 204 or not resp.content:
+        return {}
+    data = _json_or_none(resp)
+    if not isinstance(data, dict):
+        raise TransientGraphError(
+            f"{resp.request.method} {resp.request.url.path}: the answer is not a JSON object",
+            status=resp.status_code,
+            code="invalidResponse",
+        )
+    return data
+
+
+def _exhausted(failure: GraphError, why: str) -> GraphError:
+    if isinstance(failure, TransientGraphError):
+        return TransientGraphError(
+            f"{failure.message} ({why})",
+            status=failure.status,
+            code=failure.code,
+            request_id=failure.request_id,
+        )
+    return failure

@@ -1,0 +1,297 @@
+"""DirectorySource over Microsoft Graph: scope enumeration, lookups, delta rounds, write-back.
+
+A full read of a large tenant overlaps requests: synced groups are read side by side, and a
+tenant-wide read splits /users by the first character of the userPrincipalName, one chain of
+pages per partition, instead of walking one page at a time.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+from switchboard.directory.client import BatchRequest, GraphClient
+from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
+from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
+
+PAGE_SIZE = "999"
+# Characters a userPrincipalName may start with in Entra ID (letters and digits, and
+# ' - _ ! # ^ ~; a period may not lead). startswith() ignores case. A count check after the
+# partitioned read catches anything else and falls back to a plain walk.
+UPN_INITIALS = (
+    *"abcdefghijklmnopqrstuvwxyz",
+    *"0123456789",
+    *"'-_!#^~",
+)
+CHECK_MEMBER_GROUPS_LIMIT = 20
+
+
+def _select(select: Sequence[str]) -> str:
+    names = list(dict.fromkeys(["id", *select]))
+    return ",".join(names)
+
+
+def _user(obj: Mapping[str, Any]) -> DirectoryUser:
+    return DirectoryUser.from_graph({k: v for k, v in obj.items() if k != "@odata.type"})
+
+
+def _odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class GraphDirectory:
+    """The DirectorySource the sync engine uses, over one GraphClient."""
+
+    def __init__(self, client: GraphClient, *, workers: int = 8, partitioned: bool = True) -> None:
+        if workers < 1:
+            raise ValueError("workers: give at least 1")
+        self.client = client
+        self.workers = workers
+        self.partitioned = partitioned
+
+    # ------------------------------------------------------------------ enumeration
+    def users_in_scope(
+        self, group_ids: Sequence[str], select: Sequence[str]
+    ) -> Iterator[DirectoryUser]:
+        params = {"$select": _select(select), "$top": PAGE_SIZE}
+        if not group_ids:
+            yield from self._all_users(params)
+            return
+        chains = [
+            (f"/groups/{quote(gid, safe='')}/transitiveMembers/microsoft.graph.user", params)
+            for gid in dict.fromkeys(group_ids)
+        ]
+        seen: set[str] = set()
+        for page in self._fan_in(chains):
+            for obj in page:
+                uid = str(obj.get("id"))
+                if uid not in seen:
+                    seen.add(uid)
+                    yield _user(obj)
+
+    def _all_users(self, params: dict[str, str]) -> Iterator[DirectoryUser]:
+        first = self.client.get("/users", params)
+        seen: set[str] = set()
+        for obj in first.get("value") or ():
+            seen.add(str(obj["id"]))
+            yield _user(obj)
+        link = first.get("@odata.nextLink")
+        if not link:
+            return  # a small tenant: one request
+        if self.partitioned and self.workers > 1:
+            chains = [
+                (
+                    "/users",
+                    {**params, "$filter": f"startswith(userPrincipalName,{_odata_string(c)})"},
+                )
+                for c in UPN_INITIALS
+            ]
+            for page in self._fan_in(chains):
+                for obj in page:
+                    uid = str(obj["id"])
+                    if uid not in seen:
+                        seen.add(uid)
+                        yield _user(obj)
+            total = self._user_count()
+            if total is not None and len(seen) >= total:
+                return
+            link = None  # some UPN escaped the partitions: walk the whole list, yield the rest
+        walk = self.client.pages(link) if link else self.client.pages("/users", params)
+        for body in walk:
+            for obj in body.get("value") or ():
+                uid = str(obj["id"])
+                if uid not in seen:
+                    seen.add(uid)
+                    yield _user(obj)
+
+    def _user_count(self) -> int | None:
+        try:
+            resp = self.client.request(
+                "GET", "/users/$count", headers={"ConsistencyLevel": "eventual"}
+            )
+            return int(resp.text.strip())
+        except (GraphError, ValueError):
+            return None
+
+    def _fan_in(
+        self, chains: Sequence[tuple[str, Mapping[str, str]]]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of several paged reads, each chain followed in a worker, as they arrive.
+
+        The queue is bounded so a slow consumer holds back the readers (memory stays flat); if
+        the consumer stops early, the workers notice and finish their current request only.
+        """
+        inbox: queue.Queue[tuple[str, int, Any]] = queue.Queue(maxsize=self.workers * 2)
+        stop = threading.Event()
+
+        def put(item: tuple[str, int, Any]) -> None:
+            while not stop.is_set():
+                try:
+                    inbox.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+        def run(index: int, path: str, params: Mapping[str, str]) -> None:
+            try:
+                for page in self.client.pages(path, params):
+                    if stop.is_set():
+                        return
+                    put(("page", index, page.get("value") or []))
+            except GraphNotFound as exc:
+                put(("error", index, _group_not_found(path, exc)))
+            except BaseException as exc:  # handed to the consumer, raised there
+                put(("error", index, exc))
+            finally:
+                put(("done", index, None))
+
+        pool = ThreadPoolExecutor(
+            max_workers=min(self.workers, len(chains)) or 1, thread_name_prefix="graph-read"
+        )
+        try:
+            for i, (path, params) in enumerate(chains):
+                pool.submit(run, i, path, params)
+            remaining = len(chains)
+            while remaining:
+                kind, _index, payload = inbox.get()
+                if kind == "done":
+                    remaining -= 1
+                elif kind == "error":
+                    raise payload
+                else:
+                    yield payload
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # ------------------------------------------------------------------ lookups
+    def get_user(self, id_or_upn: str, select: Sequence[str]) -> DirectoryUser | None:
+        key = id_or_upn.strip()
+        if not key:
+            return None
+        try:
+            body = self.client.get(f"/users/{quote(key, safe='@')}", {"$select": _select(select)})
+        except GraphNotFound:
+            return None
+        return _user(body) if body.get("id") else None
+
+    def get_users(self, ids: Iterable[str], select: Sequence[str]) -> dict[str, DirectoryUser]:
+        wanted = list(dict.fromkeys(ids))
+        sel = quote(_select(select), safe=",")
+        requests = [
+            BatchRequest(str(i), "GET", f"/users/{quote(uid, safe='')}?$select={sel}")
+            for i, uid in enumerate(wanted)
+        ]
+        found: dict[str, DirectoryUser] = {}
+        for result in self.client.batch(requests, workers=self.workers):
+            if result.status == 404:
+                continue
+            error = result.error(f"GET /users/{wanted[int(result.id)]}")
+            if error is not None:
+                raise error
+            user = _user(result.body)
+            found[user.id] = user
+        return found
+
+    def member_of(self, user_ids: Iterable[str], group_ids: Sequence[str]) -> dict[str, set[str]]:
+        users = list(dict.fromkeys(user_ids))
+        groups = list(dict.fromkeys(group_ids))
+        out: dict[str, set[str]] = {u: set() for u in users}
+        if not users or not groups:
+            return out
+        group_chunks = [
+            groups[i : i + CHECK_MEMBER_GROUPS_LIMIT]
+            for i in range(0, len(groups), CHECK_MEMBER_GROUPS_LIMIT)
+        ]
+        requests: list[BatchRequest] = []
+        owners: list[str] = []
+        for uid in users:
+            for chunk in group_chunks:
+                requests.append(
+                    BatchRequest(
+                        str(len(requests)),
+                        "POST",
+                        f"/users/{quote(uid, safe='')}/checkMemberGroups",
+                        body={"groupIds": chunk},
+                    )
+                )
+                owners.append(uid)
+        for result in self.client.batch(requests, workers=self.workers):
+            uid = owners[int(result.id)]
+            if result.status == 404:
+                continue  # the user is gone: a member of nothing
+            error = result.error(f"POST /users/{uid}/checkMemberGroups")
+            if error is not None:
+                raise error
+            body = result.body if isinstance(result.body, Mapping) else {}
+            out[uid].update(str(g) for g in body.get("value") or ())
+        return out
+
+    # ------------------------------------------------------------------ delta
+    def users_delta(self, delta_link: str | None, select: Sequence[str]) -> UserDeltaRound:
+        round_ = UserDeltaRound()
+        pages = (
+            self.client.pages(delta_link, delta=True)
+            if delta_link
+            else self.client.pages("/users/delta", {"$select": _select(select)}, delta=True)
+        )
+        for page in pages:
+            for obj in page.get("value") or ():
+                round_.add({k: v for k, v in obj.items() if k != "@odata.type"})
+            round_.delta_link = _delta_link(page, "users")
+        return round_
+
+    def groups_delta(self, delta_link: str | None) -> GroupDeltaRound:
+        round_ = GroupDeltaRound()
+        pages = (
+            self.client.pages(delta_link, delta=True)
+            if delta_link
+            else self.client.pages("/groups/delta", {"$select": "members"}, delta=True)
+        )
+        for page in pages:
+            for obj in page.get("value") or ():
+                round_.add(obj)
+            round_.delta_link = _delta_link(page, "groups")
+        return round_
+
+    def latest_delta_links(self, select: Sequence[str]) -> tuple[str, str]:
+        users = self.client.get(
+            "/users/delta", {"$select": _select(select), "$deltatoken": "latest"}
+        )
+        groups = self.client.get("/groups/delta", {"$select": "members", "$deltatoken": "latest"})
+        return _delta_link(users, "users", final=True), _delta_link(groups, "groups", final=True)
+
+    # ------------------------------------------------------------------ write-back
+    def update_user(self, user_id: str, properties: Mapping[str, Any]) -> None:
+        if not properties:
+            return
+        self.client.patch(f"/users/{quote(user_id, safe='')}", dict(properties))
+
+
+def _delta_link(page: Mapping[str, Any], kind: str, *, final: bool | None = None) -> str:
+    link = page.get("@odata.deltaLink")
+    if isinstance(link, str) and link:
+        return link
+    if final or "@odata.nextLink" not in page:
+        raise TransientGraphError(
+            f"{kind}/delta ended without a deltaLink; the round is incomplete, try again",
+            code="missingDeltaLink",
+        )
+    return ""
+
+
+def _group_not_found(path: str, exc: GraphNotFound) -> GraphNotFound:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "groups":
+        return GraphNotFound(
+            f"synced group {parts[1]} is not found in the tenant: remove it from the synced "
+            f"groups, or restore it in Entra ID",
+            status=exc.status,
+            code=exc.code,
+            request_id=exc.request_id,
+        )
+    return exc
