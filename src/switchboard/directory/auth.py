@@ -199,26 +199,35 @@ class MsalTokenProvider:
         if creds.ca_bundle_pem:
             session.verify = _ca_bundle_file(creds.ca_bundle_pem)
         self._session = session
-        host = urlsplit(creds.authority_url).hostname
-        self._app = msal.ConfidentialClientApplication(
-            creds.client_id,
-            authority=creds.authority,
-            # A PEM certificate makes msal sign with PS256 and send x5t#S256 (SHA-256).
-            client_credential={
-                "private_key": creds.private_key_pem,
-                "public_certificate": creds.certificate_pem,
-            },
-            instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
-            http_client=session,
-            timeout=timeout,
-        )
+        self._timeout = timeout
+        self._app: Any = None
+
+    def _application(self) -> Any:
+        # Built on first use: msal reads the authority's OpenID configuration right away.
+        if self._app is None:
+            creds = self.creds
+            host = urlsplit(creds.authority_url).hostname
+            self._app = msal.ConfidentialClientApplication(
+                creds.client_id,
+                authority=creds.authority,
+                # A PEM certificate makes msal sign with PS256 and send x5t#S256 (SHA-256).
+                client_credential={
+                    "private_key": creds.private_key_pem,
+                    "public_certificate": creds.certificate_pem,
+                },
+                instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
+                http_client=self._session,
+                timeout=self._timeout,
+            )
+        return self._app
 
     def token(self, *, refresh: bool = False) -> str:
         with self._lock:
-            if refresh:
-                self._app.remove_tokens_for_client()
             try:
-                result = self._app.acquire_token_for_client(scopes=[self.creds.scope])
+                app = self._application()
+                if refresh:
+                    app.remove_tokens_for_client()
+                result = app.acquire_token_for_client(scopes=[self.creds.scope])
             except requests.RequestException as exc:
                 raise TransientGraphError(
                     f"could not reach the token endpoint {self.creds.authority_url}: {exc}"

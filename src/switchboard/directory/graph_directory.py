@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-from switchboard.directory.client import BatchRequest, GraphClient
+from switchboard.directory.auth import GraphCredentials, token_provider
+from switchboard.directory.client import BatchRequest, GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
 
@@ -52,6 +53,15 @@ class GraphDirectory:
         self.client = client
         self.workers = workers
         self.partitioned = partitioned
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> GraphDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ enumeration
     def users_in_scope(
@@ -295,3 +305,25 @@ def _group_not_found(path: str, exc: GraphNotFound) -> GraphNotFound:
             request_id=exc.request_id,
         )
     return exc
+
+
+def connect(
+    creds: GraphCredentials,
+    *,
+    background: bool = True,
+    workers: int = 8,
+    retry: RetryPolicy | None = None,
+) -> GraphDirectory:
+    """A GraphDirectory for a registration: its cached token provider and a new pooled client.
+
+    Close it (or use it as a context manager) when the run is over.
+    """
+    client = GraphClient(
+        creds.graph_url,
+        token_provider(creds),
+        verify=creds.ssl_context(),
+        background=background,
+        retry=retry,
+        max_connections=max(workers * 2, 4),
+    )
+    return GraphDirectory(client, workers=workers)
