@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.errors import PortalError
 from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import delete_user
+from switchboard.portal.validation import from_pydantic
 from switchboard.sync.plan import Action, PlanItem
 from switchboard.sync.runs import ItemRecord
 
@@ -140,6 +142,17 @@ def apply_items(
                     "failed",
                     code=exc.code,
                     message=f"{exc.field + ': ' if exc.field else ''}{exc.message}",
+                )
+            )
+            continue
+        except ValidationError as exc:  # directory data the portal's rules refuse
+            problem = from_pydantic(exc)
+            records.append(
+                _record(
+                    item,
+                    "failed",
+                    code="invalid_attribute",
+                    message=f"Entra ID value refused: {problem.message}",
                 )
             )
             continue

@@ -1,0 +1,152 @@
+"""In-memory stand-ins for edges, implementing the same interfaces as the real adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from switchboard.directory.errors import DeltaTokenExpired
+from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
+
+
+class FakeDirectory:
+    """A directory with users, nested groups and change logs behind DirectorySource.
+
+    Delta links are ``users:N`` / ``groups:N``: positions in the change logs. ``expire()`` makes
+    every link handed out so far invalid, like Graph after 7 days.
+    """
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+        self.soft_deleted: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, set[str]] = {}
+        self.user_log: list[tuple[str, str]] = []  # (user id, "changed" | "soft" | "hard")
+        self.group_log: list[tuple[str, str, bool]] = []  # (group id, member id, added)
+        self.writes: list[tuple[str, dict[str, Any]]] = []
+        self.expired_before = 0
+
+    # --- directory administration (what an Entra admin does) ---------------------------------
+
+    def add_user(self, uid: str, **props: Any) -> None:
+        base = {
+            "id": uid,
+            "userPrincipalName": f"{uid}@contoso.example",
+            "givenName": "Ada",
+            "surname": "Lovelace",
+            "mail": f"{uid}@contoso.example",
+            "officeLocation": "HQ",
+            "accountEnabled": True,
+        }
+        base.update(props)
+        self.users[uid] = base
+        self.user_log.append((uid, "changed"))
+
+    def change(self, uid: str, **props: Any) -> None:
+        self.users[uid].update(props)
+        self.user_log.append((uid, "changed"))
+
+    def soft_delete(self, uid: str) -> None:
+        self.soft_deleted[uid] = self.users.pop(uid)
+        self.user_log.append((uid, "soft"))
+
+    def restore(self, uid: str) -> None:
+        self.users[uid] = self.soft_deleted.pop(uid)
+        self.user_log.append((uid, "changed"))
+
+    def hard_delete(self, uid: str) -> None:
+        self.users.pop(uid, None)
+        self.soft_deleted.pop(uid, None)
+        self.user_log.append((uid, "hard"))
+
+    def add_member(self, gid: str, member: str) -> None:
+        self.groups.setdefault(gid, set()).add(member)
+        self.group_log.append((gid, member, True))
+
+    def remove_member(self, gid: str, member: str) -> None:
+        self.groups.get(gid, set()).discard(member)
+        self.group_log.append((gid, member, False))
+
+    def expire(self) -> None:
+        self.expired_before = max(len(self.user_log), len(self.group_log)) + 1
+
+    def transitive(self, gid: str, seen: set[str] | None = None) -> set[str]:
+        seen = seen if seen is not None else set()
+        found: set[str] = set()
+        for member in self.groups.get(gid, set()):
+            if member in self.groups and member not in seen:
+                seen.add(member)
+                found |= self.transitive(member, seen)
+            elif member in self.users:
+                found.add(member)
+        return found
+
+    # --- DirectorySource ---------------------------------------------------------------------
+
+    def _user(self, uid: str, select: Sequence[str]) -> DirectoryUser:
+        props = self.users[uid]
+        return DirectoryUser.from_graph(
+            {k: v for k, v in props.items() if k in select or k == "id"}
+        )
+
+    def users_in_scope(
+        self, group_ids: Sequence[str], select: Sequence[str]
+    ) -> Iterator[DirectoryUser]:
+        ids: set[str] = set(self.users) if not group_ids else set()
+        for gid in group_ids:
+            ids |= self.transitive(gid)
+        for uid in sorted(ids):
+            yield self._user(uid, select)
+
+    def get_user(self, id_or_upn: str, select: Sequence[str]) -> DirectoryUser | None:
+        for uid, props in self.users.items():
+            if id_or_upn in (uid, props.get("userPrincipalName")):
+                return self._user(uid, select)
+        return None
+
+    def get_users(self, ids: Iterable[str], select: Sequence[str]) -> dict[str, DirectoryUser]:
+        return {uid: self._user(uid, select) for uid in ids if uid in self.users}
+
+    def member_of(self, user_ids: Iterable[str], group_ids: Sequence[str]) -> dict[str, set[str]]:
+        scopes = {gid: self.transitive(gid) for gid in group_ids}
+        return {uid: {g for g, members in scopes.items() if uid in members} for uid in user_ids}
+
+    def _position(self, link: str | None, kind: str) -> int:
+        if link is None:
+            return 0
+        prefix, _, pos = link.partition(":")
+        if prefix != kind or int(pos) < self.expired_before:
+            raise DeltaTokenExpired(
+                "the delta token has expired", status=400, code="syncStateNotFound"
+            )
+        return int(pos)
+
+    def users_delta(self, delta_link: str | None, select: Sequence[str]) -> UserDeltaRound:
+        start = self._position(delta_link, "users")
+        result = UserDeltaRound()
+        for uid, what in self.user_log[start:]:
+            if what == "changed" and uid in self.users:
+                result.add(self._user(uid, select).properties)
+            elif what in ("soft", "hard"):
+                result.add(
+                    {"id": uid, "@removed": {"reason": "deleted" if what == "hard" else "changed"}}
+                )
+        result.delta_link = f"users:{len(self.user_log)}"
+        return result
+
+    def groups_delta(self, delta_link: str | None) -> GroupDeltaRound:
+        start = self._position(delta_link, "groups")
+        result = GroupDeltaRound()
+        for gid, member, added in self.group_log[start:]:
+            entry: dict[str, Any] = {"@odata.type": "#microsoft.graph.user", "id": member}
+            if not added:
+                entry["@removed"] = {"reason": "deleted"}
+            result.add({"id": gid, "members@delta": [entry]})
+        result.delta_link = f"groups:{len(self.group_log)}"
+        return result
+
+    def latest_delta_links(self, select: Sequence[str]) -> tuple[str, str]:
+        return f"users:{len(self.user_log)}", f"groups:{len(self.group_log)}"
+
+    def update_user(self, user_id: str, properties: Mapping[str, Any]) -> None:
+        self.writes.append((user_id, dict(properties)))
+        self.change(user_id, **properties)
