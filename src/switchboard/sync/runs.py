@@ -44,17 +44,22 @@ class ItemRecord:
     message: str | None = None
 
 
+def _clip(value: str | None, size: int) -> str | None:
+    # Directory data can exceed the portal's limits; the run log must still record it.
+    return value if value is None or len(value) <= size else value[: size - 1] + "…"
+
+
 def add_items(session: Session, run_id: int, records: Iterable[ItemRecord]) -> None:
     session.add_all(
         SyncRunItem(
             run_id=run_id,
             action=r.action,
             state=r.state,
-            directory_id=r.directory_id,
-            username=r.username,
+            directory_id=_clip(r.directory_id, 64),
+            username=_clip(r.username, 254),
             user_id=r.user_id,
             fields=list(r.fields),
-            error_code=r.error_code,
+            error_code=_clip(r.error_code, 64),
             message=r.message,
         )
         for r in records
