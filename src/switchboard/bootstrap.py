@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -14,6 +14,8 @@ from switchboard.clock import Clock, SystemClock
 from switchboard.config import Settings
 from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
+from switchboard.db.models import DirectoryRegistration
+from switchboard.directory.source import DirectorySource
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
 from switchboard.secrets_at_rest import SecretBox
 
@@ -27,6 +29,15 @@ class Container:
     media_store: MediaStore
     # Derived from the settings; the key is read on first use, not at start-up.
     secrets: SecretBox = field(init=False)
+    # Registration -> DirectorySource; None means Microsoft Graph (tests wire a fake).
+    directory_for: Callable[[DirectoryRegistration], DirectorySource] | None = None
+
+    def directory_factory(self) -> Callable[[DirectoryRegistration], DirectorySource]:
+        if self.directory_for is not None:
+            return self.directory_for
+        from switchboard.directory.factory import graph_directory_factory
+
+        return graph_directory_factory(self.secrets)
 
     def __post_init__(self) -> None:
         settings = self.settings

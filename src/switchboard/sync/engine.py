@@ -91,6 +91,7 @@ class SyncEngine:
             actor, slug, trigger=trigger, kind="full", dry_run=dry_run
         )
         return self._guarded(
+            directory,
             run_id,
             trigger,
             "full",
@@ -110,6 +111,7 @@ class SyncEngine:
             actor, slug, trigger=trigger, kind="delta", dry_run=False
         )
         return self._guarded(
+            directory,
             run_id,
             trigger,
             "delta",
@@ -124,6 +126,7 @@ class SyncEngine:
             actor, slug, trigger=trigger, kind="single", dry_run=False
         )
         return self._guarded(
+            directory,
             run_id,
             trigger,
             "single",
@@ -222,7 +225,13 @@ class SyncEngine:
             return ctx, run.id, directory
 
     def _guarded(
-        self, run_id: int, trigger: str, kind: str, dry_run: bool, body: Callable[[], RunSummary]
+        self,
+        directory: DirectorySource,
+        run_id: int,
+        trigger: str,
+        kind: str,
+        dry_run: bool,
+        body: Callable[[], RunSummary],
     ) -> RunSummary:
         try:
             return body()
@@ -234,6 +243,10 @@ class SyncEngine:
         except BaseException as exc:
             self._fail(run_id, trigger, kind, dry_run, f"{exc.__class__.__name__}: {exc}")
             raise
+        finally:
+            close = getattr(directory, "close", None)  # a live Graph client holds connections
+            if callable(close):
+                close()
 
     def _fail(
         self, run_id: int, trigger: str, kind: str, dry_run: bool, message: str
