@@ -1,0 +1,87 @@
+"""Token failures become admin-actionable errors; one cached msal app per registration."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from switchboard.directory.auth import (
+    GraphCredentials,
+    auth_error_from_result,
+    forget_provider,
+    token_provider,
+    token_roles,
+)
+from switchboard.directory.errors import GraphAuthError, TransientGraphError
+from switchboard.emulator.certs import self_signed_certificate
+
+
+def creds(account: int = 1, key_cert: tuple[bytes, bytes] | None = None) -> GraphCredentials:
+    key, cert = key_cert or self_signed_certificate("unit")
+    return GraphCredentials(
+        account_id=account,
+        tenant_id="11111111-2222-3333-4444-555555555555",
+        client_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        private_key_pem=key.decode(),
+        certificate_pem=cert.decode(),
+    )
+
+
+def test_certificate_not_uploaded_names_the_fix() -> None:
+    err = auth_error_from_result(
+        {
+            "error": "invalid_client",
+            "error_description": "AADSTS700027: Client assertion contains an invalid signature."
+            "\r\nTrace ID: t",
+            "error_codes": [700027],
+            "correlation_id": "corr-1",
+        },
+        creds(),
+    )
+    assert isinstance(err, GraphAuthError)
+    assert err.code == "AADSTS700027" and err.request_id == "corr-1"
+    assert "certificate is not uploaded to the app registration" in err.message
+    assert "Certificates & secrets" in err.message
+
+
+def test_unknown_app_and_tenant_and_fallback() -> None:
+    c = creds()
+    app = auth_error_from_result({"error": "unauthorized_client", "error_codes": [700016]}, c)
+    assert c.client_id in str(app) and "AADSTS700016" in str(app)
+    tenant = auth_error_from_result(
+        {"error": "invalid_tenant", "error_description": "AADSTS90002: Tenant 'x' not found."}, c
+    )
+    assert isinstance(tenant, GraphAuthError) and tenant.code == "AADSTS90002"
+    other = auth_error_from_result(
+        {"error": "invalid_request", "error_description": "AADSTS12345: Odd.\r\nTrace"}, c
+    )
+    assert isinstance(other, GraphAuthError)
+    assert other.message == "Entra ID refused the token request: AADSTS12345: Odd."
+    busy = auth_error_from_result({"error": "temporarily_unavailable"}, c)
+    assert isinstance(busy, TransientGraphError)
+
+
+def test_token_roles_reads_the_claim() -> None:
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    token = f"{part({'alg': 'RS256'})}.{part({'roles': ['User.Read.All', 'X']})}.sig"
+    assert token_roles(token) == {"User.Read.All", "X"}
+    assert token_roles(f"{part({})}.{part({'roles': 'nope'})}.s") == set()
+    assert token_roles("opaque") == set()
+
+
+def test_one_provider_per_account_and_certificate() -> None:
+    pair = self_signed_certificate("unit")
+    a = creds(41, pair)
+    try:
+        assert token_provider(a) is token_provider(creds(41, pair))
+        rotated = creds(41)
+        assert token_provider(rotated) is not token_provider(a)  # both work during rotation
+        assert token_provider(creds(42, pair)) is not token_provider(a)
+        assert a.scope == "https://graph.microsoft.com/.default"
+        assert a.authority.endswith("/11111111-2222-3333-4444-555555555555")
+        assert len(a.thumbprint_sha256) == 64
+    finally:
+        forget_provider(41)
+        forget_provider(42)
