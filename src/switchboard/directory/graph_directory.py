@@ -19,7 +19,6 @@ from switchboard.directory.client import BatchRequest, GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
 
-PAGE_SIZE = "999"
 # Characters a userPrincipalName may start with in Entra ID (letters and digits, and
 # ' - _ ! # ^ ~; a period may not lead). startswith() ignores case. A count check after the
 # partitioned read catches anything else and falls back to a plain walk.
@@ -47,10 +46,20 @@ def _odata_string(value: str) -> str:
 class GraphDirectory:
     """The DirectorySource the sync engine uses, over one GraphClient."""
 
-    def __init__(self, client: GraphClient, *, workers: int = 8, partitioned: bool = True) -> None:
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        workers: int = 8,
+        partitioned: bool = True,
+        page_size: int = 999,
+    ) -> None:
         if workers < 1:
             raise ValueError("workers: give at least 1")
+        if not 1 <= page_size <= 999:
+            raise ValueError("page_size: give 1 to 999 (Graph's $top limit)")
         self.client = client
+        self.page_size = str(page_size)
         self.workers = workers
         self.partitioned = partitioned
 
@@ -67,7 +76,7 @@ class GraphDirectory:
     def users_in_scope(
         self, group_ids: Sequence[str], select: Sequence[str]
     ) -> Iterator[DirectoryUser]:
-        params = {"$select": _select(select), "$top": PAGE_SIZE}
+        params = {"$select": _select(select), "$top": self.page_size}
         if not group_ids:
             yield from self._all_users(params)
             return
