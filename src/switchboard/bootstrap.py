@@ -16,6 +16,7 @@ from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.source import DirectorySource
+from switchboard.jobs.runner import JobRunner, ThreadJobRunner
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
 from switchboard.secrets_at_rest import SecretBox
 
@@ -29,6 +30,8 @@ class Container:
     media_store: MediaStore
     # Derived from the settings; the key is read on first use, not at start-up.
     secrets: SecretBox = field(init=False)
+    # Background work (API runs that answer at once); threads in-process by default.
+    jobs: JobRunner = field(default_factory=ThreadJobRunner)
     # Registration -> DirectorySource; None means Microsoft Graph (tests wire a fake).
     directory_for: Callable[[DirectoryRegistration], DirectorySource] | None = None
 

@@ -31,7 +31,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
-from switchboard.portal.errors import Conflict, PortalError
+from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
 from switchboard.sync import runs
 from switchboard.sync.apply import apply_items
@@ -61,6 +61,12 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
+class PreparedRun:
+    run_id: int
+    execute: Callable[[], RunSummary]
+
+
+@dataclass(frozen=True)
 class _Context:
     account_id: int
     slug: str
@@ -78,6 +84,39 @@ class SyncEngine:
 
     # --- entry points ---------------------------------------------------------------------
 
+    def prepare(
+        self,
+        actor: Actor,
+        slug: str,
+        *,
+        kind: str,
+        trigger: str,
+        dry_run: bool = False,
+        key: str | None = None,
+        progress: Progress = _no_progress,
+    ) -> PreparedRun:
+        """Check access, record the run, and return it with the work still to do.
+
+        Callers that answer at once (the API without waiting) hand ``execute`` to a job runner.
+        """
+        if kind == "single" and not key:
+            raise ValidationFailed("name the user to sync by UPN or object id", field="user")
+        ctx, run_id, directory = self._begin(
+            actor, slug, trigger=trigger, kind=kind, dry_run=dry_run and kind == "full"
+        )
+
+        def body() -> RunSummary:
+            if kind == "full":
+                return self._full(ctx, run_id, directory, trigger, dry_run, progress)
+            if kind == "delta":
+                return self._delta(ctx, run_id, directory, trigger, progress)
+            assert key is not None
+            return self._single(ctx, run_id, directory, trigger, key)
+
+        return PreparedRun(
+            run_id, lambda: self._guarded(directory, run_id, trigger, kind, dry_run, body)
+        )
+
     def reconcile(
         self,
         actor: Actor,
@@ -87,17 +126,9 @@ class SyncEngine:
         dry_run: bool = False,
         progress: Progress = _no_progress,
     ) -> RunSummary:
-        ctx, run_id, directory = self._begin(
-            actor, slug, trigger=trigger, kind="full", dry_run=dry_run
-        )
-        return self._guarded(
-            directory,
-            run_id,
-            trigger,
-            "full",
-            dry_run,
-            lambda: self._full(ctx, run_id, directory, trigger, dry_run, progress),
-        )
+        return self.prepare(
+            actor, slug, kind="full", trigger=trigger, dry_run=dry_run, progress=progress
+        ).execute()
 
     def delta(
         self,
@@ -107,32 +138,12 @@ class SyncEngine:
         trigger: str = "schedule",
         progress: Progress = _no_progress,
     ) -> RunSummary:
-        ctx, run_id, directory = self._begin(
-            actor, slug, trigger=trigger, kind="delta", dry_run=False
-        )
-        return self._guarded(
-            directory,
-            run_id,
-            trigger,
-            "delta",
-            False,
-            lambda: self._delta(ctx, run_id, directory, trigger, progress),
-        )
+        return self.prepare(actor, slug, kind="delta", trigger=trigger, progress=progress).execute()
 
     def sync_user(
         self, actor: Actor, slug: str, key: str, *, trigger: str = "manual"
     ) -> RunSummary:
-        ctx, run_id, directory = self._begin(
-            actor, slug, trigger=trigger, kind="single", dry_run=False
-        )
-        return self._guarded(
-            directory,
-            run_id,
-            trigger,
-            "single",
-            False,
-            lambda: self._single(ctx, run_id, directory, trigger, key),
-        )
+        return self.prepare(actor, slug, kind="single", trigger=trigger, key=key).execute()
 
     def resolve_held(self, actor: Actor, slug: str, run_id: int, *, approve: bool) -> RunSummary:
         """Carry out (approve) or drop (reject) the deletions a guard held back."""

@@ -1,0 +1,216 @@
+"""/api/v1/accounts/{account}/directory: reconcile, delta, single-user sync and run logs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from switchboard.db.models import SyncRun, SyncRunItem
+from switchboard.sync import runs
+from switchboard.sync.engine import RunSummary, SyncEngine
+from switchboard.web.deps import DB, Caller, PathId, ReadAccount, container
+
+router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory sync"])
+
+
+class ReconcileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = False
+    wait: bool = Field(default=True, description="false: answer 202 at once, the run goes on")
+
+
+class SyncUserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(min_length=1, max_length=254, description="userPrincipalName or object id")
+
+
+class RunItemOut(BaseModel):
+    directory_id: str | None
+    username: str | None
+    user_id: int | None
+    action: str
+    state: str
+    fields: list[str]
+    error_code: str | None
+    message: str | None
+
+    @classmethod
+    def of(cls, i: SyncRunItem) -> RunItemOut:
+        return cls(
+            directory_id=i.directory_id,
+            username=i.username,
+            user_id=i.user_id,
+            action=i.action,
+            state=i.state,
+            fields=list(i.fields),
+            error_code=i.error_code,
+            message=i.message,
+        )
+
+
+class RunOut(BaseModel):
+    id: int
+    trigger: str
+    kind: str
+    status: str
+    dry_run: bool
+    counts: dict[str, int]
+    message: str | None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    items: list[RunItemOut] | None = None
+
+    @classmethod
+    def of(cls, r: SyncRun, items: list[SyncRunItem] | None = None) -> RunOut:
+        return cls(
+            id=r.id,
+            trigger=r.trigger,
+            kind=r.kind,
+            status=r.status,
+            dry_run=r.dry_run,
+            counts=dict(r.counts),
+            message=r.message,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            items=[RunItemOut.of(i) for i in items] if items is not None else None,
+        )
+
+
+class RunPageOut(BaseModel):
+    items: list[RunOut]
+    total: int
+    limit: int
+    offset: int
+
+
+def _engine(request: Request) -> SyncEngine:
+    c = container(request)
+    return SyncEngine(c, c.directory_factory())
+
+
+def _summary(session: DB, account: ReadAccount, actor: Caller, summary: RunSummary) -> RunOut:
+    run = runs.get_run(session, actor, account, summary.run_id)
+    session.refresh(run)
+    return RunOut.of(run, runs.items(session, run, limit=1000))
+
+
+@router.post("/reconcile")
+def reconcile(
+    body: ReconcileIn,
+    request: Request,
+    response: Response,
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+) -> RunOut:
+    """Run a full reconcile (or a dry run that only records the plan)."""
+    prepared = _engine(request).prepare(
+        actor, account.slug, kind="full", trigger="api", dry_run=body.dry_run
+    )
+    if not body.wait:
+        container(request).jobs.submit(f"reconcile:{account.slug}", prepared.execute)
+        response.status_code = status.HTTP_202_ACCEPTED
+        run = runs.get_run(session, actor, account, prepared.run_id)
+        return RunOut.of(run)
+    return _summary(session, account, actor, prepared.execute())
+
+
+@router.post("/delta")
+def delta(request: Request, account: ReadAccount, session: DB, actor: Caller) -> RunOut:
+    """Run an incremental round from the saved delta links (a full reconcile when none)."""
+    summary = _engine(request).delta(actor, account.slug, trigger="api")
+    return _summary(session, account, actor, summary)
+
+
+@router.post("/sync-user")
+def sync_user(
+    body: SyncUserIn, request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> RunOut:
+    """Sync one user now, by userPrincipalName or object id."""
+    summary = _engine(request).sync_user(actor, account.slug, body.user, trigger="api")
+    return _summary(session, account, actor, summary)
+
+
+@router.get("/runs")
+def list_runs(
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> RunPageOut:
+    found, total = runs.list_runs(session, actor, account, limit=limit, offset=offset)
+    return RunPageOut(items=[RunOut.of(r) for r in found], total=total, limit=limit, offset=offset)
+
+
+@router.get("/runs/{run_id}", response_model=None)
+def get_run(
+    run_id: PathId,
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    format: Literal["json", "csv"] = "json",
+    action: str | None = Query(default=None, max_length=16),
+    state: str | None = Query(default=None, max_length=16),
+) -> RunOut | Response:
+    """One run with its per-user items; ``?format=csv`` exports the items as CSV."""
+    run = runs.get_run(session, actor, account, run_id)
+    items = runs.items(session, run, action=action, state=state)
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "directory_id",
+                "username",
+                "user_id",
+                "action",
+                "state",
+                "fields",
+                "error_code",
+                "message",
+            ]
+        )
+        for i in items:
+            writer.writerow(
+                [
+                    i.directory_id,
+                    i.username,
+                    i.user_id,
+                    i.action,
+                    i.state,
+                    " ".join(i.fields),
+                    i.error_code,
+                    i.message,
+                ]
+            )
+        filename = f"{account.slug}-run-{run.id}.csv"
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return RunOut.of(run, items)
+
+
+@router.post("/runs/{run_id}/approve")
+def approve(
+    run_id: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> RunOut:
+    """Carry out the deletions a guard held back."""
+    summary = _engine(request).resolve_held(actor, account.slug, run_id, approve=True)
+    return _summary(session, account, actor, summary)
+
+
+@router.post("/runs/{run_id}/reject")
+def reject(
+    run_id: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> RunOut:
+    """Drop the deletions a guard held back; the users stay."""
+    summary = _engine(request).resolve_held(actor, account.slug, run_id, approve=False)
+    return _summary(session, account, actor, summary)
