@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from switchboard.cli import cert_commands, media_commands, portal_commands
+from switchboard.cli import cert_commands, directory_commands, media_commands, portal_commands
 from switchboard.cli.common import cli_actor, console, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
@@ -32,6 +32,7 @@ app.add_typer(portal_commands.numbers, name="numbers")
 app.add_typer(portal_commands.users, name="users")
 app.add_typer(media_commands.media, name="media")
 app.add_typer(cert_commands.app, name="certs")
+app.add_typer(directory_commands.directory, name="directory")
 
 
 @db.command("upgrade")

@@ -7,7 +7,17 @@ from fastapi import APIRouter, FastAPI
 from switchboard import __version__
 from switchboard.bootstrap import Container
 from switchboard.web import errors, ui
-from switchboard.web.api import accounts, audit, licenses, locations, media, numbers, tokens, users
+from switchboard.web.api import (
+    accounts,
+    audit,
+    directory,
+    licenses,
+    locations,
+    media,
+    numbers,
+    tokens,
+    users,
+)
 from switchboard.web.client_cert import ClientCertificateMiddleware
 
 
@@ -25,7 +35,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
     app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (accounts, locations, licenses, numbers, users, audit, tokens, media):
+    for module in (accounts, locations, licenses, numbers, users, audit, tokens, media, directory):
         api.include_router(module.router)
     app.include_router(api)
     ui.install(app)

@@ -1,0 +1,361 @@
+"""``switchboard directory``: connect an account to Entra ID and manage its sync settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from switchboard.cli.common import (
+    JsonOption,
+    cli_actor,
+    console,
+    dumps,
+    fail,
+    parse,
+    unit_of_work,
+)
+from switchboard.directory import registration as service
+from switchboard.portal import accounts as accounts_service
+from switchboard.web.api.directory_schemas import RegistrationOut
+
+directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
+
+# The sync options `connect` and `settings` share.
+Groups = Annotated[
+    str | None,
+    typer.Option("--groups", help="Comma-separated object ids of the Entra groups to sync"),
+]
+TwoWay = Annotated[
+    bool | None,
+    typer.Option(
+        "--two-way/--one-way",
+        help="Write extensions and numbers back to Entra ID (needs User.ReadWrite.All)",
+        show_default=False,
+    ),
+]
+Mode = Annotated[str | None, typer.Option("--mode", help="on_demand, batched or jit")]
+Rules = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--location-rule",
+        help="VALUE=LOCATION: users whose location attribute is VALUE (any case) go to the"
+        " portal location LOCATION; repeatable. `settings` replaces all rules with those given.",
+    ),
+]
+DefaultLocation = Annotated[
+    str | None,
+    typer.Option("--default-location", help="Location for users no rule or name matches"),
+]
+Provisioning = Annotated[
+    str | None,
+    typer.Option("--provisioning", help="automatic (create users) or manual (offer them)"),
+]
+ExtensionAttribute = Annotated[
+    str | None,
+    typer.Option(
+        "--extension-attribute",
+        help="Two-way: write the extension to this attribute, extensionAttribute1..15",
+    ),
+]
+Every = Annotated[
+    int | None, typer.Option("--every", help="Batched mode: minutes between rounds (5-1440)")
+]
+Cron = Annotated[str | None, typer.Option("--cron", help="Batched mode: a cron expression")]
+Maps = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="FIELD=PROPERTY: read first_name, last_name, email, email_fallback or location"
+        " from this Graph user property; repeatable",
+    ),
+]
+
+
+def _pairs(values: list[str] | None, option: str, shape: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for raw in values or []:
+        left, sep, right = raw.rpartition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise fail(f"{option}: '{raw}' is not {shape}", 2)
+        found[left.strip()] = right.strip()
+    return found
+
+
+def _settings_patch(
+    *,
+    groups: str | None,
+    two_way: bool | None,
+    mode: str | None,
+    rules: list[str] | None,
+    default_location: str | None,
+    provisioning: str | None,
+    extension_attribute: str | None,
+    every: int | None,
+    cron: str | None,
+    maps: list[str] | None,
+) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    if groups is not None:
+        patch["groups"] = [g.strip() for g in groups.split(",") if g.strip()]
+    if two_way is not None:
+        patch["direction"] = "two_way" if two_way else "one_way"
+    if mode is not None:
+        patch["mode"] = mode
+    if rules is not None:
+        patch["location_rules"] = _pairs(rules, "--location-rule", "VALUE=LOCATION")
+    if default_location is not None:
+        patch["default_location"] = default_location
+    if provisioning is not None:
+        patch["provisioning"] = provisioning
+    if extension_attribute is not None:
+        patch["write_back"] = {"extension_to": extension_attribute}
+    if every is not None:
+        patch["schedule_minutes"] = every
+    if cron is not None:
+        patch["schedule_cron"] = cron
+    if maps:
+        patch["mapping"] = _pairs(maps, "--map", "FIELD=PROPERTY")
+    return patch
+
+
+def _print(out: RegistrationOut, as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(dumps(out), indent=2) + "\n")
+        return
+    cert = out.certificate
+    settings = out.settings
+    console.print(f"[bold]{title}[/]")
+    rows = [
+        ("tenant", out.tenant_id),
+        ("client (application) id", out.client_id),
+        ("cloud", f"{out.cloud}  {out.authority_url}  {out.graph_url}"),
+        ("certificate", f"{cert.thumbprint_sha1}  valid until {cert.not_after:%Y-%m-%d}"),
+    ]
+    if out.next_certificate:
+        nxt = out.next_certificate
+        rows.append(
+            ("next certificate", f"{nxt.thumbprint_sha1}  waiting to be proven and promoted")
+        )
+    rows += [
+        ("groups", ", ".join(settings["groups"]) or "(none: nothing is synced)"),
+        ("direction", settings["direction"]),
+        ("mode", settings["mode"]),
+        ("provisioning", settings["provisioning"]),
+        ("location rules", ", ".join(f"{k}={v}" for k, v in settings["location_rules"].items())),
+        ("default location", settings["default_location"] or "(hold unmapped users)"),
+        ("permissions needed", ", ".join(out.required_permissions)),
+    ]
+    if out.last_test:
+        verdict = "passed" if out.last_test.get("ok") else "failed"
+        rows.append(("last test", f"{verdict} at {out.last_test.get('tested_at')}"))
+    for label, value in rows:
+        console.print(f"  {label:<24} {value or '-'}")
+
+
+def _next_steps(slug: str, out: RegistrationOut, which: str = "") -> None:
+    flag = " --next" if which == "next" else ""
+    console.print(
+        "\nNext, in the Entra admin center (App registrations > your app):\n"
+        f"  1. switchboard directory certificate {slug}{flag} > switchboard-{slug}.pem\n"
+        "  2. Certificates & secrets > Certificates > Upload certificate: that file\n"
+        "  3. API permissions > Add a permission > Microsoft Graph > Application permissions:\n"
+        f"     {', '.join(out.required_permissions)}; then Grant admin consent\n"
+        f"  4. switchboard directory test {slug}"
+    )
+
+
+@directory.command("connect")
+def directory_connect(
+    account: str,
+    tenant_id: Annotated[str, typer.Option("--tenant-id", help="Directory (tenant) id")],
+    client_id: Annotated[str, typer.Option("--client-id", help="Application (client) id")],
+    groups: Annotated[
+        str, typer.Option("--groups", help="Comma-separated object ids of the groups to sync")
+    ],
+    cloud: Annotated[
+        str | None, typer.Option("--cloud", help="global, usgov or china (default global)")
+    ] = None,
+    authority_url: Annotated[
+        str | None,
+        typer.Option("--authority-url", help="Custom cloud: https://host of the sign-in"),
+    ] = None,
+    graph_url: Annotated[
+        str | None, typer.Option("--graph-url", help="Custom cloud: https://host of Graph")
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-bundle",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Custom cloud: PEM certificates to trust for those hosts",
+        ),
+    ] = None,
+    two_way: TwoWay = None,
+    mode: Mode = None,
+    location_rule: Rules = None,
+    default_location: DefaultLocation = None,
+    provisioning: Provisioning = None,
+    extension_attribute: ExtensionAttribute = None,
+    every: Every = None,
+    cron: Cron = None,
+    map_: Maps = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Connect ACCOUNT to its Entra tenant; Switchboard generates the app certificate."""
+    patch = _settings_patch(
+        groups=groups,
+        two_way=two_way,
+        mode=mode,
+        rules=location_rule,
+        default_location=default_location,
+        provisioning=provisioning,
+        extension_attribute=extension_attribute,
+        every=every,
+        cron=cron,
+        maps=map_,
+    )
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account, write=True)
+        settings = service.validate_settings(s, acct, service.merge_patch({}, patch))
+        data = parse(
+            service.RegistrationIn,
+            {
+                "tenant_id": tenant_id,
+                "client_id": client_id,
+                "cloud": cloud,
+                "authority_url": authority_url,
+                "graph_url": graph_url,
+                "ca_bundle_pem": ca_bundle.read_text() if ca_bundle else None,
+                "settings": settings,
+            },
+        )
+        out = RegistrationOut.of(service.connect(s, actor, acct, data))
+    _print(out, as_json, f"Connected {account} to Entra ID")
+    if not as_json:
+        _next_steps(account, out)
+
+
+@directory.command("settings")
+def directory_settings(
+    account: str,
+    groups: Groups = None,
+    two_way: TwoWay = None,
+    mode: Mode = None,
+    location_rule: Rules = None,
+    default_location: DefaultLocation = None,
+    provisioning: Provisioning = None,
+    extension_attribute: ExtensionAttribute = None,
+    every: Every = None,
+    cron: Cron = None,
+    map_: Maps = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change ACCOUNT's sync settings; options not given stay as they are."""
+    patch = _settings_patch(
+        groups=groups,
+        two_way=two_way,
+        mode=mode,
+        rules=location_rule,
+        default_location=default_location,
+        provisioning=provisioning,
+        extension_attribute=extension_attribute,
+        every=every,
+        cron=cron,
+        maps=map_,
+    )
+    if not patch:
+        raise fail("nothing to change: give at least one option (see --help)", 2)
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account, write=True)
+        if "location_rules" in patch:
+            # The rules given replace the current ones: the rest are removed (null).
+            current = service.policy_of(service.get_registration(s, actor, acct))
+            given = {k.strip().casefold(): v for k, v in patch["location_rules"].items()}
+            patch["location_rules"] = {
+                **{k: None for k in current.location_rules if k not in given},
+                **given,
+            }
+        out = RegistrationOut.of(service.update_settings(s, actor, acct, patch))
+    _print(out, as_json, f"Sync settings of {account}")
+
+
+@directory.command("show")
+def directory_show(account: str, as_json: bool = JsonOption) -> None:
+    """Show ACCOUNT's registration: tenant, cloud, certificates, settings, last test."""
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account)
+        out = RegistrationOut.of(service.get_registration(s, actor, acct))
+    _print(out, as_json, f"Entra ID registration of {account}")
+
+
+@directory.command("certificate")
+def directory_certificate(
+    account: str,
+    next_: Annotated[
+        bool, typer.Option("--next", help="The rotated certificate waiting to be proven")
+    ] = False,
+) -> None:
+    """Print the public certificate (PEM) to upload to the app registration."""
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account)
+        pem = service.certificate_pem(
+            service.get_registration(s, actor, acct), "next" if next_ else "current"
+        )
+    sys.stdout.write(pem)
+
+
+@directory.command("rotate")
+def directory_rotate(account: str, as_json: bool = JsonOption) -> None:
+    """Generate the next certificate; the current one keeps working until `promote`."""
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account, write=True)
+        out = RegistrationOut.of(service.rotate_certificate(s, actor, acct))
+    _print(out, as_json, f"New certificate for {account}")
+    if not as_json:
+        _next_steps(account, out, "next")
+        console.print(f"  5. switchboard directory promote {account}")
+
+
+@directory.command("promote")
+def directory_promote(account: str, as_json: bool = JsonOption) -> None:
+    """Make the rotated certificate current (after a connection test proved it)."""
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account, write=True)
+        out = RegistrationOut.of(service.promote_next(s, actor, acct))
+    _print(out, as_json, f"Certificate of {account} promoted")
+    if not as_json:
+        console.print("You may now delete the old certificate from the app registration.")
+
+
+@directory.command("disconnect")
+def directory_disconnect(
+    account: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Remove the registration and its key; directory users stay as ordinary portal users."""
+    if not yes:
+        typer.confirm(
+            f"Disconnect '{account}' from Entra ID? Its certificate key is destroyed and its"
+            " directory users become ordinary portal users.",
+            abort=True,
+        )
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = accounts_service.get_account(s, actor, account, write=True)
+        summary = service.disconnect(s, actor, acct)
+    typer.echo(
+        f"{account} disconnected from Entra ID; {summary.unlinked_users} directory users are now"
+        " local users. Remove the certificate from the app registration in Entra ID."
+    )

@@ -1,0 +1,99 @@
+"""/api/v1/accounts/{account}/directory: the Entra ID registration and its sync settings.
+
+Account admins of the account and provider admins change it; viewers read it. No response
+carries a private key: the key is generated here, stored encrypted, and used only to sign.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from switchboard.directory import registration as service
+from switchboard.web.api.directory_schemas import RegistrationOut
+from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+
+router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory"])
+
+PEM = "application/x-pem-file"
+
+
+@router.put("/registration", status_code=status.HTTP_201_CREATED)
+def connect(
+    body: service.RegistrationIn, account: WriteAccount, session: DB, actor: Caller
+) -> RegistrationOut:
+    """Connect the account to its Entra tenant; Switchboard generates the app certificate.
+
+    Then download the certificate and upload it to the app registration in Entra ID.
+    409 when the account is already connected.
+    """
+    return RegistrationOut.of(service.connect(session, actor, account, body))
+
+
+@router.get("/registration")
+def get_registration(account: ReadAccount, session: DB, actor: Caller) -> RegistrationOut:
+    return RegistrationOut.of(service.get_registration(session, actor, account))
+
+
+@router.delete("/registration", status_code=status.HTTP_204_NO_CONTENT)
+def disconnect(account: WriteAccount, session: DB, actor: Caller) -> Response:
+    """Remove the registration, its key and delta state; directory users become local users."""
+    service.disconnect(session, actor, account)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch("/settings")
+def update_settings(
+    account: WriteAccount,
+    session: DB,
+    actor: Caller,
+    body: Annotated[
+        dict[str, Any],
+        Body(
+            description="A JSON merge patch of the sync settings (null resets a field)",
+            examples=[{"groups": ["0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"], "mode": "jit"}],
+        ),
+    ],
+) -> RegistrationOut:
+    return RegistrationOut.of(service.update_settings(session, actor, account, body))
+
+
+@router.get(
+    "/certificate",
+    response_class=Response,
+    responses={200: {"content": {PEM: {}}, "description": "The public certificate (PEM)"}},
+)
+def download_certificate(
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    which: Annotated[service.Which, Query(description="current, or the rotated next")] = "current",
+) -> Response:
+    """The public certificate to upload to the app registration (Certificates & secrets)."""
+    registration = service.get_registration(session, actor, account)
+    pem = service.certificate_pem(registration, which)
+    name = service.certificate_filename(account, registration, which)
+    return Response(
+        content=pem,
+        media_type=PEM,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post("/certificate/rotate")
+def rotate_certificate(account: WriteAccount, session: DB, actor: Caller) -> RegistrationOut:
+    """Generate the next certificate; the current one keeps working until the next is promoted."""
+    return RegistrationOut.of(service.rotate_certificate(session, actor, account))
+
+
+@router.post("/certificate/promote")
+def promote_certificate(account: WriteAccount, session: DB, actor: Caller) -> RegistrationOut:
+    """Make the next certificate current; 409 until a connection test obtained a token with it."""
+    return RegistrationOut.of(service.promote_next(session, actor, account))
+
+
+@router.delete("/certificate/next")
+def discard_next_certificate(account: WriteAccount, session: DB, actor: Caller) -> RegistrationOut:
+    """Drop the rotated certificate that has not been promoted; the current one stays."""
+    return RegistrationOut.of(service.discard_next(session, actor, account))

@@ -1,0 +1,75 @@
+"""Response bodies of the directory registration routes: public certificate facts, never keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from switchboard.db.models import DirectoryRegistration
+from switchboard.directory import certificates
+from switchboard.directory.registration import policy_of, required_permissions
+
+
+class CertificateOut(BaseModel):
+    subject: str
+    thumbprint_sha1: str
+    thumbprint_sha256: str
+    not_before: datetime
+    not_after: datetime
+    key_bits: int
+
+    @classmethod
+    def of(cls, pem: str) -> CertificateOut:
+        found = certificates.info(pem)
+        return cls(
+            subject=found.subject,
+            thumbprint_sha1=found.thumbprint_sha1,
+            thumbprint_sha256=found.thumbprint_sha256,
+            not_before=found.not_before,
+            not_after=found.not_after,
+            key_bits=found.key_bits,
+        )
+
+
+class RegistrationOut(BaseModel):
+    tenant_id: str
+    client_id: str
+    cloud: str
+    authority_url: str
+    graph_url: str
+    ca_bundle_pem: str | None
+    certificate: CertificateOut
+    next_certificate: CertificateOut | None
+    required_permissions: list[str]
+    settings: dict[str, Any]
+    last_test: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: DirectoryRegistration) -> RegistrationOut:
+        policy = policy_of(r)
+        return cls(
+            tenant_id=r.tenant_id,
+            client_id=r.client_id,
+            cloud=r.cloud,
+            authority_url=r.authority_url,
+            graph_url=r.graph_url,
+            ca_bundle_pem=r.ca_bundle_pem,
+            certificate=CertificateOut.of(r.certificate_pem),
+            next_certificate=(
+                CertificateOut.of(r.next_certificate_pem) if r.next_certificate_pem else None
+            ),
+            required_permissions=required_permissions(policy),
+            settings=policy.model_dump(mode="json"),
+            last_test=r.last_test,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+
+
+class DisconnectOut(BaseModel):
+    unlinked_users: int
+    writebacks_dropped: int
