@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from switchboard.cli import cert_commands, directory_commands, media_commands, portal_commands
+from switchboard.cli import (
+    cert_commands,
+    directory_commands,
+    emulator_commands,
+    media_commands,
+    portal_commands,
+)
 from switchboard.cli.common import cli_actor, console, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
@@ -33,6 +39,7 @@ app.add_typer(portal_commands.users, name="users")
 app.add_typer(media_commands.media, name="media")
 app.add_typer(cert_commands.app, name="certs")
 app.add_typer(directory_commands.directory, name="directory")
+app.add_typer(emulator_commands.app, name="emulator")
 
 
 @db.command("upgrade")

@@ -151,6 +151,8 @@ class Directory:
         self.group_tombstones: dict[str, int] = {}
         self.member_of: dict[str, set[str]] = {}
         self.upn_index: dict[str, str] = {}
+        # Soft-deleted user ids, so deleted items are listed and expired without a full scan.
+        self.deleted_ids: set[str] = set()
         self.listeners: list[Callable[[Change], None]] = []
         # Ids changed since the last save, so persistence writes only what changed.
         self.dirty_users: set[str] = set()
@@ -213,8 +215,11 @@ class Directory:
     def active_users(self) -> Iterator[User]:
         return (u for u in self.users.values() if u.deleted_at is None)
 
+    def active_count(self) -> int:
+        return len(self.users) - len(self.deleted_ids)
+
     def deleted_users(self) -> Iterator[User]:
-        return (u for u in self.users.values() if u.deleted_at is not None)
+        return (self.users[i] for i in sorted(self.deleted_ids))
 
     def get_user(self, key: str) -> User:
         """By id or userPrincipalName, as Graph resolves /users/{id | userPrincipalName}."""
@@ -325,6 +330,7 @@ class Directory:
             self.remove_member(gid, user.id)
         user.saved_groups = groups
         user.deleted_at = self.clock.timestamp()
+        self.deleted_ids.add(user.id)
         user.props["deletedDateTime"] = iso(user.deleted_at)
         self._log_user(user, ["deletedDateTime"])
         # Soft deletion reaches subscribers as "updated", as Graph sends it.
@@ -339,6 +345,7 @@ class Directory:
     def restore_user(self, object_id: str) -> User:
         user = self.deleted_user(object_id)
         user.deleted_at = None
+        self.deleted_ids.discard(user.id)
         user.props["deletedDateTime"] = None
         self._log_user(user, ["deletedDateTime"])
         self._emit(Change("users", user.id, "updated", "users"))
@@ -352,6 +359,7 @@ class Directory:
         """Permanent deletion from deleted items (delta reports reason "deleted")."""
         user = self.deleted_user(object_id)
         del self.users[user.id]
+        self.deleted_ids.discard(user.id)
         self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
         self.member_of.pop(user.id, None)
         v = self._bump()
@@ -529,6 +537,8 @@ class Directory:
         """Rebuild memory (indexes and change logs) from persisted rows."""
         for uid, (props, pv, v, created, admin, deleted_at, saved) in users:
             self.users[uid] = User(uid, props, pv, v, created, admin, deleted_at, saved)
+            if deleted_at is not None:
+                self.deleted_ids.add(uid)
             self.upn_index[props["userPrincipalName"].lower()] = uid
         for gid, (props, pv, v, created, members, mlog) in groups:
             log = [(e[0], e[1], e[2], e[3]) for e in mlog]

@@ -256,7 +256,7 @@ class Graph:
         if second == "$count" and len(seg) == 2 and m == "GET":
             self._need(req, READ_USERS)
             self._require_eventual(req, "$count")
-            return GraphResponse(200, str(sum(1 for _ in d.active_users())))
+            return GraphResponse(200, str(d.active_count()))
         if second in ("delta", "delta()") and len(seg) == 2 and m == "GET":
             self._need(req, READ_USERS)
             return self._delta(req, "users")

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def build_app(emu: Emulator) -> Starlette:
+def build_app(emu: Emulator, on_ready: Callable[[], None] | None = None) -> Starlette:
     async def faults(request: Request, *, graph: bool) -> Response | None:
         f = emu.faults
         if f.latency_ms:
@@ -233,6 +233,8 @@ def build_app(emu: Emulator) -> Starlette:
             asyncio.create_task(emu.notifier.run()),
             asyncio.create_task(emu.persist_loop()),
         ]
+        if on_ready is not None:
+            on_ready()
         try:
             yield
         finally:
@@ -241,6 +243,8 @@ def build_app(emu: Emulator) -> Starlette:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             emu.save()
+            # Here, not after uvicorn returns: uvicorn re-raises SIGTERM once shut down.
+            (emu.state_dir / SERVER_FILE).unlink(missing_ok=True)
 
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
     routes = [
@@ -255,18 +259,23 @@ def build_app(emu: Emulator) -> Starlette:
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+    # says TCP, and without it every response waits ~40 ms on Nagle plus delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
 
-def _config(emu: Emulator, host: str, log_level: str) -> uvicorn.Config:
+def _config(
+    emu: Emulator, host: str, log_level: str, on_ready: Callable[[], None] | None = None
+) -> uvicorn.Config:
     identity = ensure_server_identity(emu.state_dir, [host])
     return uvicorn.Config(
-        build_app(emu),
+        build_app(emu, on_ready),
         ssl_certfile=str(identity.cert_path),
         ssl_keyfile=str(identity.key_path),
         log_level=log_level,
@@ -292,12 +301,22 @@ def serve(
     seed: SeedOptions | None = None,
     log_level: str = "info",
 ) -> None:
+    (state_dir / SERVER_FILE).unlink(missing_ok=True)  # left by a killed server
     emu = Emulator(state_dir, tenant_id=tenant_id, seed=seed)
-    config = _config(emu, host, log_level)
     sock = _bind(host, port)
     url = f"https://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
-    write_server_file(emu, url)
-    log.info("Entra ID emulator for tenant %s at %s", emu.directory.tenant_id, url)
+
+    def ready() -> None:
+        # Written once the server accepts requests; the CLI finds the server through it.
+        write_server_file(emu, url)
+        log.warning(
+            "Entra ID emulator for tenant %s at %s (CA: %s)",
+            emu.directory.tenant_id,
+            url,
+            state_dir / "ca.pem",
+        )
+
+    config = _config(emu, host, log_level, ready)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

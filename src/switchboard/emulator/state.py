@@ -156,6 +156,7 @@ class Emulator:
                     "group_tombstones",
                     "member_of",
                     "upn_index",
+                    "deleted_ids",
                 )
             }
         )
