@@ -21,7 +21,8 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import Base, Principal
-from switchboard.portal import licenses, locations, media, numbers, users
+from switchboard.directory import registration
+from switchboard.portal import accounts, licenses, locations, media, numbers, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import LicenseIn, LocationIn, UserIn
 from tests import factories
@@ -77,6 +78,8 @@ class Case:
     form: Callable[[Seeded], tuple[dict[str, str], dict[str, Any]]] | None = None  # multipart
     provider_only: bool = False  # only a provider_admin may call it, even on its own account
     query: dict[str, str] | None = None
+    # Brings the tenant into the state in which the call succeeds (idempotent).
+    before: Callable[[Container, Seeded], None] | None = None
 
 
 def _location_body(t: Seeded) -> dict[str, Any]:
@@ -104,6 +107,60 @@ def _media_form(t: Seeded) -> tuple[dict[str, str], dict[str, Any]]:
         "duration_seconds": "12",
     }
     return fields, {"file": ("message.wav", AUDIO, "audio/wav")}
+
+
+TENANT_GUID = "6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9"
+CLIENT_GUID = "11111111-2222-4333-8444-555555555555"
+
+
+def _registration_body(t: Seeded) -> dict[str, Any]:
+    return {
+        "tenant_id": TENANT_GUID,
+        "client_id": CLIENT_GUID,
+        "settings": {"groups": ["0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"]},
+    }
+
+
+def _connected(container: Container, t: Seeded) -> None:
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        if registration.find_registration(s, acct) is None:
+            registration.connect(
+                s, OP, acct, registration.RegistrationIn.model_validate(_registration_body(t))
+            )
+
+
+def _disconnected(container: Container, t: Seeded) -> None:
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        if registration.find_registration(s, acct) is not None:
+            registration.disconnect(s, OP, acct)
+
+
+def _rotated(container: Container, t: Seeded) -> None:
+    _connected(container, t)
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        found = registration.get_registration(s, OP, acct)
+        if found.next_certificate_pem is None:
+            registration.rotate_certificate(s, OP, acct)
+
+
+def _rotation_proven(container: Container, t: Seeded) -> None:
+    _rotated(container, t)
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        found = registration.get_registration(s, OP, acct)
+        proven = [c.thumbprint_sha1 for c in registration.credentials_for_auth(found)]
+        record = registration.ConnectionTestRecord(ok=True, proven_certificates=proven)
+        registration.record_test_result(s, OP, acct, record)
+
+
+def prepare_reads(container: Container, t: Seeded) -> None:
+    """Give the read routes something to read (their preconditions agree with each other)."""
+    for key, case in CASES.items():
+        if key[0] in READ_METHODS and case.before:
+            case.before(container, t)
 
 
 CASES: dict[tuple[str, str], Case] = {
@@ -156,6 +213,20 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/accounts/{account}/media"): Case(form=lambda t: _media_form(t)),
     ("GET", "/api/v1/accounts/{account}/media/{media_id}"): Case(),
     ("GET", "/api/v1/accounts/{account}/media/{media_id}/content"): Case(),
+    ("PUT", "/api/v1/accounts/{account}/directory/registration"): Case(
+        body=_registration_body, before=_disconnected
+    ),
+    ("GET", "/api/v1/accounts/{account}/directory/registration"): Case(before=_connected),
+    ("DELETE", "/api/v1/accounts/{account}/directory/registration"): Case(before=_connected),
+    ("PATCH", "/api/v1/accounts/{account}/directory/settings"): Case(
+        body=lambda t: {"mode": "jit", "location_rules": {"Annex": "Spare"}}, before=_connected
+    ),
+    ("GET", "/api/v1/accounts/{account}/directory/certificate"): Case(before=_connected),
+    ("POST", "/api/v1/accounts/{account}/directory/certificate/rotate"): Case(before=_connected),
+    ("POST", "/api/v1/accounts/{account}/directory/certificate/promote"): Case(
+        before=_rotation_proven
+    ),
+    ("DELETE", "/api/v1/accounts/{account}/directory/certificate/next"): Case(before=_rotated),
 }
 
 WRITES = sorted(key for key in CASES if key[0] not in READ_METHODS)
@@ -344,6 +415,7 @@ def test_account_admin_cannot_reach_another_account_through_any_route(
     container: Container, world: World
 ) -> None:
     a, b = world.a, world.b
+    prepare_reads(container, b)  # B has a directory registration a leak would reveal
     before = snapshot(container, b.account_id)
     wrong: list[str] = []
     for key in sorted(CASES):
@@ -500,6 +572,7 @@ def test_account_viewer_reads_everything_and_writes_nothing(
     container: Container, world: World
 ) -> None:
     a = world.a
+    prepare_reads(container, a)
     before = snapshot(container, a.account_id)
     wrong: list[str] = []
     for key in sorted(CASES):
@@ -513,9 +586,10 @@ def test_account_viewer_reads_everything_and_writes_nothing(
     assert snapshot(container, a.account_id) == before
 
 
-def test_provider_admin_reads_every_account(world: World) -> None:
+def test_provider_admin_reads_every_account(container: Container, world: World) -> None:
     wrong: list[str] = []
     for t in (world.a, world.b):
+        prepare_reads(container, t)
         for key in sorted(k for k in CASES if k[0] in READ_METHODS):
             response = call(world.client, world.provider_token, key, target=t, values=t)
             if response.status_code != 200:
@@ -540,6 +614,8 @@ def test_each_write_succeeds_for_an_authorised_caller(
     """The positive control: the bodies above are valid, so the refusals above are the access
     checks at work, not validation. B's rows stay untouched by writes to A."""
     token = world.provider_token if CASES[key].provider_only else world.a.admin_token
+    if CASES[key].before:
+        CASES[key].before(container, world.a)
     before = snapshot(container, world.b.account_id)
     response = call(world.client, token, key, target=world.a, values=world.a)
     assert 200 <= response.status_code < 300, response.text
