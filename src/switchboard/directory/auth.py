@@ -113,8 +113,8 @@ def token_roles(access_token: str) -> set[str]:
 # AADSTS codes an admin can act on, with what to do about them.
 _ADVICE: dict[int, str] = {
     700027: (
-        "the certificate is not uploaded to the app registration, or it was replaced "
-        "(AADSTS700027): download Switchboard's certificate (directory certificate ACCOUNT) and "
+        "the certificate is not uploaded to the app registration (AADSTS700027), or it was "
+        "replaced there: download Switchboard's certificate (directory certificate ACCOUNT) and "
         "upload it in the Entra admin center under App registrations > {app} > Certificates & "
         "secrets > Certificates"
     ),
