@@ -469,7 +469,7 @@ class Directory:
         v = self._log_group(group, [])
         group.member_log.append((v, member_id, kind, True))
         self._emit(Change("groups", group_id, "updated", "groups"))
-        self._emit(Change(f"groups/{group_id}/members", member_id, "updated", "groups"))
+        self._emit(Change(f"groups/{group_id}/members", group_id, "updated", "groups"))
 
     def remove_member(self, group_id: str, member_id: str) -> None:
         group = self.get_group(group_id)
@@ -480,7 +480,7 @@ class Directory:
         v = self._log_group(group, [])
         group.member_log.append((v, member_id, kind, False))
         self._emit(Change("groups", group_id, "updated", "groups"))
-        self._emit(Change(f"groups/{group_id}/members", member_id, "deleted", "groups"))
+        self._emit(Change(f"groups/{group_id}/members", group_id, "deleted", "groups"))
 
     def transitive_member_ids(self, group_id: str) -> list[str]:
         """Members of a group and of its nested groups, each once, breadth first."""
