@@ -88,7 +88,10 @@ class RunPageOut(BaseModel):
     offset: int
 
 
-def _engine(request: Request) -> SyncEngine:
+def _engine(request: Request, session: DB) -> SyncEngine:
+    # The run commits in transactions of its own; the request's (token bookkeeping) must not
+    # hold locks meanwhile, which SQLite would not survive.
+    session.commit()
     c = container(request)
     return SyncEngine(c, c.directory_factory())
 
@@ -109,7 +112,7 @@ def reconcile(
     actor: Caller,
 ) -> RunOut:
     """Run a full reconcile (or a dry run that only records the plan)."""
-    prepared = _engine(request).prepare(
+    prepared = _engine(request, session).prepare(
         actor, account.slug, kind="full", trigger="api", dry_run=body.dry_run
     )
     if not body.wait:
@@ -123,7 +126,7 @@ def reconcile(
 @router.post("/delta")
 def delta(request: Request, account: ReadAccount, session: DB, actor: Caller) -> RunOut:
     """Run an incremental round from the saved delta links (a full reconcile when none)."""
-    summary = _engine(request).delta(actor, account.slug, trigger="api")
+    summary = _engine(request, session).delta(actor, account.slug, trigger="api")
     return _summary(session, account, actor, summary)
 
 
@@ -132,7 +135,7 @@ def sync_user(
     body: SyncUserIn, request: Request, account: ReadAccount, session: DB, actor: Caller
 ) -> RunOut:
     """Sync one user now, by userPrincipalName or object id."""
-    summary = _engine(request).sync_user(actor, account.slug, body.user, trigger="api")
+    summary = _engine(request, session).sync_user(actor, account.slug, body.user, trigger="api")
     return _summary(session, account, actor, summary)
 
 
@@ -203,7 +206,7 @@ def approve(
     run_id: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
 ) -> RunOut:
     """Carry out the deletions a guard held back."""
-    summary = _engine(request).resolve_held(actor, account.slug, run_id, approve=True)
+    summary = _engine(request, session).resolve_held(actor, account.slug, run_id, approve=True)
     return _summary(session, account, actor, summary)
 
 
@@ -212,5 +215,5 @@ def reject(
     run_id: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
 ) -> RunOut:
     """Drop the deletions a guard held back; the users stay."""
-    summary = _engine(request).resolve_held(actor, account.slug, run_id, approve=False)
+    summary = _engine(request, session).resolve_held(actor, account.slug, run_id, approve=False)
     return _summary(session, account, actor, summary)

@@ -1,0 +1,247 @@
+"""`switchboard directory test|reconcile|delta|sync-user|runs|run|approve|reject`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from switchboard.cli.common import (
+    JsonOption,
+    cli_actor,
+    console,
+    container,
+    emit,
+    fail,
+    unit_of_work,
+)
+from switchboard.cli.directory_commands import directory
+from switchboard.directory.connection_service import verify_connection
+from switchboard.directory.errors import GraphError
+from switchboard.portal.accounts import get_account
+from switchboard.portal.errors import PortalError
+from switchboard.sync import runs
+from switchboard.sync.engine import RunSummary, SyncEngine
+
+RUN_COLUMNS = ["id", "trigger", "kind", "status", "counts", "started_at", "message"]
+ITEM_COLUMNS = ["action", "state", "username", "fields", "error_code", "message"]
+
+
+def summary_dict(s: RunSummary) -> dict[str, Any]:
+    return {
+        "run_id": s.run_id,
+        "kind": s.kind,
+        "trigger": s.trigger,
+        "status": s.status,
+        "dry_run": s.dry_run,
+        "counts": s.counts,
+        "message": s.message,
+    }
+
+
+def _print_summary(s: RunSummary, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
+        return
+    table = Table(
+        title=f"Run {s.run_id}: {s.kind} ({s.trigger}) — {s.status}"
+        + (" — dry run" if s.dry_run else "")
+    )
+    table.add_column("outcome")
+    table.add_column("users", justify="right")
+    for outcome, count in sorted(s.counts.items()):
+        table.add_row(outcome, str(count))
+    console.print(table)
+    if s.message:
+        console.print(s.message)
+    if s.dry_run and s.planned:
+        emit(
+            [
+                {
+                    "action": i.action.value,
+                    "state": "planned",
+                    "username": i.username,
+                    "fields": list(i.fields),
+                    "error_code": i.code,
+                    "message": i.message,
+                }
+                for i in s.planned
+                if i.code != "unchanged"
+            ],
+            False,
+            ITEM_COLUMNS,
+            "Plan",
+        )
+    if s.status != "failed":
+        console.print(f"details: switchboard directory run ACCOUNT {s.run_id}")
+
+
+def _run(work: str, as_json: bool, call: Any) -> None:
+    with container() as c:
+        engine = SyncEngine(c, c.directory_factory())
+        try:
+            summary: RunSummary = call(engine)
+        except PortalError as exc:
+            raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+    _print_summary(summary, as_json)
+    if summary.status == "failed":
+        raise typer.Exit(1)
+
+
+@directory.command("test")
+def directory_test(account: str, as_json: bool = JsonOption) -> None:
+    """Test connection: get a token and check every permission the settings need."""
+    with container() as c:
+        try:
+            record = verify_connection(c, cli_actor(), account)
+        except PortalError as exc:
+            raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+        except GraphError as exc:
+            raise fail(exc.message) from exc
+    if as_json:
+        sys.stdout.write(record.model_dump_json(indent=2) + "\n")
+    else:
+        emit(
+            [
+                {
+                    "check": c.get("name"),
+                    "certificate": c.get("certificate"),
+                    "ok": "yes" if c.get("ok") else "NO",
+                    "message": c.get("message"),
+                }
+                for c in record.checks
+            ],
+            False,
+            ["check", "certificate", "ok", "message"],
+            f"Connection test of {account}",
+        )
+    if not record.ok:
+        raise typer.Exit(1)
+
+
+@directory.command("reconcile")
+def directory_reconcile(
+    account: str,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; change nothing")] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """Full reconcile: read the synced groups, plan, apply, sweep what left the scope."""
+    if as_json:
+        _run("reconcile", True, lambda e: e.reconcile(cli_actor(), account, dry_run=dry_run))
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        reading = bar.add_task("reading Entra ID", total=None)
+        applying = bar.add_task("applying", total=None, visible=False)
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            task = reading if phase == "read" else applying
+            bar.update(task, completed=done, total=total, visible=True)
+
+        _run(
+            "reconcile",
+            False,
+            lambda e: e.reconcile(cli_actor(), account, dry_run=dry_run, progress=progress),
+        )
+
+
+@directory.command("delta")
+def directory_delta(account: str, as_json: bool = JsonOption) -> None:
+    """Incremental round from the saved delta links (a full reconcile when there are none)."""
+    _run("delta", as_json, lambda e: e.delta(cli_actor(), account, trigger="manual"))
+
+
+@directory.command("sync-user")
+def directory_sync_user(
+    account: str,
+    user: Annotated[str, typer.Argument(help="userPrincipalName or object id")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Sync one user now."""
+    _run("sync-user", as_json, lambda e: e.sync_user(cli_actor(), account, user))
+
+
+@directory.command("runs")
+def directory_runs(
+    account: str,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    as_json: bool = JsonOption,
+) -> None:
+    """The latest sync runs."""
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = get_account(s, actor, account)
+        found, _total = runs.list_runs(s, actor, acct, limit=limit)
+        rows: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "trigger": r.trigger,
+                "kind": r.kind,
+                "status": r.status,
+                "dry_run": r.dry_run,
+                "counts": r.counts,
+                "message": r.message,
+                "started_at": r.started_at.isoformat(timespec="seconds"),
+                "finished_at": r.finished_at.isoformat(timespec="seconds")
+                if r.finished_at
+                else None,
+            }
+            for r in found
+        ]
+    if as_json:
+        emit(rows, True, [], "")
+        return
+    for row in rows:
+        row["counts"] = ", ".join(f"{k} {v}" for k, v in sorted(row["counts"].items()))
+    emit(rows, False, RUN_COLUMNS, f"Sync runs of {account}")
+
+
+@directory.command("run")
+def directory_run(
+    account: str,
+    run_id: int,
+    errors_only: Annotated[bool, typer.Option("--errors", help="Only failed items")] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """One run's per-user items: what happened to whom, and why something failed."""
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = get_account(s, actor, account)
+        run = runs.get_run(s, actor, acct, run_id)
+        items = runs.items(s, run, state="failed" if errors_only else None)
+        rows = [
+            {
+                "action": i.action,
+                "state": i.state,
+                "username": i.username,
+                "directory_id": i.directory_id,
+                "fields": list(i.fields),
+                "error_code": i.error_code,
+                "message": i.message,
+            }
+            for i in items
+        ]
+        title = f"Run {run.id}: {run.kind} — {run.status}"
+    emit(rows, as_json, ITEM_COLUMNS, title)
+
+
+@directory.command("approve")
+def directory_approve(account: str, run_id: int, as_json: bool = JsonOption) -> None:
+    """Carry out the deletions a guard held back in this run."""
+    _run("approve", as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=True))
+
+
+@directory.command("reject")
+def directory_reject(account: str, run_id: int, as_json: bool = JsonOption) -> None:
+    """Drop the deletions a guard held back in this run; the users stay."""
+    _run("reject", as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=False))

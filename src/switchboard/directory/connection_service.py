@@ -1,0 +1,61 @@
+"""Test connection: prove each certificate gets a token and the app has what it needs.
+
+Graph calls happen outside any database transaction; the outcome is recorded afterwards.
+"""
+
+from __future__ import annotations
+
+from switchboard.bootstrap import Container
+from switchboard.directory import registration as registrations
+from switchboard.directory.auth import GraphCredentials
+from switchboard.directory.connection_test import ConnectionReport, run_connection_test
+from switchboard.portal.accounts import get_account
+from switchboard.portal.actors import Actor
+
+
+def verify_connection(
+    container: Container, actor: Actor, slug: str
+) -> registrations.ConnectionTestRecord:
+    with container.unit_of_work() as session:
+        account = get_account(session, actor, slug, write=True)
+        reg = registrations.get_registration(session, actor, account)
+        policy = registrations.policy_of(reg)
+        candidates = [
+            (
+                c,
+                GraphCredentials(
+                    account_id=reg.account_id,
+                    tenant_id=reg.tenant_id,
+                    client_id=reg.client_id,
+                    private_key_pem=c.private_key_pem,
+                    certificate_pem=c.certificate_pem,
+                    authority_url=reg.authority_url,
+                    graph_url=reg.graph_url,
+                    ca_bundle_pem=reg.ca_bundle_pem,
+                ),
+            )
+            for c in registrations.credentials_for_auth(reg, secrets=container.secrets)
+        ]
+    reports: list[tuple[str, str, ConnectionReport]] = []
+    for credential, creds in candidates:
+        reports.append(
+            (credential.which, credential.thumbprint_sha1, run_connection_test(creds, policy))
+        )
+    current = next(r for which, _, r in reports if which == "current")
+    checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]
+    proven = []
+    for which, thumbprint, report in reports:
+        token_ok = any(c.name == "token" and c.ok for c in report.checks)
+        if token_ok:
+            proven.append(thumbprint)
+        if which == "next":
+            checks += [dict(c, certificate="next") for c in report.as_dict()["checks"]]
+    failed = [c for c in current.checks if not c.ok]
+    message = "all checks passed" if not failed else "; ".join(c.message for c in failed)
+    record = registrations.ConnectionTestRecord(
+        ok=current.ok, message=message, checks=checks, proven_certificates=proven
+    )
+    with container.unit_of_work() as session:
+        account = get_account(session, actor, slug, write=True)
+        registrations.record_test_result(session, actor, account, record)
+    return record
