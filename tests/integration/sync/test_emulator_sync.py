@@ -1,0 +1,206 @@
+"""The whole chain against the Entra ID emulator: registration certificate -> msal -> Graph client
+-> engine -> portal, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from switchboard.bootstrap import Container
+from switchboard.cli.main import app as cli
+from switchboard.db.models import User
+from switchboard.directory import registration
+from switchboard.directory.auth import forget_provider
+from switchboard.emulator.apps import parse_roles
+from switchboard.emulator.server import RunningEmulator, running
+from switchboard.emulator.state import SeedOptions
+from switchboard.portal.accounts import get_account
+from switchboard.sync.engine import SyncEngine
+from switchboard.sync.policy import SyncPolicy
+from tests import factories
+
+SEED = SeedOptions(users=60, groups=6, seed=5)
+OP = factories.OPERATOR
+MAPPED = {"hq": "HQ", "branch": "Branch"}
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    state: Path = tmp_path_factory.mktemp("sync-emulator")
+    with running(state, seed=SEED) as server:
+        yield server
+
+
+@dataclass
+class Connected:
+    container: Container
+    emulator: RunningEmulator
+    groups: list[str]
+    engine: SyncEngine
+
+    def directory(self) -> Any:
+        return self.emulator.emulator.directory
+
+
+@pytest.fixture
+def connected(container: Container, emulator: RunningEmulator) -> Iterator[Connected]:
+    emu = emulator.emulator
+    emulator.call(lambda: emu.reset(SEED))
+    directory = emu.directory
+    # The two groups with the most (transitive) user members.
+    sizes = sorted(
+        (
+            (len([m for m in directory.transitive_member_ids(g) if m in directory.users]), g)
+            for g in directory.groups
+        ),
+        reverse=True,
+    )
+    groups = [g for _n, g in sizes[:2]]
+    client_id = str(uuid.uuid4())
+    with container.unit_of_work() as s:
+        acct = factories.tenant(s).account
+        reg = registration.connect(
+            s,
+            OP,
+            acct,
+            registration.RegistrationIn(
+                tenant_id=emulator.tenant_id,
+                client_id=client_id,
+                cloud="custom",
+                authority_url=emulator.url,
+                graph_url=emulator.url,
+                ca_bundle_pem=emulator.ca_path.read_text(),
+                settings=SyncPolicy(groups=groups),
+            ),
+        )
+        certificate = reg.certificate_pem
+        account_id = acct.id
+    # The customer's admin uploads the certificate to the app and grants the permissions.
+    emulator.call(
+        lambda: emu.apps.register(
+            client_id,
+            certificate_pem=certificate,
+            roles=parse_roles("User.Read.All,GroupMember.Read.All"),
+        )
+    )
+    yield Connected(
+        container, emulator, groups, SyncEngine(container, container.directory_factory())
+    )
+    forget_provider(account_id)
+
+
+def expected_outcomes(c: Connected) -> dict[str, str]:
+    """What the semantics say each in-scope user becomes, worked out from the emulator."""
+    d = c.directory()
+    ids: set[str] = set()
+    for g in c.groups:
+        ids |= {m for m in d.transitive_member_ids(g) if m in d.users}
+    outcomes = {}
+    for uid in ids:
+        user = d.users[uid]
+        if user.deleted_at is not None:
+            continue
+        p = user.props
+        location = (p.get("officeLocation") or "").casefold()
+        if not p.get("givenName") or not p.get("surname") or location not in MAPPED:
+            outcomes[uid] = "error"
+        else:
+            outcomes[uid] = "create"
+    return outcomes
+
+
+def synced(c: Connected) -> dict[str, User]:
+    with c.container.unit_of_work() as s:
+        return {u.directory_id: u for u in s.scalars(select(User)) if u.directory_id}
+
+
+def test_first_reconcile_matches_the_semantics(connected: Connected) -> None:
+    expected = expected_outcomes(connected)
+    summary = connected.engine.reconcile(OP, "acme")
+    assert summary.status in ("succeeded", "partial"), summary.message
+    want = {k: list(expected.values()).count(k) for k in set(expected.values())}
+    assert summary.counts == want
+    created = synced(connected)
+    assert set(created) == {u for u, o in expected.items() if o == "create"}
+    d = connected.directory()
+    for uid, user in created.items():
+        props = d.users[uid].props
+        assert user.first_name == props["givenName"]
+        assert user.last_name == props["surname"]
+        assert user.email.casefold() == (props.get("mail") or props["userPrincipalName"]).casefold()
+        assert user.location.name == MAPPED[props["officeLocation"].casefold()]
+        assert user.status == (
+            "active" if props.get("accountEnabled", True) else "disabled_in_directory"
+        )
+    again = connected.engine.reconcile(OP, "acme")
+    assert again.counts.get("create", 0) == 0
+    assert again.counts.get("skip") == len(created)
+
+
+def test_delta_round_after_directory_changes(connected: Connected) -> None:
+    connected.engine.reconcile(OP, "acme")
+    before = synced(connected)
+    d = connected.directory()
+    emu = connected.emulator
+    members = sorted(before)
+    renamed, moved, disabled, deleted = members[:4]
+    direct = next(m for m in members[4:] if any(m in d.groups[g].members for g in connected.groups))
+    group = next(g for g in connected.groups if direct in d.groups[g].members)
+    other_groups = d.transitive_groups_of(direct) & set(connected.groups)
+    new_location = "Branch" if before[moved].location.name == "HQ" else "HQ"
+
+    def change() -> None:
+        d.update_user(renamed, {"surname": "Renamed"})
+        d.update_user(moved, {"officeLocation": new_location})
+        d.update_user(disabled, {"accountEnabled": False})
+        d.delete_user(deleted)
+        d.remove_member(group, direct)
+
+    emu.call(change)
+    still_in_scope = bool(other_groups - {group}) or any(
+        direct in d.transitive_member_ids(g) for g in connected.groups
+    )
+    summary = connected.engine.delta(OP, "acme")
+    assert summary.kind == "delta", summary.message
+    after = synced(connected)
+    assert after[renamed].last_name == "Renamed"
+    assert after[moved].location.name == new_location
+    assert after[moved].extension == before[moved].extension
+    assert after[disabled].status == "disabled_in_directory"
+    assert deleted not in after
+    assert (direct in after) == still_in_scope
+
+
+def test_cli_reconcile_and_runs(connected: Connected, tmp_path: Path) -> None:
+    settings = connected.container.settings
+    env = {
+        "SWITCHBOARD_DATABASE_URL": settings.database_url,
+        "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
+        "SWITCHBOARD_SECRET_KEY": settings.secret_key or "",
+    }
+    runner = CliRunner()
+    tested = runner.invoke(cli, ["directory", "test", "acme", "--json"], env=env)
+    assert tested.exit_code == 0, tested.output
+    assert json.loads(tested.stdout)["ok"] is True
+    dry = runner.invoke(cli, ["directory", "reconcile", "acme", "--dry-run", "--json"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["dry_run"] is True
+    real = runner.invoke(cli, ["directory", "reconcile", "acme", "--json"], env=env)
+    assert real.exit_code == 0, real.output
+    summary = json.loads(real.stdout)
+    assert summary["counts"].get("create", 0) > 0
+    listed = runner.invoke(cli, ["directory", "runs", "acme", "--json"], env=env)
+    assert [r["id"] for r in json.loads(listed.stdout)][:2] == [
+        summary["run_id"],
+        summary["run_id"] - 1,
+    ]
+    with connected.container.unit_of_work() as s:
+        assert get_account(s, OP, "acme").status == "active"
