@@ -268,10 +268,14 @@ def test_custom_cloud_with_a_ca_bundle(env: Env) -> None:
         ),
         (
             {"settings": {"location_rules": {"Paris": "Paris Office"}}},
-            "location_rules",
+            "settings.location_rules",
             "'paris' -> 'Paris Office' names no location of account 'acme'",
         ),
-        ({"settings": {"default_location": "Mars"}}, "default_location", "no location named"),
+        (
+            {"settings": {"default_location": "Mars"}},
+            "settings.default_location",
+            "no location named",
+        ),
         ({"settings": {"mode": "sometimes"}}, "settings.mode", "on_demand"),
         ({"secret": "x"}, "secret", "not a known field"),
     ],

@@ -190,16 +190,21 @@ def _policy_error(exc: ValidationError) -> ValidationFailed:
     return from_pydantic(exc)
 
 
-def _checked_policy(session: Session, account: Account, policy: SyncPolicy) -> SyncPolicy:
-    """Location names must exist in this account; stored with the location's own spelling."""
+def _checked_policy(
+    session: Session, account: Account, policy: SyncPolicy, prefix: str = ""
+) -> SyncPolicy:
+    """Location names must exist in this account; stored with the location's own spelling.
+
+    ``prefix`` places the field names where the settings sit in the request ("settings.").
+    """
     rules: dict[str, str] = {}
     for value, name in policy.location_rules.items():
         location = find_location_by_name(session, account, name)
         if location is None:
             raise ValidationFailed(
-                f"location_rules: the rule '{value}' -> '{name}' names no location of account"
-                f" '{account.slug}'; create the location first or correct the rule",
-                field="location_rules",
+                f"{prefix}location_rules: the rule '{value}' -> '{name}' names no location of"
+                f" account '{account.slug}'; create the location first or correct the rule",
+                field=f"{prefix}location_rules",
             )
         rules[value] = location.name
     default = policy.default_location
@@ -207,22 +212,22 @@ def _checked_policy(session: Session, account: Account, policy: SyncPolicy) -> S
         location = find_location_by_name(session, account, default)
         if location is None:
             raise ValidationFailed(
-                f"default_location: no location named '{default}' in account"
+                f"{prefix}default_location: no location named '{default}' in account"
                 f" '{account.slug}'; create it first or choose another",
-                field="default_location",
+                field=f"{prefix}default_location",
             )
         default = location.name
     if policy.mode == "batched" and not (policy.schedule_minutes or policy.schedule_cron):
         raise ValidationFailed(
-            "schedule_minutes: batched mode needs a schedule; set schedule_minutes (every N"
-            " minutes) or schedule_cron",
-            field="schedule_minutes",
+            f"{prefix}schedule_minutes: batched mode needs a schedule; set schedule_minutes"
+            " (every N minutes) or schedule_cron",
+            field=f"{prefix}schedule_minutes",
         )
     if policy.schedule_cron is not None and len(policy.schedule_cron.split()) != 5:
         raise ValidationFailed(
-            "schedule_cron: a cron expression has five fields (minute hour day month weekday),"
-            " like '*/30 * * * *'",
-            field="schedule_cron",
+            f"{prefix}schedule_cron: a cron expression has five fields (minute hour day month"
+            " weekday), like '*/30 * * * *'",
+            field=f"{prefix}schedule_cron",
         )
     return policy.model_copy(update={"location_rules": rules, "default_location": default})
 
@@ -298,7 +303,7 @@ def connect(
     tenant_id = clouds.guid(data.tenant_id, "tenant_id", "Directory (tenant) ID")
     client_id = clouds.guid(data.client_id, "client_id", "Application (client) ID")
     endpoints = clouds.resolve(data.cloud, data.authority_url, data.graph_url, data.ca_bundle_pem)
-    policy = _checked_policy(session, account, data.settings or SyncPolicy())
+    policy = _checked_policy(session, account, data.settings or SyncPolicy(), "settings.")
     if find_registration(session, account) is not None:
         raise Conflict(
             f"account '{account.slug}' is already connected to Entra ID; change its settings,"
