@@ -39,7 +39,8 @@ class FakeUsers:
         assert url.path == "/v1.0/users"
         users = self.users
         if "$filter" in q:
-            prefix = q["$filter"].split(",", 1)[1].rstrip(")").strip("'").replace("''", "'")
+            literal = q["$filter"].split(",", 1)[1].removesuffix(")")
+            prefix = literal[1:-1].replace("''", "'")
             users = [u for u in users if u["userPrincipalName"].lower().startswith(prefix)]
         offset = int(q.get("$skiptoken", "0"))
         body: dict[str, Any] = {"value": users[offset : offset + self.page]}
@@ -60,28 +61,30 @@ def directory(handler: Any, **kw: Any) -> GraphDirectory:
     return GraphDirectory(client, **kw)
 
 
-def test_small_tenant_is_one_request() -> None:
+def test_small_tenant_is_a_count_and_one_page() -> None:
     fake = FakeUsers(["a@x", "b@x"], page=5)
     users = list(directory(fake).users_in_scope([], ["userPrincipalName"]))
     assert {u.id for u in users} == {"id-0", "id-1"}
-    assert fake.paths == ["/v1.0/users"]
+    assert fake.paths == ["/v1.0/users/$count", "/v1.0/users"]
 
 
 def test_partitioned_read_yields_everyone_once() -> None:
     upns = [f"{c}{i}@x" for c in "abcz09_" for i in range(5)]
     fake = FakeUsers(upns, page=3)
-    users = list(directory(fake, workers=4).users_in_scope([], ["userPrincipalName"]))
+    users = list(directory(fake, workers=4, page_size=3).users_in_scope([], ["userPrincipalName"]))
     assert sorted(u.id for u in users) == sorted(u["id"] for u in fake.users)
     assert fake.paths.count("/v1.0/users?f") > 10  # partition chains, read side by side
-    assert fake.paths[-1] == "/v1.0/users/$count"
+    assert fake.paths[0] == "/v1.0/users/$count"
+    assert "/v1.0/users" not in fake.paths  # no plain walk: the partitions covered everyone
 
 
 def test_upn_outside_the_partitions_triggers_a_full_walk() -> None:
-    upns = [f"a{i}@x" for i in range(5)] + ["élise@x", "b@x", ".odd@x"]
+    upns = [f"a{i}@x" for i in range(8)] + ["élise@x", "b@x", ".odd@x"]
     fake = FakeUsers(upns, page=2)
-    users = list(directory(fake, workers=3).users_in_scope([], ["userPrincipalName"]))
+    users = list(directory(fake, workers=3, page_size=2).users_in_scope([], ["userPrincipalName"]))
     assert sorted(u.user_principal_name for u in users) == sorted(upns)
     assert len(users) == len(upns)
+    assert "/v1.0/users?f" in fake.paths and "/v1.0/users" in fake.paths
 
 
 def test_sequential_mode_walks_next_links() -> None:
@@ -112,7 +115,7 @@ def test_group_read_dedupes_and_names_a_missing_group() -> None:
 
 def test_stopping_early_releases_the_workers() -> None:
     fake = FakeUsers([f"{c}{i}@x" for c in "abcdefgh" for i in range(30)], page=2)
-    d = directory(fake, workers=2)
+    d = directory(fake, workers=2, page_size=2)
     it = d.users_in_scope([], ["id"])
     first = [next(it) for _ in range(5)]
     it.close()  # must not hang on the bounded queue
