@@ -185,8 +185,12 @@ def faults(
     ] = None,
     notification_delay_ms: Annotated[int | None, typer.Option()] = None,
     notification_drop_rate: Annotated[float | None, typer.Option(help="0-1")] = None,
+    notification_duplicate_rate: Annotated[float | None, typer.Option(help="0-1")] = None,
     delta_replays: Annotated[
         bool | None, typer.Option("--delta-replays/--no-delta-replays")
+    ] = None,
+    delta_empty_pages: Annotated[
+        bool | None, typer.Option("--delta-empty-pages/--no-delta-empty-pages")
     ] = None,
     delta_expired_status: Annotated[int | None, typer.Option(help="400 or 410")] = None,
     as_json: JsonFlag = False,
@@ -202,7 +206,9 @@ def faults(
             "timeout_seconds": timeout_seconds,
             "notification_delay_ms": notification_delay_ms,
             "notification_drop_rate": notification_drop_rate,
+            "notification_duplicate_rate": notification_duplicate_rate,
             "delta_replays": delta_replays,
+            "delta_empty_pages": delta_empty_pages,
             "delta_expired_status": delta_expired_status,
         }.items()
         if v is not None

@@ -100,6 +100,7 @@ class DeltaEngine:
         self.codec = codec
         self.page_size = 200
         self.replays = False
+        self.empty_pages = False
 
     def _log(self, kind: Kind) -> list[tuple[int, str]]:
         return self.directory.user_log if kind == "users" else self.directory.group_log
@@ -141,6 +142,18 @@ class DeltaEngine:
             if now - float(state["t"]) > DELTA_TOKEN_LIFETIME_SECONDS:
                 raise DeltaTokenExpired(kind)
             select, ids, base = state["s"], state["f"], int(state["b"])
+            if phase == "next" and self.empty_pages and not state.get("e"):
+                # An empty page that is not the end: the client must follow the nextLink.
+                state["e"] = 1
+                link = self._link(base_url, kind, "next", state)
+                return DeltaPage(
+                    {
+                        "@odata.context": self._context(base_url, kind, select),
+                        "value": [],
+                        "@odata.nextLink": link,
+                    },
+                    req.minimal,
+                )
             if phase == "delta":
                 cursor, offset, started = base, 0, now
             else:

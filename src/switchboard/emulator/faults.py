@@ -19,7 +19,10 @@ class Faults:
     timeout_seconds: float = 30.0
     notification_delay_ms: int = 0
     notification_drop_rate: float = 0.0
+    notification_duplicate_rate: float = 0.0
     delta_replays: bool = False
+    # Interleave pages that carry no objects but a nextLink (Graph sends them too).
+    delta_empty_pages: bool = False
     # How an expired delta token is answered: 400 syncStateNotFound, or 410 Gone + Location.
     delta_expired_status: int = 400
     seed: int = 0
@@ -42,7 +45,9 @@ class Faults:
             "timeout_seconds": ((int, float), lambda v: 0 < v <= 3600),
             "notification_delay_ms": (int, lambda v: 0 <= v <= 600_000),
             "notification_drop_rate": ((int, float), lambda v: 0 <= v <= 1),
+            "notification_duplicate_rate": ((int, float), lambda v: 0 <= v <= 1),
             "delta_replays": (bool, lambda v: True),
+            "delta_empty_pages": (bool, lambda v: True),
             "delta_expired_status": (int, lambda v: v in (400, 410)),
             "seed": (int, lambda v: True),
             "error_kinds": (list, lambda v: bool(v) and all(k in ERROR_KINDS for k in v)),

@@ -182,6 +182,7 @@ class Graph:
         try:
             self.directory.expire_deleted()
             self.delta.replays = self.faults.delta_replays
+            self.delta.empty_pages = self.faults.delta_empty_pages
             resp = await self._route(req)
         except DirectoryError as exc:
             resp = GraphResponse(exc.status, error_body(exc.code, exc.message, rid, crid))

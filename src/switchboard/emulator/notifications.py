@@ -147,7 +147,8 @@ class Notifier:
         self._queue: deque[_Pending] = deque()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.verify: ssl.SSLContext | bool = True
+        # One TLS context for every outgoing call: building one loads the CA bundle (slow).
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context()
         self.sent_log: deque[dict[str, Any]] = deque(maxlen=500)
 
     # ------------------------------------------------------------------ subscriptions
@@ -339,6 +340,12 @@ class Notifier:
         if share > 0.10:
             delay += 10.0  # delayed delivery for slow endpoints
         self._queue.append(_Pending(url, item, self.clock.timestamp(), 0, time.time() + delay))
+        rate = self.faults.notification_duplicate_rate
+        if rate and self.faults.rng.random() < rate:
+            # Graph may deliver one change more than once; receivers must be idempotent.
+            self._queue.append(
+                _Pending(url, dict(item), self.clock.timestamp(), 0, time.time() + delay)
+            )
         self._poke()
 
     def _poke(self) -> None:

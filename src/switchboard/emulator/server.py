@@ -379,6 +379,9 @@ def running(
         loop_box["loop"] = loop
         asyncio.set_event_loop(loop)
         loop.run_until_complete(server.serve(sockets=[sock]))
+        # Let closed connections finish closing before the loop goes away.
+        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
     thread = threading.Thread(target=run, name="entra-emulator", daemon=True)

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 READ_WINDOW_SECONDS = 10.0
 WRITE_WINDOW_SECONDS = 150.0
 WRITE_LIMIT = 3000
+TENANT_WRITE_WINDOW_SECONDS = 300.0
+TENANT_WRITE_LIMIT = 18000
+TENANT = "*tenant*"
 
 
 def read_limit(tenant_users: int) -> int:
@@ -82,6 +85,15 @@ class Throttle:
             retry = max(round(window.started + span - now, 3), 0.001)
             headers["x-ms-throttle-limit-percentage"] = f"{min(window.used / limit, 1.8):.1f}"
             return Verdict(False, cost, retry, headers)
+        if method != "GET":
+            # All apps together: 18,000 writes per 5 minutes per tenant.
+            tenant = self._writes.setdefault(TENANT, _Window(now, 0))
+            if now - tenant.started >= TENANT_WRITE_WINDOW_SECONDS:
+                tenant.started, tenant.used = now, 0
+            if tenant.used + cost > TENANT_WRITE_LIMIT:
+                retry = max(round(tenant.started + TENANT_WRITE_WINDOW_SECONDS - now, 3), 0.001)
+                return Verdict(False, cost, retry, headers)
+            tenant.used += cost
         window.used += cost
         share = window.used / limit
         if share > 0.8:

@@ -53,9 +53,13 @@ def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
     state: Path = tmp_path_factory.mktemp("entra-emulator")
     with running(state, seed=SMALL_SEED) as server:
         yield server
-        # Close client connections first so the server shuts down without cutting them.
-        while _SESSIONS:
-            _SESSIONS.pop().close()
+        close_sessions()
+
+
+def close_sessions() -> None:
+    """Close msal's HTTP sessions so a server can shut down without cutting connections."""
+    while _SESSIONS:
+        _SESSIONS.pop().close()
 
 
 @pytest.fixture
@@ -72,6 +76,8 @@ def emu(emulator_server: RunningEmulator) -> RunningEmulator:
                 "error_rate": 0.0,
                 "error_kinds": ["429", "503"],
                 "notification_delay_ms": 0,
+                "notification_duplicate_rate": 0.0,
+                "delta_empty_pages": False,
                 "notification_drop_rate": 0.0,
                 "delta_replays": False,
                 "delta_expired_status": 400,
@@ -205,3 +211,11 @@ def plain_user_ids(server: RunningEmulator) -> list[str]:
             ]
         )
     )
+
+
+def full_delta_round(
+    client: httpx.Client, first: httpx.Response
+) -> tuple[list[dict[str, Any]], str]:
+    items, last = all_pages(client, first)
+    assert "@odata.deltaLink" in last
+    return items, str(last["@odata.deltaLink"])

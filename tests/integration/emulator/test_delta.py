@@ -266,3 +266,53 @@ def test_churn_shows_up_in_delta(emu: RunningEmulator, reader: httpx.Client) -> 
     assert items
     kinds = {("removed" if "@removed" in i else "live") for i in items}
     assert "live" in kinds
+
+
+def test_empty_pages_with_a_next_link_are_not_the_end(
+    emu: RunningEmulator, reader: httpx.Client
+) -> None:
+    page_size(emu, 15)
+    with control(emu) as ctl:
+        ctl.patch("/faults", json={"delta_empty_pages": True})
+    page = reader.get("/users/delta", params={"$select": "displayName"}).json()
+    pages = [page]
+    while "@odata.nextLink" in page:
+        page = reader.get(page["@odata.nextLink"]).json()
+        pages.append(page)
+    assert any(p["value"] == [] and "@odata.nextLink" in p for p in pages)
+    assert len(merge([i for p in pages for i in p["value"]])) == 40
+
+
+def test_users_soft_deleted_over_30_days_ago_are_purged(
+    emu: RunningEmulator, reader: httpx.Client, writer: httpx.Client
+) -> None:
+    uid = writer.get("/users", params={"$top": "1"}).json()["value"][0]["id"]
+    writer.delete(f"/users/{uid}")
+    _, delta_link = full_round(
+        reader, reader.get("/users/delta", params={"$select": "displayName"})
+    )
+    with control(emu) as ctl:
+        advanced = ctl.post("/clock/advance", json={"days": 31})
+    assert advanced.json()["purged_deleted_users"] == 1
+    assert writer.get(f"/directory/deletedItems/{uid}").status_code == 404
+    # The old delta link is now over 7 days old: the client starts again.
+    assert reader.get(delta_link).status_code == 400
+    items, _ = full_round(reader, reader.get("/users/delta", params={"$select": "displayName"}))
+    assert merge(items)[uid] == {"id": uid, "@removed": {"reason": "deleted"}}
+
+
+def test_groups_delta_latest_and_removed_groups(reader: httpx.Client, writer: httpx.Client) -> None:
+    latest = reader.get("/groups/delta", params={"$deltatoken": "latest"}).json()
+    assert latest["value"] == []
+    gid = writer.post(
+        "/groups",
+        json={
+            "displayName": "Temp",
+            "mailEnabled": False,
+            "mailNickname": "temp",
+            "securityEnabled": True,
+        },
+    ).json()["id"]
+    assert writer.delete(f"/groups/{gid}").status_code == 204
+    items, _ = full_round(reader, reader.get(latest["@odata.deltaLink"]))
+    assert merge(items)[gid]["@removed"] == {"reason": "deleted"}

@@ -306,3 +306,35 @@ def test_group_membership_changes_notify_group_subscribers(
     wait_for(lambda: len(receiver.notifications) >= 1)
     assert receiver.notifications[0]["changeType"] == "deleted"
     assert receiver.notifications[0]["resourceData"]["id"] == ops
+
+
+def test_duplicate_fault_delivers_a_change_twice(
+    emu: RunningEmulator, reader: httpx.Client, writer: httpx.Client, receiver: Receiver
+) -> None:
+    subscribe(reader, emu, receiver)
+    with control(emu) as ctl:
+        ctl.patch("/faults", json={"notification_duplicate_rate": 1.0})
+    uid = plain_user_ids(emu)[0]
+    writer.patch(f"/users/{uid}", json={"jobTitle": "Twice"})
+    wait_for(lambda: len(receiver.notifications) >= 2)
+    assert {n["resourceData"]["id"] for n in receiver.notifications} == {uid}
+
+
+def test_one_post_carries_items_of_several_subscriptions(
+    emu: RunningEmulator, reader: httpx.Client, writer: httpx.Client, receiver: Receiver
+) -> None:
+    first = subscribe(reader, emu, receiver).json()["id"]
+    second = subscribe(reader, emu, receiver, changeType="updated").json()["id"]
+    writer.patch(f"/users/{plain_user_ids(emu)[0]}", json={"jobTitle": "Shared"})
+    wait_for(lambda: len(receiver.notifications) >= 2)
+    assert {n["subscriptionId"] for n in receiver.notifications} == {first, second}
+
+
+def test_at_most_100_subscriptions_per_app(
+    emu: RunningEmulator, reader: httpx.Client, receiver: Receiver
+) -> None:
+    for _ in range(100):
+        assert subscribe(reader, emu, receiver, lifecycleNotificationUrl=None).status_code == 201
+    refused = subscribe(reader, emu, receiver, lifecycleNotificationUrl=None)
+    assert refused.status_code == 403
+    assert "100" in refused.json()["error"]["message"]
