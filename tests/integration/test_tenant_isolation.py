@@ -20,12 +20,14 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
-from switchboard.db.models import Base, Principal
+from switchboard.db.models import Base, DirectoryRegistration, Principal, SyncRun
 from switchboard.directory import registration
 from switchboard.portal import accounts, licenses, locations, media, numbers, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import LicenseIn, LocationIn, UserIn
+from switchboard.sync.engine import SyncEngine
 from tests import factories
+from tests.fakes import FakeDirectory
 
 OP = factories.OPERATOR
 PARAM_RE = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -156,6 +158,55 @@ def _rotation_proven(container: Container, t: Seeded) -> None:
         registration.record_test_result(s, OP, acct, record)
 
 
+SYNCED_GROUP = "0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
+
+
+class FakeDirectories:
+    """One fake directory per account, standing in for each tenant's Entra ID."""
+
+    def __init__(self) -> None:
+        self.by_account: dict[int, FakeDirectory] = {}
+
+    def __call__(self, reg: DirectoryRegistration) -> FakeDirectory:
+        return self.for_account(reg.account_id)
+
+    def for_account(self, account_id: int) -> FakeDirectory:
+        if account_id not in self.by_account:
+            fake = FakeDirectory()
+            fake.groups[SYNCED_GROUP] = set()
+            fake.add_user("u1", givenName="Sync", surname=f"Account{account_id}")
+            fake.add_member(SYNCED_GROUP, "u1")
+            self.by_account[account_id] = fake
+        return self.by_account[account_id]
+
+
+def _sync_ready(container: Container, t: Seeded) -> None:
+    _connected(container, t)
+    if not isinstance(container.directory_for, FakeDirectories):
+        container.directory_for = FakeDirectories()
+
+
+def _held_run(container: Container, t: Seeded) -> None:
+    """A run whose deletions wait for approval (the synced group came back empty)."""
+    _sync_ready(container, t)
+    run_id = t.extra_ids.get("run_id")
+    with container.unit_of_work() as s:
+        run = s.get(SyncRun, run_id) if isinstance(run_id, int) else None
+        if run is not None and run.status == "held":
+            return
+    directories = container.directory_for
+    assert isinstance(directories, FakeDirectories)
+    fake = directories.for_account(t.account_id)
+    engine = SyncEngine(container, directories)
+    fake.add_member(SYNCED_GROUP, "u1")
+    engine.reconcile(OP, t.slug)
+    fake.remove_member(SYNCED_GROUP, "u1")
+    held = engine.reconcile(OP, t.slug)
+    assert held.status == "held", held
+    fake.add_member(SYNCED_GROUP, "u1")
+    t.extra_ids["run_id"] = held.run_id
+
+
 def prepare_reads(container: Container, t: Seeded) -> None:
     """Give the read routes something to read (their preconditions agree with each other)."""
     for key, case in CASES.items():
@@ -227,6 +278,17 @@ CASES: dict[tuple[str, str], Case] = {
         before=_rotation_proven
     ),
     ("DELETE", "/api/v1/accounts/{account}/directory/certificate/next"): Case(before=_rotated),
+    ("POST", "/api/v1/accounts/{account}/directory/reconcile"): Case(
+        body=lambda t: {"dry_run": False}, before=_sync_ready
+    ),
+    ("POST", "/api/v1/accounts/{account}/directory/delta"): Case(before=_sync_ready),
+    ("POST", "/api/v1/accounts/{account}/directory/sync-user"): Case(
+        body=lambda t: {"user": "u1@contoso.example"}, before=_sync_ready
+    ),
+    ("GET", "/api/v1/accounts/{account}/directory/runs"): Case(before=_held_run),
+    ("GET", "/api/v1/accounts/{account}/directory/runs/{run_id}"): Case(before=_held_run),
+    ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/approve"): Case(before=_held_run),
+    ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/reject"): Case(before=_held_run),
 }
 
 WRITES = sorted(key for key in CASES if key[0] not in READ_METHODS)
@@ -447,6 +509,8 @@ def test_own_account_with_another_accounts_object_ids_is_not_found(
     container: Container, world: World
 ) -> None:
     a, b = world.a, world.b
+    prepare_reads(container, a)
+    prepare_reads(container, b)  # B's sync runs, among others
     before = {n: snapshot(container, t.account_id) for n, t in (("a", a), ("b", b))}
     # A's slug, B's ids for every object in the path.
     mixed = replace(
@@ -456,6 +520,7 @@ def test_own_account_with_another_accounts_object_ids_is_not_found(
         free_number_id=b.free_number_id,
         spare_license_id=b.spare_license_id,
         media_id=b.media_id,
+        extra_ids=dict(b.extra_ids),
     )
     assert mixed.path_values().keys() == b.path_values().keys()
     wrong: list[str] = []
@@ -603,8 +668,14 @@ def test_provider_admin_reads_every_account(container: Container, world: World) 
         world.a,
         world.a,
     )
-    emails = {u["email"] for u in a_users.json()["items"]}
-    assert emails == {"ada@alpha.example.com", "grace@alpha.example.com"}
+    found = a_users.json()["items"]
+    emails = {u["email"] for u in found}
+    assert {"ada@alpha.example.com", "grace@alpha.example.com"} <= emails
+    assert not any("bravo" in e for e in emails)
+    # The one other user is alpha's own directory user (its held run keeps it).
+    assert {u["last_name"] for u in found if u["source"] == "directory"} <= {
+        f"Account{world.a.account_id}"
+    }
 
 
 @pytest.mark.parametrize("key", WRITES, ids=[f"{m} {p}" for m, p in WRITES])

@@ -11,6 +11,7 @@ from switchboard.web.api import (
     accounts,
     audit,
     directory,
+    directory_sync,
     licenses,
     locations,
     media,
@@ -35,7 +36,18 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
     app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (accounts, locations, licenses, numbers, users, audit, tokens, media, directory):
+    for module in (
+        accounts,
+        locations,
+        licenses,
+        numbers,
+        users,
+        audit,
+        tokens,
+        media,
+        directory,
+        directory_sync,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     ui.install(app)
