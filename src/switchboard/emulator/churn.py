@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping
 
 from switchboard.emulator.directory import Directory, DirectoryError, new_id
 from switchboard.emulator.seed import GIVEN_NAMES, OFFICE_LOCATIONS, SURNAMES, TITLES
@@ -31,6 +30,8 @@ class Churner:
         self.directory = directory
         self.rng = random.Random(seed)  # noqa: S311 - reproducible demo data
         self.done: Counter[str] = Counter()
+        self._ids: list[str] = []
+        self._steps_since_refresh = 0
 
     def run(self, count: int) -> Counter[str]:
         made: Counter[str] = Counter()
@@ -40,23 +41,31 @@ class Churner:
 
     def _pick_active(self) -> str | None:
         d = self.directory
-        if not d.users:
-            return None
         for _ in range(20):
-            uid = self.rng.choice(list(d.users)) if len(d.users) < 64 else self._sample(d.users)
-            if d.users[uid].deleted_at is None:
+            uid = self._sample_user()
+            if uid is None:
+                return None
+            user = d.users.get(uid)
+            if user is not None and user.deleted_at is None:
                 return uid
         return None
 
-    def _sample(self, mapping: Mapping[str, object]) -> str:
-        # Random access into a dict without copying 100k keys: pick from the tail region.
-        keys = list(mapping.keys())[-5000:] if len(mapping) > 5000 else list(mapping)
-        return self.rng.choice(keys)
+    def _sample_user(self) -> str | None:
+        # A cached id list, refreshed now and then: copying 100,000 keys per step would make
+        # churn cost O(tenant size). Stale ids are skipped by the caller.
+        if not self._ids or self._steps_since_refresh > 500:
+            self._ids = list(self.directory.users)
+            self._steps_since_refresh = 0
+        return self.rng.choice(self._ids) if self._ids else None
+
+    def _sample_group(self) -> str:
+        return self.rng.choice(list(self.directory.groups))
 
     def step(self) -> str:
         names = [n for n, _w in STEPS]
         weights = [w for _n, w in STEPS]
         kind = self.rng.choices(names, weights)[0]
+        self._steps_since_refresh += 1
         try:
             ok = getattr(self, f"_{kind}")()
         except DirectoryError:
@@ -108,7 +117,7 @@ class Churner:
             object_id=uid,
         )
         if d.groups:
-            d.add_member(self._sample(d.groups), user.id)
+            d.add_member(self._sample_group(), user.id)
         return True
 
     def _toggle_enabled(self) -> bool:
@@ -150,7 +159,7 @@ class Churner:
         if uid is None or len(d.groups) < 2:
             return False
         current = sorted(d.member_of.get(uid, set()))
-        target = self._sample(d.groups)
+        target = self._sample_group()
         if target in current:
             return False
         if current:

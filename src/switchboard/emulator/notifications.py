@@ -150,6 +150,7 @@ class Notifier:
         # One TLS context for every outgoing call: building one loads the CA bundle (slow).
         self.verify: ssl.SSLContext | bool = ssl.create_default_context()
         self.sent_log: deque[dict[str, Any]] = deque(maxlen=500)
+        self.dirty = False  # subscriptions changed since the last save
 
     # ------------------------------------------------------------------ subscriptions
     async def create(self, app_id: str, body: Any) -> Subscription:
@@ -214,6 +215,7 @@ class Notifier:
             created=self.clock.timestamp(),
         )
         self.subscriptions[sub.id] = sub
+        self.dirty = True
         return sub
 
     def _check_expiration(self, value: Any) -> float:
@@ -272,11 +274,13 @@ class Notifier:
             raise bad_request("Only expirationDateTime can be changed on a subscription.")
         sub.expiration = self._check_expiration(body["expirationDateTime"])
         sub.reauthorization_sent = False
+        self.dirty = True
         return sub
 
     def delete(self, sub_id: str, app_id: str) -> None:
         self.get(sub_id, app_id)
         del self.subscriptions[sub_id]
+        self.dirty = True
 
     def reauthorize(self, sub_id: str, app_id: str) -> None:
         self.get(sub_id, app_id).reauthorization_sent = False
@@ -426,6 +430,7 @@ class Notifier:
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> list[dict[str, Any]]:
+        self.dirty = False
         return [asdict(s) for s in self.subscriptions.values()]
 
     def load(self, rows: list[dict[str, Any]]) -> None:

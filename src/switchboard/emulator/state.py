@@ -196,5 +196,6 @@ class Emulator:
         while True:
             await asyncio.sleep(interval)
             with contextlib.suppress(Exception):
-                if self.directory.dirty_users or self.directory.dirty_groups:
+                d = self.directory
+                if d.dirty_users or d.dirty_groups or self.notifier.dirty:
                     self.save()
