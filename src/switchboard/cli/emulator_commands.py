@@ -307,7 +307,7 @@ def bench(
             )
         )
         return
-    table = Table(title="Entra ID emulator benchmark")
+    table = Table(title=f"Entra ID emulator benchmark: {users:,} users in {groups} groups")
     for column in ("step", "objects", "requests", "seconds", "objects/s"):
         table.add_column(column, justify="left" if column == "step" else "right")
     for r in rows:

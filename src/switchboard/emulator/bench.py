@@ -60,14 +60,7 @@ def run_bench(users: int, groups: int, seed: int, state_dir: Path | None = None)
         folder = state_dir or Path(tmp)
         started = time.perf_counter()
         emu = Emulator(folder, seed=SeedOptions(users=users, groups=groups, seed=seed))
-        rows.append(
-            BenchRow(
-                f"seed {users:,} users in {groups} groups (incl. save)",
-                users,
-                time.perf_counter() - started,
-                0,
-            )
-        )
+        rows.append(BenchRow("seed + save", users, time.perf_counter() - started, 0))
         emu.store.close()
         key, cert = self_signed_certificate("bench")
         client_id = str(uuid.uuid4())
@@ -97,29 +90,17 @@ def run_bench(users: int, groups: int, seed: int, state_dir: Path | None = None)
                 timeout=60,
                 headers={"Authorization": f"Bearer {token['access_token']}"},
             ) as c:
-                t0 = time.perf_counter()
-                n, pages = _read_all(c, "/users", {"$top": "999", "$select": SELECT})
-                rows.append(
-                    BenchRow("GET /users?$top=999&$select=...", n, time.perf_counter() - t0, pages)
-                )
-                t0 = time.perf_counter()
-                n, pages = _read_all(c, "/users/delta", {"$select": SELECT})
-                rows.append(
-                    BenchRow(
-                        "GET /users/delta?$select=... (initial round)",
-                        n,
-                        time.perf_counter() - t0,
-                        pages,
-                    )
-                )
-                t0 = time.perf_counter()
-                n, pages = _read_all(c, "/groups/delta", {"$select": "displayName,members"})
-                rows.append(
-                    BenchRow(
-                        "GET /groups/delta?$select=displayName,members (members)",
-                        n,
-                        time.perf_counter() - t0,
-                        pages,
-                    )
-                )
+                reads = [
+                    ("/users $top=999 $select", "/users", {"$top": "999", "$select": SELECT}),
+                    ("/users/delta $select, first round", "/users/delta", {"$select": SELECT}),
+                    (
+                        "/groups/delta members (refs)",
+                        "/groups/delta",
+                        {"$select": "displayName,members"},
+                    ),
+                ]
+                for label, url, params in reads:
+                    t0 = time.perf_counter()
+                    n, pages = _read_all(c, url, params)
+                    rows.append(BenchRow(label, n, time.perf_counter() - t0, pages))
     return rows
