@@ -23,6 +23,7 @@ class FakeDirectory:
         self.user_log: list[tuple[str, str]] = []  # (user id, "changed" | "soft" | "hard")
         self.group_log: list[tuple[str, str, bool]] = []  # (group id, member id, added)
         self.writes: list[tuple[str, dict[str, Any]]] = []
+        self.refuse: dict[str, Exception] = {}  # user id -> what update_user raises
         self.expired_before = 0
 
     # --- directory administration (what an Entra admin does) ---------------------------------
@@ -148,5 +149,13 @@ class FakeDirectory:
         return f"users:{len(self.user_log)}", f"groups:{len(self.group_log)}"
 
     def update_user(self, user_id: str, properties: Mapping[str, Any]) -> None:
+        if user_id in self.refuse:
+            raise self.refuse[user_id]
         self.writes.append((user_id, dict(properties)))
-        self.change(user_id, **properties)
+        current = self.users[user_id]
+        for key, value in properties.items():
+            if isinstance(value, dict):
+                current[key] = {**(current.get(key) or {}), **value}
+            else:
+                current[key] = value
+        self.user_log.append((user_id, "changed"))

@@ -17,8 +17,15 @@ from switchboard.db.migrate import upgrade
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.source import DirectorySource
 from switchboard.jobs.runner import JobRunner, ThreadJobRunner
+from switchboard.portal.events import Listener
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
 from switchboard.secrets_at_rest import SecretBox
+
+
+def default_user_listeners() -> list[Listener]:
+    from switchboard.sync.writeback import on_user_changed
+
+    return [on_user_changed]
 
 
 @dataclass
@@ -32,6 +39,8 @@ class Container:
     secrets: SecretBox = field(init=False)
     # Background work (API runs that answer at once); threads in-process by default.
     jobs: JobRunner = field(default_factory=ThreadJobRunner)
+    # Told of user changes in the changing transaction (two-way sync queues write-backs).
+    user_listeners: list[Listener] = field(default_factory=default_user_listeners)
     # Registration -> DirectorySource; None means Microsoft Graph (tests wire a fake).
     directory_for: Callable[[DirectoryRegistration], DirectorySource] | None = None
 
@@ -53,6 +62,7 @@ class Container:
             session.info["clock"] = self.clock
             session.info["media_store"] = self.media_store
             session.info["secrets"] = self.secrets
+            session.info["user_listeners"] = self.user_listeners
             try:
                 yield session
                 session.commit()

@@ -9,10 +9,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, LicenseType, Media, PhoneNumber, User
-from switchboard.portal import audit, validation
+from switchboard.portal import audit, events, validation
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
+from switchboard.portal.events import UserChanged
 from switchboard.portal.licenses import claim_seat, find_license
 from switchboard.portal.locations import get_location
 from switchboard.portal.numbers import release
@@ -340,6 +341,7 @@ def update_user(
             object_id=user.id,
             fields=changed,
         )
+        events.emit(session, UserChanged(account.id, user.id, tuple(changed), actor.directory))
     return user
 
 

@@ -33,7 +33,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
-from switchboard.sync import runs
+from switchboard.sync import runs, writeback
 from switchboard.sync.apply import apply_items
 from switchboard.sync.mapping import LocationRef
 from switchboard.sync.plan import Observation, Plan, PlanItem, PortalUser, plan
@@ -435,6 +435,21 @@ class SyncEngine:
             progress=_no_progress,
         )
 
+    def _write_back(self, ctx: _Context, run_id: int, counts: dict[str, int]) -> None:
+        """Push the queued writes now; what cannot go yet stays queued for the next run."""
+        with self.container.unit_of_work() as session:
+            account = session.get(Account, ctx.account_id)
+            assert account is not None
+            actor = sync_actor(account)
+        report = writeback.process(self.container, actor, ctx.slug)
+        counts["written_back"] = report.written
+        if report.failed:
+            counts["write_back_failed"] = report.failed
+        with self.container.unit_of_work() as session:
+            run = session.get(SyncRun, run_id)
+            if run is not None:
+                run.counts = dict(counts)
+
     def _plan_and_apply(
         self,
         ctx: _Context,
@@ -458,6 +473,7 @@ class SyncEngine:
             )
         counts = the_plan.counts()
         held = the_plan.hold_reason is not None
+        two_way = ctx.policy.direction == "two_way" and not dry_run
         items = the_plan.items
         chunks = [items[i : i + self.chunk_size] for i in range(0, len(items), self.chunk_size)]
         chunks = chunks or [[]]
@@ -479,6 +495,8 @@ class SyncEngine:
                 pending += sum(1 for r in records if r.state == "pending")
                 done += len(chunk)
                 if index == len(chunks) - 1:
+                    if two_way:
+                        _queue_drift(session, account, ctx.policy, observations, run_id, counts)
                     if failed:
                         counts["failed"] = failed
                     if pending:
@@ -493,6 +511,8 @@ class SyncEngine:
                         message = "dry run: nothing was changed"
                     runs.finish(session, run_id, status=status, counts=counts, message=message)
             progress("apply", done, len(items))
+        if two_way and counts.get("write_back"):
+            self._write_back(ctx, run_id, counts)
         return RunSummary(
             run_id,
             kind,
@@ -502,6 +522,39 @@ class SyncEngine:
             counts,
             the_plan.hold_reason,
             items if dry_run else [],
+        )
+
+
+def _queue_drift(
+    session: Session,
+    account: Account,
+    policy: SyncPolicy,
+    observations: Sequence[Observation],
+    run_id: int,
+    counts: dict[str, int],
+) -> None:
+    """Two-way: queue writes where Entra ID differs from the portal; report blocked users."""
+    seen = [o.user for o in observations if o.user is not None and o.in_scope]
+    queued, blocked = writeback.queue_drift(session, account, policy, seen)
+    if queued:
+        counts["write_back"] = queued
+    if blocked:
+        counts["write_back_blocked"] = len(blocked)
+        runs.add_items(
+            session,
+            run_id,
+            [
+                runs.ItemRecord(
+                    action="write_back",
+                    state="failed",
+                    directory_id=directory_id,
+                    username=username,
+                    fields=("extension", "phone_numbers"),
+                    error_code="writeback_blocked",
+                    message=writeback.ON_PREMISES,
+                )
+                for directory_id, username in blocked
+            ],
         )
 
 

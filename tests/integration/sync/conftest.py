@@ -66,5 +66,6 @@ def world(container: Container) -> World:
     directory.groups = {SALES: set(), SUPPORT: set(), NESTED: set(), OTHER: set()}
     directory.add_member(SALES, NESTED)
     connect(container, SyncPolicy(groups=[SALES, SUPPORT]))
-    engine = SyncEngine(container, lambda _registration: directory, chunk_size=3)
+    container.directory_for = lambda _registration: directory
+    engine = SyncEngine(container, container.directory_factory(), chunk_size=3)
     return World(container, directory, engine, factories.OPERATOR)
