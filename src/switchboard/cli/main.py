@@ -11,12 +11,13 @@ import typer
 
 from switchboard.cli import (
     cert_commands,
+    demo_command,
     directory_commands,
     emulator_commands,
     media_commands,
     portal_commands,
 )
-from switchboard.cli.common import cli_actor, console, container, fail, unit_of_work
+from switchboard.cli.common import cli_actor, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal import principals
@@ -146,35 +147,7 @@ def serve(
         raise fail(str(exc), 2) from exc
 
 
-@app.command("demo")
-def demo(
-    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Prepare the data, do not serve")
-    ] = False,
-) -> None:
-    """Set up a sample account (locations, numbers, licenses, users) and serve the portal."""
-    from switchboard import demo as demo_module
-
-    with container() as c:
-        upgrade(c.engine)
-        login = demo_module.prepare(c)
-        where = c.engine.url.render_as_string(hide_password=True)
-    url = f"http://{host}:{port}/"
-    console.print(
-        f"[bold]Switchboard demo[/] — account [cyan]{demo_module.SLUG}[/] with {login.users} users"
-    )
-    console.print(f"  database: {where}")
-    console.print(f"  open:     {url}")
-    console.print(f"  login:    {login.email}")
-    console.print(f"  password: {login.password}  (new for every run)")
-    console.print(f"  API docs: {url}api/docs")
-    if no_serve:
-        return
-    from switchboard.web.server import run
-
-    run(host=host, port=port)
+app.command("demo")(demo_command.demo)
 
 
 def main() -> None:

@@ -7,8 +7,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from switchboard.cli.common import (
     JsonOption,
@@ -20,64 +18,15 @@ from switchboard.cli.common import (
     unit_of_work,
 )
 from switchboard.cli.directory_commands import directory
+from switchboard.cli.run_display import ITEM_COLUMNS, print_summary, progress_bar
 from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.errors import GraphError
 from switchboard.portal.accounts import get_account
 from switchboard.portal.errors import PortalError
-from switchboard.sync import runs
+from switchboard.sync import runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 
 RUN_COLUMNS = ["id", "trigger", "kind", "status", "counts", "started_at", "message"]
-ITEM_COLUMNS = ["action", "state", "username", "fields", "error_code", "message"]
-
-
-def summary_dict(s: RunSummary) -> dict[str, Any]:
-    return {
-        "run_id": s.run_id,
-        "kind": s.kind,
-        "trigger": s.trigger,
-        "status": s.status,
-        "dry_run": s.dry_run,
-        "counts": s.counts,
-        "message": s.message,
-    }
-
-
-def _print_summary(s: RunSummary, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
-        return
-    table = Table(
-        title=f"Run {s.run_id}: {s.kind} ({s.trigger}) — {s.status}"
-        + (" — dry run" if s.dry_run else "")
-    )
-    table.add_column("outcome")
-    table.add_column("users", justify="right")
-    for outcome, count in sorted(s.counts.items()):
-        table.add_row(outcome, str(count))
-    console.print(table)
-    if s.message:
-        console.print(s.message)
-    if s.dry_run and s.planned:
-        emit(
-            [
-                {
-                    "action": i.action.value,
-                    "state": "planned",
-                    "username": i.username,
-                    "fields": list(i.fields),
-                    "error_code": i.code,
-                    "message": i.message,
-                }
-                for i in s.planned
-                if i.code != "unchanged"
-            ],
-            False,
-            ITEM_COLUMNS,
-            "Plan",
-        )
-    if s.status != "failed":
-        console.print(f"details: switchboard directory run ACCOUNT {s.run_id}")
 
 
 def _run(work: str, as_json: bool, call: Any) -> None:
@@ -87,7 +36,7 @@ def _run(work: str, as_json: bool, call: Any) -> None:
             summary: RunSummary = call(engine)
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
-    _print_summary(summary, as_json)
+    print_summary(summary, as_json)
     if summary.status == "failed":
         raise typer.Exit(1)
 
@@ -133,21 +82,7 @@ def directory_reconcile(
     if as_json:
         _run("reconcile", True, lambda e: e.reconcile(cli_actor(), account, dry_run=dry_run))
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        reading = bar.add_task("reading Entra ID", total=None)
-        applying = bar.add_task("applying", total=None, visible=False)
-
-        def progress(phase: str, done: int, total: int | None) -> None:
-            task = reading if phase == "read" else applying
-            bar.update(task, completed=done, total=total, visible=True)
-
+    with progress_bar() as progress:
         _run(
             "reconcile",
             False,
@@ -245,3 +180,55 @@ def directory_approve(account: str, run_id: int, as_json: bool = JsonOption) -> 
 def directory_reject(account: str, run_id: int, as_json: bool = JsonOption) -> None:
     """Drop the deletions a guard held back in this run; the users stay."""
     _run("reject", as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=False))
+
+
+@directory.command("writebacks")
+def directory_writebacks(
+    account: str,
+    status: Annotated[str | None, typer.Option(help="pending, done or failed")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Two-way sync: queued, written and refused writes to Entra ID."""
+    if status not in (None, "pending", "done", "failed"):
+        raise fail("--status must be pending, done or failed", 2)
+    with unit_of_work() as s:
+        actor = cli_actor()
+        acct = get_account(s, actor, account)
+        rows = [
+            {
+                "id": t.id,
+                "directory_id": t.directory_id,
+                "status": t.status,
+                "attempts": t.attempts,
+                "properties": json.dumps(t.properties),
+                "last_error": t.last_error,
+                "next_attempt_at": t.next_attempt_at.isoformat(timespec="seconds"),
+            }
+            for t in writeback.list_tasks(s, actor, acct, status=status)
+        ]
+    emit(
+        rows,
+        as_json,
+        ["id", "directory_id", "status", "attempts", "properties", "last_error"],
+        f"Write-backs of {account}",
+    )
+
+
+@directory.command("writeback")
+def directory_writeback(account: str, as_json: bool = JsonOption) -> None:
+    """Write the due queued changes to Entra ID now."""
+    with container() as c:
+        try:
+            report = writeback.process(c, cli_actor(), account)
+        except PortalError as exc:
+            raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(report.__dict__, indent=2) + "\n")
+    else:
+        console.print(
+            f"written {report.written}, failed {report.failed}, retrying later {report.retrying}"
+        )
+        for error in report.errors:
+            console.print(f"  [red]{error}[/]")
+    if report.failed:
+        raise typer.Exit(1)

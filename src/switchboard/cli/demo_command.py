@@ -1,0 +1,217 @@
+"""`switchboard demo`: a sample account connected to a local Entra tenant, synced, then served.
+
+Steps: the sample account (locations, numbers, licenses, a few local users, an admin login);
+the Entra ID emulator with a sample tenant; the account connected with the certificate
+Switchboard generates, which the demo uploads to the tenant's app (the customer's step); the
+first reconcile with a progress bar; the outcome table; the portal. Every step finds what an
+earlier run made and reuses it, so the demo can run again and again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import func, select
+
+from switchboard import demo as demo_data
+from switchboard import demo_directory, demo_emulator
+from switchboard.cli.common import console, container, fail
+from switchboard.cli.run_display import print_summary, progress_bar, summary_dict
+from switchboard.config import Settings
+from switchboard.db.migrate import upgrade
+from switchboard.db.models import Account, User
+from switchboard.directory.auth import forget_provider
+from switchboard.directory.errors import GraphError
+from switchboard.directory.registration import READ_PERMISSIONS
+from switchboard.portal.errors import PortalError
+from switchboard.sync.engine import RunSummary, SyncEngine
+
+EMULATOR_FOLDER = "demo-emulator"
+
+
+def _cli_name() -> str:
+    """How to call this installation's CLI from another terminal in the same folder."""
+    exe = Path(sys.executable).parent / "switchboard"
+    if not exe.exists() or shutil.which("switchboard") == str(exe):
+        return "switchboard"
+    try:
+        relative = os.path.relpath(exe)
+    except ValueError:  # another drive
+        return str(exe)
+    return str(exe) if relative.startswith("..") else relative
+
+
+def _user_counts() -> dict[str, int]:
+    with container() as c, c.unit_of_work() as session:
+        account_id = session.scalars(select(Account.id).where(Account.slug == demo_data.SLUG)).one()
+        rows = session.execute(
+            select(User.source, func.count())
+            .where(User.account_id == account_id)
+            .group_by(User.source)
+        )
+        by_source = {source: int(n) for source, n in rows}
+    return {"total": sum(by_source.values()), "from_directory": by_source.get("directory", 0)}
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="Interface the portal listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The portal's port")] = 8000,
+    emulator_port: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="The Entra ID emulator's HTTPS port (kept from run to run: the registration"
+            " stores the URL)",
+        ),
+    ] = 8443,
+    exit_after_sync: Annotated[
+        bool,
+        typer.Option(
+            "--exit-after-sync",
+            "--no-serve",
+            help="Stop after the first reconcile instead of serving the portal",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --exit-after-sync: print the run as JSON")
+    ] = False,
+) -> None:
+    """Sample account + Entra ID emulator: connect, reconcile, then serve the portal."""
+    if as_json and not exit_after_sync:
+        raise fail("--json goes with --exit-after-sync (the JSON is for scripts)", 2)
+    settings = Settings()
+    state_dir = settings.data_dir / EMULATOR_FOLDER
+    say = (lambda *_a, **_k: None) if as_json else console.print
+    try:
+        # The emulator starts in its own process while the sample account is prepared here.
+        with demo_emulator.tenant(state_dir, port=emulator_port) as starting:
+            with container() as c:
+                upgrade(c.engine)
+                login = demo_data.prepare(c)
+                where = c.engine.url.render_as_string(hide_password=True)
+            say(f"[bold]Switchboard demo[/] — account [cyan]{demo_data.SLUG}[/], Acme Corporation")
+            say(f"  database     {where}")
+            tenant = starting.wait()
+            say(f"  Entra ID     emulator at {tenant.url}, state in {state_dir}")
+            say(f"  tenant       {tenant.tenant_id}")
+            with container() as c:
+                connection = demo_directory.connect(c, tenant)
+            try:
+                _sync_and_serve(
+                    tenant, connection, login, host, port, state_dir, exit_after_sync, as_json
+                )
+            finally:
+                # Close the cached token client's connections before the emulator stops.
+                forget_provider(connection.account_id)
+    except demo_emulator.DemoEmulatorError as exc:
+        raise fail(str(exc)) from exc
+    except PortalError as exc:
+        raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+    except GraphError as exc:
+        raise fail(f"Entra ID: {exc.message}") from exc
+
+
+def _sync_and_serve(
+    tenant: demo_emulator.DemoTenant,
+    connection: demo_directory.DemoConnection,
+    login: demo_data.DemoLogin,
+    host: str,
+    port: int,
+    state_dir: Path,
+    exit_after_sync: bool,
+    as_json: bool,
+) -> None:
+    if not as_json:
+        console.print(f"  app          client id {connection.client_id}")
+        console.print(
+            "  certificate  generated by Switchboard; the demo uploaded it to the app and"
+        )
+        console.print(f"               granted {', '.join(READ_PERMISSIONS)} (the customer's step)")
+        if connection.reconnected:
+            console.print("               (connected anew: the tenant or its URL changed)")
+        console.print(
+            f"  synced       groups {', '.join(connection.groups)}"
+            f" (not synced: {', '.join(connection.other_groups) or 'none'})"
+        )
+        console.print("  locations    rule Headquarters -> HQ; other values match by name")
+    summary = _reconcile(as_json)
+    counts = _user_counts()
+    if as_json:
+        _print_json(summary, tenant, connection, counts, login)
+    else:
+        print_summary(summary, False, account=demo_data.SLUG)
+        if summary.counts.get("error"):
+            console.print(
+                f"why each error: {_cli_name()} directory run acme {summary.run_id} --errors"
+            )
+        console.print(
+            f"portal users: {counts['total']}, of which {counts['from_directory']} from Entra ID"
+        )
+    if summary.status == "failed" and exit_after_sync:
+        raise typer.Exit(1)
+    if not exit_after_sync:
+        _serve(host, port, tenant, state_dir, login)
+
+
+def _reconcile(quiet: bool) -> RunSummary:
+    with container() as c:
+        engine = SyncEngine(c, c.directory_factory())
+        if quiet:
+            return engine.reconcile(demo_data.ACTOR, demo_data.SLUG, trigger="manual")
+        with progress_bar() as progress:
+            return engine.reconcile(
+                demo_data.ACTOR, demo_data.SLUG, trigger="manual", progress=progress
+            )
+
+
+def _print_json(
+    summary: RunSummary,
+    tenant: demo_emulator.DemoTenant,
+    connection: demo_directory.DemoConnection,
+    counts: dict[str, int],
+    login: demo_data.DemoLogin,
+) -> None:
+    out: dict[str, Any] = {
+        **summary_dict(summary),
+        "account": demo_data.SLUG,
+        "tenant_id": tenant.tenant_id,
+        "client_id": connection.client_id,
+        "synced_groups": list(connection.groups),
+        "reconnected": connection.reconnected,
+        "users": counts,
+        "login": {"email": login.email, "password": login.password},
+    }
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+
+
+def _serve(
+    host: str,
+    port: int,
+    tenant: demo_emulator.DemoTenant,
+    state_dir: Path,
+    login: demo_data.DemoLogin,
+) -> None:
+    from switchboard.web.server import run
+
+    cli = _cli_name()
+    url = f"http://{host}:{port}/"
+    console.print()
+    console.print(f"[bold]Portal[/]     {url}")
+    console.print(f"  login:     {login.email}")
+    console.print(f"  password:  {login.password}  (new for every run)")
+    console.print(f"  API docs:  {url}api/docs")
+    lifetime = "while this demo runs" if tenant.owned else "started outside this demo"
+    console.print(f"[bold]Entra ID[/]   {tenant.url}  ({lifetime})")
+    console.print("In another terminal, from this folder:")
+    console.print(f"  {cli} directory reconcile acme         # full reconcile")
+    console.print(f"  {cli} emulator churn --state-dir {state_dir} --count 25   # changes in Entra")
+    console.print(f"  {cli} directory delta acme             # pick up just the changes")
+    console.print("Ctrl-C stops the portal and the emulator.")
+    run(host=host, port=port)
