@@ -35,8 +35,9 @@ from switchboard.emulator.state import control_key
 SELECT = list(BASE_SELECT)
 SCENARIOS = {
     "floor-users": "bare httpx: GET /users pages, one at a time",
-    "scope-all": "users_in_scope(no groups): partitioned /users",
+    "scope-all": "users_in_scope(no groups): auto (default)",
     "scope-all-seq": "users_in_scope(no groups): plain page walk",
+    "scope-all-part": "users_in_scope(no groups): UPN partitions",
     "scope-groups": "users_in_scope(every group): members in parallel",
     "floor-delta": "bare httpx: GET /users/delta pages",
     "delta": "users_delta(None): initial round",
@@ -78,8 +79,7 @@ def measure(scenario: str, setup: dict[str, Any], workers: int) -> dict[str, Any
                 resp = client.get(link)
     else:
         directory = connect(creds, workers=workers)
-        if scenario == "scope-all-seq":
-            directory.partitioned = False
+        directory.partitioned = {"scope-all-seq": False, "scope-all-part": True}.get(scenario)
         directory.client.tokens.token()  # both sides start with a token in hand
         started = time.perf_counter()
         with directory:

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -301,7 +301,7 @@ class GraphClient:
         *,
         delta: bool = False,
         headers: Mapping[str, str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, None]:
         """Each page of a collection, following ``@odata.nextLink`` exactly as given.
 
         Ends at the page without a nextLink (for delta, the one with the deltaLink). An empty

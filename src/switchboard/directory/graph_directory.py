@@ -30,6 +30,8 @@ UPN_INITIALS = (
 CHECK_MEMBER_GROUPS_LIMIT = 20
 # Below this many pages a plain walk is as quick as partitions and spends fewer requests.
 PARTITION_FROM_PAGES = 4
+# A first page slower than this means requests spend their time waiting: overlap them.
+PARTITION_MIN_PAGE_SECONDS = 0.15
 
 
 def _select(select: Sequence[str]) -> str:
@@ -53,7 +55,7 @@ class GraphDirectory:
         client: GraphClient,
         *,
         workers: int = 8,
-        partitioned: bool = True,
+        partitioned: bool | None = None,
         page_size: int = 999,
     ) -> None:
         if workers < 1:
@@ -63,6 +65,7 @@ class GraphDirectory:
         self.client = client
         self.page_size = str(page_size)
         self.workers = workers
+        # None: decide per read from how long the first page took (see _all_users).
         self.partitioned = partitioned
 
     def close(self) -> None:
@@ -95,9 +98,27 @@ class GraphDirectory:
                     yield _user(obj)
 
     def _all_users(self, params: dict[str, str]) -> Iterator[DirectoryUser]:
+        """Every user: a plain page walk, or partitions read side by side when that pays.
+
+        Partitions pay when waiting dominates: many pages, each slow to arrive (network
+        latency, or the service's own time per page, which it spends in parallel for parallel
+        requests). So the first page is read plainly and timed; if the tenant spans several
+        pages and that page took long, the rest is read by UPN partitions.
+        """
         seen: set[str] = set()
-        total = self._user_count() if self.partitioned and self.workers > 1 else None
-        if total is not None and total > PARTITION_FROM_PAGES * int(self.page_size):
+        allowed = self.partitioned is not False and self.workers > 1
+        total = self._user_count() if allowed else None
+        started = self.client.clock()
+        walk = self.client.pages("/users", params)
+        first = next(walk)
+        first_seconds = self.client.clock() - started
+        for obj in first.get("value") or ():
+            seen.add(str(obj["id"]))
+            yield _user(obj)
+        many_pages = total is not None and total > PARTITION_FROM_PAGES * int(self.page_size)
+        slow = self.partitioned is True or first_seconds >= PARTITION_MIN_PAGE_SECONDS
+        if "@odata.nextLink" in first and many_pages and slow and total is not None:
+            walk.close()
             filters = [f"startswith(userPrincipalName,{_odata_string(c)})" for c in UPN_INITIALS]
             chains = [("/users", {**params, "$filter": f}) for f in filters]
             for page in self._fan_in(chains):
@@ -109,7 +130,8 @@ class GraphDirectory:
             if len(seen) >= total:
                 return
             # Some UPN escaped the partitions: walk the whole list and yield the rest.
-        for body in self.client.pages("/users", params):
+            walk = self.client.pages("/users", params)
+        for body in walk:
             for obj in body.get("value") or ():
                 uid = str(obj["id"])
                 if uid not in seen:

@@ -50,13 +50,14 @@ class FakeUsers:
         return httpx.Response(200, json=body)
 
 
-def directory(handler: Any, **kw: Any) -> GraphDirectory:
+def directory(handler: Any, clock: Any = None, **kw: Any) -> GraphDirectory:
     client = GraphClient(
         GRAPH,
         StaticToken("t"),
         transport=httpx.MockTransport(handler),
         sleep=lambda s: None,
         retry=RetryPolicy(max_attempts=2),
+        **({"clock": clock} if clock else {}),
     )
     return GraphDirectory(client, **kw)
 
@@ -71,20 +72,39 @@ def test_small_tenant_is_a_count_and_one_page() -> None:
 def test_partitioned_read_yields_everyone_once() -> None:
     upns = [f"{c}{i}@x" for c in "abcz09_" for i in range(5)]
     fake = FakeUsers(upns, page=3)
-    users = list(directory(fake, workers=4, page_size=3).users_in_scope([], ["userPrincipalName"]))
+    users = list(
+        directory(fake, workers=4, page_size=3, partitioned=True).users_in_scope(
+            [], ["userPrincipalName"]
+        )
+    )
     assert sorted(u.id for u in users) == sorted(u["id"] for u in fake.users)
     assert fake.paths.count("/v1.0/users?f") > 10  # partition chains, read side by side
     assert fake.paths[0] == "/v1.0/users/$count"
-    assert "/v1.0/users" not in fake.paths  # no plain walk: the partitions covered everyone
+    assert fake.paths.count("/v1.0/users") == 1  # the first page; partitions covered the rest
 
 
 def test_upn_outside_the_partitions_triggers_a_full_walk() -> None:
     upns = [f"a{i}@x" for i in range(8)] + ["élise@x", "b@x", ".odd@x"]
     fake = FakeUsers(upns, page=2)
-    users = list(directory(fake, workers=3, page_size=2).users_in_scope([], ["userPrincipalName"]))
+    users = list(
+        directory(fake, workers=3, page_size=2, partitioned=True).users_in_scope(
+            [], ["userPrincipalName"]
+        )
+    )
     assert sorted(u.user_principal_name for u in users) == sorted(upns)
     assert len(users) == len(upns)
     assert "/v1.0/users?f" in fake.paths and "/v1.0/users" in fake.paths
+
+
+@pytest.mark.parametrize(("page_seconds", "partitions"), [(0.01, False), (0.5, True)])
+def test_auto_mode_partitions_when_the_first_page_was_slow(
+    page_seconds: float, partitions: bool
+) -> None:
+    ticks = iter(i * page_seconds for i in range(10_000))
+    fake = FakeUsers([f"{c}{i}@x" for c in "abc" for i in range(6)], page=3)
+    d = directory(fake, clock=lambda: next(ticks), workers=3, page_size=3)
+    assert len(list(d.users_in_scope([], ["id"]))) == 18
+    assert ("/v1.0/users?f" in fake.paths) is partitions
 
 
 def test_sequential_mode_walks_next_links() -> None:
@@ -115,7 +135,7 @@ def test_group_read_dedupes_and_names_a_missing_group() -> None:
 
 def test_stopping_early_releases_the_workers() -> None:
     fake = FakeUsers([f"{c}{i}@x" for c in "abcdefgh" for i in range(30)], page=2)
-    d = directory(fake, workers=2, page_size=2)
+    d = directory(fake, workers=2, page_size=2, partitioned=True)
     it = d.users_in_scope([], ["id"])
     first = [next(it) for _ in range(5)]
     it.close()  # must not hang on the bounded queue
