@@ -156,6 +156,10 @@ def test_account_viewer_sees_everything_but_cannot_change_anything(
         "/accounts/alpha/locations",
         "/accounts/alpha/numbers",
         "/accounts/alpha/licenses",
+        f"/accounts/alpha/locations/{ids['alpha']['location_id']}",
+        "/accounts/alpha/audit",
+        "/accounts/alpha/settings",
+        "/accounts/alpha/terminate",
     ]
     for page in pages:
         response = app_client.get(page)
