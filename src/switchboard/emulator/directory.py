@@ -153,6 +153,8 @@ class Directory:
         self.upn_index: dict[str, str] = {}
         # Soft-deleted user ids, so deleted items are listed and expired without a full scan.
         self.deleted_ids: set[str] = set()
+        # Creation order of user ids (append-only), so list paging resumes at a position.
+        self.user_order: list[str] = []
         self.listeners: list[Callable[[Change], None]] = []
         # Ids changed since the last save, so persistence writes only what changed.
         self.dirty_users: set[str] = set()
@@ -215,6 +217,14 @@ class Directory:
     def active_users(self) -> Iterator[User]:
         return (u for u in self.users.values() if u.deleted_at is None)
 
+    def active_users_from(self, position: int) -> Iterator[tuple[int, User]]:
+        """(position, user) of active users from ``position`` on, in creation order."""
+        order, users = self.user_order, self.users
+        for i in range(position, len(order)):
+            user = users.get(order[i])
+            if user is not None and user.deleted_at is None:
+                yield i, user
+
     def active_count(self) -> int:
         return len(self.users) - len(self.deleted_ids)
 
@@ -267,6 +277,7 @@ class Directory:
         clean["id"] = uid
         user = User(id=uid, props=clean, prop_versions={}, version=0, is_admin=is_admin)
         self.users[uid] = user
+        self.user_order.append(uid)
         self.upn_index[upn.lower()] = uid
         self._log_user(user, clean.keys())
         self._emit(Change("users", uid, "updated", "users"))
@@ -545,6 +556,7 @@ class Directory:
             self.groups[gid] = Group(gid, props, pv, v, created, members, log)
             for mid in members:
                 self.member_of.setdefault(mid, set()).add(gid)
+        self.user_order = list(self.users)
         self.user_tombstones = dict(user_tombstones)
         self.group_tombstones = dict(group_tombstones)
         ulog = [(u.version, u.id) for u in self.users.values()]

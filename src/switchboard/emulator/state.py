@@ -157,6 +157,7 @@ class Emulator:
                     "member_of",
                     "upn_index",
                     "deleted_ids",
+                    "user_order",
                 )
             }
         )

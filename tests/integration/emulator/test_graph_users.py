@@ -283,3 +283,23 @@ def test_phone_only_permission_writes_phones_but_not_names(
             graph.patch(f"/users/{uid}", json={"mobilePhone": "+1 425 555 0199"}).status_code == 204
         )
         assert graph.patch(f"/users/{uid}", json={"displayName": "Nope"}).status_code == 403
+
+
+def test_filtered_lists_page_without_gaps_or_repeats(
+    reader: httpx.Client, writer: httpx.Client
+) -> None:
+    everyone = reader.get("/users", params={"$top": "999"}).json()["value"]
+    expected = {u["id"] for u in everyone if u["officeLocation"] in ("HQ", "Branch")}
+    first = reader.get(
+        "/users",
+        params={"$top": "3", "$filter": "officeLocation eq 'HQ' or officeLocation eq 'Branch'"},
+    )
+    page = first.json()
+    seen = [u["id"] for u in page["value"]]
+    # A user on a later page is deleted mid-way: paging carries on from where it was.
+    later = next(u for u in everyone[-5:] if u["id"] in expected and u["id"] not in seen)
+    assert writer.delete(f"/users/{later['id']}").status_code == 204
+    rest, _ = all_pages(reader, reader.get(page["@odata.nextLink"]))
+    seen += [u["id"] for u in rest]
+    assert len(seen) == len(set(seen))
+    assert set(seen) == expected - {later["id"]}
