@@ -289,6 +289,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/accounts/{account}/directory/runs/{run_id}"): Case(before=_held_run),
     ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/approve"): Case(before=_held_run),
     ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/reject"): Case(before=_held_run),
+    ("GET", "/api/v1/accounts/{account}/directory/writebacks"): Case(before=_sync_ready),
+    ("POST", "/api/v1/accounts/{account}/directory/writeback"): Case(before=_sync_ready),
 }
 
 WRITES = sorted(key for key in CASES if key[0] not in READ_METHODS)

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from switchboard.db.models import SyncRun, SyncRunItem
-from switchboard.sync import runs
+from switchboard.db.models import SyncRun, SyncRunItem, WriteBackTask
+from switchboard.sync import runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.web.deps import DB, Caller, PathId, ReadAccount, container
 
@@ -217,3 +217,63 @@ def reject(
     """Drop the deletions a guard held back; the users stay."""
     summary = _engine(request, session).resolve_held(actor, account.slug, run_id, approve=False)
     return _summary(session, account, actor, summary)
+
+
+class WriteBackOut(BaseModel):
+    id: int
+    user_id: int | None
+    directory_id: str
+    properties: dict[str, object]
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, t: WriteBackTask) -> WriteBackOut:
+        return cls(
+            id=t.id,
+            user_id=t.user_id,
+            directory_id=t.directory_id,
+            properties=dict(t.properties),
+            status=t.status,
+            attempts=t.attempts,
+            last_error=t.last_error,
+            next_attempt_at=t.next_attempt_at,
+            updated_at=t.updated_at,
+        )
+
+
+class WriteBackReportOut(BaseModel):
+    written: int
+    failed: int
+    retrying: int
+    errors: list[str]
+
+
+@router.get("/writebacks")
+def list_writebacks(
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    status: Literal["pending", "done", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[WriteBackOut]:
+    """Two-way sync: queued, written and refused writes to Entra ID, newest first."""
+    return [
+        WriteBackOut.of(t)
+        for t in writeback.list_tasks(session, actor, account, status=status, limit=limit)
+    ]
+
+
+@router.post("/writeback")
+def push_writebacks(
+    request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> WriteBackReportOut:
+    """Write the due queued changes to Entra ID now."""
+    session.commit()  # Graph calls happen outside the request's transaction
+    report = writeback.process(container(request), actor, account.slug)
+    return WriteBackReportOut(
+        written=report.written, failed=report.failed, retrying=report.retrying, errors=report.errors
+    )
