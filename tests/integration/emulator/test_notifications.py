@@ -338,3 +338,15 @@ def test_at_most_100_subscriptions_per_app(
     refused = subscribe(reader, emu, receiver, lifecycleNotificationUrl=None)
     assert refused.status_code == 403
     assert "100" in refused.json()["error"]["message"]
+
+
+def test_delay_fault_holds_notifications_back(
+    emu: RunningEmulator, reader: httpx.Client, writer: httpx.Client, receiver: Receiver
+) -> None:
+    subscribe(reader, emu, receiver)
+    with control(emu) as ctl:
+        ctl.patch("/faults", json={"notification_delay_ms": 700})
+    changed = time.monotonic()
+    writer.patch(f"/users/{plain_user_ids(emu)[0]}", json={"jobTitle": "Late"})
+    wait_for(lambda: len(receiver.notifications) == 1)
+    assert time.monotonic() - changed >= 0.7

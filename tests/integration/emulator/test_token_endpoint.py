@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import jwt
+import msal
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -253,3 +254,11 @@ def test_roles_changed_by_add_app_apply_to_the_next_token(
     result = msal_app(emu, cred).acquire_token_for_client(scopes=[SCOPE])
     claims = jwt.decode(result["access_token"], options={"verify_signature": False})
     assert claims["roles"] == ["Group.Read.All"]
+
+
+def test_token_endpoint_faults_reach_msal(emu: RunningEmulator, cred: AppCredential) -> None:
+    emu.call(lambda: emu.emulator.faults.update({"error_rate": 1.0, "error_kinds": ["503"]}))
+    with pytest.raises(msal.exceptions.MsalServiceError, match="503"):
+        msal_app(emu, cred).acquire_token_for_client(scopes=[SCOPE])
+    emu.call(lambda: emu.emulator.faults.update({"error_rate": 0.0}))
+    assert "access_token" in msal_app(emu, cred).acquire_token_for_client(scopes=[SCOPE])
