@@ -226,6 +226,9 @@ class DeltaEngine:
         budget = self.page_size
         next_cursor, next_offset = cursor, 0
         end = len(log)
+        # The member offset belongs to the group at the cursor; if that group changed since,
+        # its entry is superseded and the group comes again, whole, at its new place.
+        resume = cursor if offset else None
         while pos < end and budget > 0:
             version, oid = log[pos]
             if self._current_version(kind, oid) != version or (wanted and oid not in wanted):
@@ -237,10 +240,11 @@ class DeltaEngine:
                 budget -= 1
                 done = True
             else:
-                item, taken, done = self._group_item(oid, select, base, minimal, offset, budget)
+                start = offset if version == resume else 0
+                item, taken, done = self._group_item(oid, select, base, minimal, start, budget)
                 items.append(item)
                 budget -= 1 + taken
-                offset = 0 if done else offset + taken
+                offset = 0 if done else start + taken
             versions.append(version)
             next_cursor = version
             if not done:
