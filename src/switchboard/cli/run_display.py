@@ -58,10 +58,11 @@ def print_summary(s: RunSummary, as_json: bool, account: str = "ACCOUNT") -> Non
     if as_json:
         sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
         return
-    table = Table(
-        title=f"Run {s.run_id}: {s.kind} ({s.trigger}) — {s.status}"
-        + (" — dry run" if s.dry_run else "")
+    title = f"Run {s.run_id}: {s.kind} ({s.trigger}) — {s.status}" + (
+        " — dry run" if s.dry_run else ""
     )
+    # As wide as its title: two narrow columns would otherwise wrap it over several lines.
+    table = Table(title=title, min_width=len(title))
     table.add_column("outcome")
     table.add_column("users", justify="right")
     for outcome, count in sorted(s.counts.items()):
