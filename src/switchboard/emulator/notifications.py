@@ -183,6 +183,11 @@ class Notifier:
                     f"changeType: '{t}' is not supported for resource '{parts[0]}'; use updated "
                     "and/or deleted (creation and soft deletion arrive as updated)."
                 )
+        if body.get("includeResourceData"):
+            raise bad_request(
+                f"includeResourceData: rich notifications are not supported for resource "
+                f"'{parts[0]}'; fetch changes with delta."
+            )
         url = _check_url(body.get("notificationUrl"), "notificationUrl")
         lifecycle = body.get("lifecycleNotificationUrl")
         lifecycle = _check_url(lifecycle, "lifecycleNotificationUrl") if lifecycle else None

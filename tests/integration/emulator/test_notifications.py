@@ -175,6 +175,7 @@ def test_unreachable_endpoint_fails_validation(emu: RunningEmulator, reader: htt
         ({"notificationUrl": "http://example.com/hook"}, "HTTPS"),
         ({"resource": "me/messages"}, "resource"),
         ({"clientState": "x" * 256}, "clientState"),
+        ({"includeResourceData": True}, "includeResourceData"),
     ],
 )
 def test_subscription_rules(
@@ -350,3 +351,19 @@ def test_delay_fault_holds_notifications_back(
     writer.patch(f"/users/{plain_user_ids(emu)[0]}", json={"jobTitle": "Late"})
     wait_for(lambda: len(receiver.notifications) == 1)
     assert time.monotonic() - changed >= 0.7
+
+
+def test_subscriptions_are_saved_to_the_state_folder(
+    emu: RunningEmulator, reader: httpx.Client, receiver: Receiver
+) -> None:
+    import sqlite3
+
+    sub = subscribe(reader, emu, receiver).json()
+    db = emu.emulator.state_dir / "directory.sqlite3"
+
+    def saved() -> bool:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("select id from subscriptions").fetchall()
+        return (sub["id"],) in rows
+
+    wait_for(saved, timeout=5)
