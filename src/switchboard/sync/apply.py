@@ -15,6 +15,13 @@ from sqlalchemy.orm import Session
 from switchboard.db.models import Account, User
 from switchboard.portal import directory_users
 from switchboard.portal.actors import Actor
+from switchboard.portal.bulk_users import (
+    AccountKeys,
+    DirectoryFields,
+    NewDirectoryUser,
+    provision_many,
+    update_many,
+)
 from switchboard.portal.errors import PortalError
 from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import delete_user
@@ -107,6 +114,91 @@ def _carry_out(session: Session, actor: Actor, account: Account, item: PlanItem)
             return item.user_id
 
 
+def _failure(item: PlanItem, exc: PortalError) -> ItemRecord:
+    where = f"{exc.field}: " if exc.field else ""
+    return _record(item, "failed", code=exc.code, message=f"{where}{exc.message}")
+
+
+def _one_by_one(session: Session, actor: Actor, account: Account, item: PlanItem) -> ItemRecord:
+    try:
+        with session.begin_nested():
+            user_id = _carry_out(session, actor, account, item)
+    except PortalError as exc:
+        return _failure(item, exc)
+    except ValidationError as exc:  # directory data the portal's rules refuse
+        problem = from_pydantic(exc)
+        return _record(
+            item,
+            "failed",
+            code="invalid_attribute",
+            message=f"Entra ID value refused: {problem.message}",
+        )
+    except IntegrityError:
+        return _record(
+            item,
+            "failed",
+            code="conflict",
+            message="a concurrent change conflicted; the next run retries",
+        )
+    return _record(item, "applied", user_id=user_id)
+
+
+class BulkState:
+    """The account's keys for bulk writes, kept across a run's chunks until something else
+    (a one-by-one change) may have moved them."""
+
+    def __init__(self) -> None:
+        self.keys: AccountKeys | None = None
+
+    def keys_for(self, session: Session, account: Account) -> AccountKeys:
+        if self.keys is None:
+            self.keys = AccountKeys.load(session, account)
+        return self.keys
+
+
+BULK = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE}
+
+
+def _bulk(
+    session: Session, actor: Actor, account: Account, items: list[PlanItem], state: BulkState
+) -> list[ItemRecord] | None:
+    """Creates and field updates in a few statements; None when the batch must go one by one."""
+    creates, updates, records = [], [], []
+    for item in items:
+        try:
+            data = _user_in(item)
+        except ValidationError as exc:
+            records.append(
+                _record(
+                    item,
+                    "failed",
+                    code="invalid_attribute",
+                    message=f"Entra ID value refused: {from_pydantic(exc).message}",
+                )
+            )
+            continue
+        if item.action is Action.CREATE:
+            assert item.directory_id is not None
+            creates.append((item, NewDirectoryUser(data, item.directory_id, item.enabled)))
+        else:
+            assert item.user_id is not None
+            updates.append((item, DirectoryFields(item.user_id, data, item.enabled, item.fields)))
+    keys = state.keys_for(session, account)
+    try:
+        with session.begin_nested():
+            made = provision_many(session, actor, account, keys, [e for _i, e in creates])
+            changed = update_many(session, actor, account, keys, [e for _i, e in updates])
+    except IntegrityError:
+        state.keys = None  # a concurrent writer: the keys in memory are no longer the truth
+        return None
+    for (item, _entry), outcome in zip([*creates, *updates], [*made, *changed], strict=True):
+        if isinstance(outcome, PortalError):
+            records.append(_failure(item, outcome))
+        else:
+            records.append(_record(item, "applied", user_id=outcome))
+    return records
+
+
 def apply_items(
     session: Session,
     actor: Actor,
@@ -115,56 +207,32 @@ def apply_items(
     *,
     hold_deletions: bool = False,
     dry_run: bool = False,
+    bulk: BulkState | None = None,
 ) -> list[ItemRecord]:
-    """Apply each item in its own savepoint and say what became of it."""
+    """Apply the items and say what became of each: bulk where it can, else one by one, each
+    in its own savepoint."""
     records: list[ItemRecord] = []
+    batch: list[PlanItem] = []
     for item in items:
         if item.action is Action.SKIP:
             if item.code not in UNLOGGED:
                 records.append(_record(item, "skipped"))
-            continue
-        if item.action is Action.ERROR:
+        elif item.action is Action.ERROR:
             records.append(_record(item, "failed"))
-            continue
-        if dry_run:
+        elif dry_run:
             records.append(_record(item, "planned"))
-            continue
-        if item.action is Action.DELETE and hold_deletions:
+        elif item.action is Action.DELETE and hold_deletions:
             records.append(_record(item, "pending"))
-            continue
-        try:
-            with session.begin_nested():
-                user_id = _carry_out(session, actor, account, item)
-        except PortalError as exc:
-            records.append(
-                _record(
-                    item,
-                    "failed",
-                    code=exc.code,
-                    message=f"{exc.field + ': ' if exc.field else ''}{exc.message}",
-                )
-            )
-            continue
-        except ValidationError as exc:  # directory data the portal's rules refuse
-            problem = from_pydantic(exc)
-            records.append(
-                _record(
-                    item,
-                    "failed",
-                    code="invalid_attribute",
-                    message=f"Entra ID value refused: {problem.message}",
-                )
-            )
-            continue
-        except IntegrityError:
-            records.append(
-                _record(
-                    item,
-                    "failed",
-                    code="conflict",
-                    message="a concurrent change conflicted; the next run retries",
-                )
-            )
-            continue
-        records.append(_record(item, "applied", user_id=user_id))
+        elif bulk is not None and item.action in BULK:
+            batch.append(item)
+        else:
+            if bulk is not None:
+                bulk.keys = None  # a one-by-one change moves the keys under the bulk writer
+            records.append(_one_by_one(session, actor, account, item))
+    if batch:
+        assert bulk is not None
+        done = _bulk(session, actor, account, batch, bulk)
+        if done is None:
+            done = [_one_by_one(session, actor, account, item) for item in batch]
+        records.extend(done)
     return records

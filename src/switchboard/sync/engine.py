@@ -34,14 +34,23 @@ from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
 from switchboard.sync import runs, writeback
-from switchboard.sync.apply import apply_items
+from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.mapping import LocationRef
-from switchboard.sync.plan import Observation, Plan, PlanItem, PortalUser, plan
+from switchboard.sync.plan import Action, Observation, Plan, PlanItem, PortalUser, plan
 from switchboard.sync.policy import SyncPolicy
 
 Progress = Callable[[str, int, int | None], None]
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
 STALE_RUN = timedelta(hours=2)
+APPLY_ORDER = {
+    Action.DELETE: 0,
+    Action.RELOCATE: 1,
+    Action.LINK: 2,
+    Action.UPDATE: 4,
+    Action.ENABLE: 4,
+    Action.DISABLE: 4,
+    Action.CREATE: 5,
+}
 
 
 def _no_progress(_phase: str, _done: int, _total: int | None) -> None:
@@ -474,7 +483,9 @@ class SyncEngine:
         counts = the_plan.counts()
         held = the_plan.hold_reason is not None
         two_way = ctx.policy.direction == "two_way" and not dry_run
-        items = the_plan.items
+        # One-by-one changes first, bulk ones after: the bulk writer's keys then stay valid.
+        items = sorted(the_plan.items, key=lambda i: APPLY_ORDER.get(i.action, 3))
+        bulk = BulkState()
         chunks = [items[i : i + self.chunk_size] for i in range(0, len(items), self.chunk_size)]
         chunks = chunks or [[]]
         failed = pending = done = 0
@@ -489,6 +500,7 @@ class SyncEngine:
                     chunk,
                     hold_deletions=held,
                     dry_run=dry_run,
+                    bulk=bulk,
                 )
                 runs.add_items(session, run_id, records)
                 failed += sum(1 for r in records if r.state == "failed" and r.action != "error")

@@ -1,0 +1,271 @@
+"""Bulk changes of directory users, for reconciles of large tenants.
+
+The same rules as ``users.create_user`` / ``update_user`` for what a directory sync changes
+(names, email, username, location, status, a new extension), checked in memory against the
+account's keys loaded once per run, then written with one statement per batch. A batch that
+still hits a constraint (a concurrent change) is refused as a whole, and the caller falls back
+to the one-by-one functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from switchboard.db.models import Account, AuditEvent, Location, User
+from switchboard.portal.actors import Actor
+from switchboard.portal.clock_context import now
+from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
+from switchboard.portal.schemas import UserIn
+
+CREATE_FIELDS = ["username", "first_name", "last_name", "email", "location_id", "extension"]
+
+
+@dataclass
+class AccountKeys:
+    """The account's unique keys, kept current as a run writes, so each check is a set lookup."""
+
+    account_id: int
+    extension_length: int
+    locations: set[int]
+    usernames: dict[str, int]
+    emails: dict[str, int]
+    directory_ids: set[str]
+    extensions: set[str]
+    _cursor: int = field(default=0)
+
+    @classmethod
+    def load(cls, session: Session, account: Account) -> AccountKeys:
+        rows = session.execute(
+            select(
+                User.id,
+                User.username_key,
+                User.email_key,
+                User.directory_id,
+                User.extension,
+            ).where(User.account_id == account.id)
+        )
+        keys = cls(
+            account.id,
+            account.extension_length,
+            set(session.scalars(select(Location.id).where(Location.account_id == account.id))),
+            {},
+            {},
+            set(),
+            set(),
+        )
+        for user_id, username_key, email_key, directory_id, extension in rows:
+            keys.usernames[username_key] = user_id
+            keys.emails[email_key] = user_id
+            if directory_id:
+                keys.directory_ids.add(directory_id)
+            keys.extensions.add(extension)
+        return keys
+
+    def _candidates(self) -> Iterator[int]:
+        first, end = 10 ** (self.extension_length - 1), 10**self.extension_length
+        if not self._cursor:
+            highest = max((int(e) for e in self.extensions if e.isdigit()), default=first - 1)
+            self._cursor = highest + 1
+        while self._cursor < end:
+            yield self._cursor
+            self._cursor += 1
+        yield from range(first, end)  # past the end of the plan: fill the gaps
+
+    def next_extension(self) -> str:
+        for candidate in self._candidates():
+            if str(candidate) not in self.extensions:
+                return str(candidate)
+        raise Conflict(
+            "every extension of the dial plan is in use",
+            field="extension",
+            code="extensions_exhausted",
+        )
+
+    def check_free(self, data: UserIn, user_id: int | None) -> None:
+        username = (data.username or data.email).casefold()
+        if self.usernames.get(username, user_id) != user_id:
+            raise Conflict("another user of this account already has username", field="username")
+        if self.emails.get(data.email.casefold(), user_id) != user_id:
+            raise Conflict("another user of this account already has email", field="email")
+        if data.location_id not in self.locations:
+            raise ValidationFailed(
+                f"location {data.location_id} not found in this account", field="location_id"
+            )
+
+
+@dataclass(frozen=True)
+class NewDirectoryUser:
+    data: UserIn
+    directory_id: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class DirectoryFields:
+    user_id: int
+    data: UserIn
+    enabled: bool
+    fields: tuple[str, ...]
+
+
+def _audit_rows(
+    actor: Actor,
+    account_id: int,
+    action: str,
+    changes: Sequence[tuple[int, Sequence[str]]],
+    session: Session,
+) -> list[dict[str, object]]:
+    stamp = now(session)
+    return [
+        {
+            "account_id": account_id,
+            "actor": actor.label,
+            "action": action,
+            "object_type": "user",
+            "object_id": str(user_id),
+            "fields": sorted(set(fields)),
+            "created_at": stamp,
+        }
+        for user_id, fields in changes
+    ]
+
+
+def provision_many(
+    session: Session,
+    actor: Actor,
+    account: Account,
+    keys: AccountKeys,
+    entries: Sequence[NewDirectoryUser],
+) -> list[int | PortalError]:
+    """Create directory users; each entry gets its new id, or the error that refused it."""
+    actor.require_write(account.id)
+    if not actor.directory:
+        raise ValidationFailed(
+            "only the directory sync can create directory users", field="directory_id"
+        )
+    stamp = now(session)
+    results: list[int | PortalError] = []
+    rows: list[dict[str, object]] = []
+    slots: list[int] = []
+    claimed: list[tuple[str, str, str, str]] = []
+    for entry in entries:
+        data = entry.data
+        try:
+            keys.check_free(data, None)
+            if entry.directory_id in keys.directory_ids:
+                raise Conflict(
+                    "another user is already synced from this Entra ID user", field="directory_id"
+                )
+            extension = keys.next_extension()
+        except PortalError as exc:
+            results.append(exc)
+            continue
+        username = data.username or data.email
+        rows.append(
+            {
+                "account_id": account.id,
+                "username": username,
+                "username_key": username.casefold(),
+                "first_name": data.first_name,
+                "last_name": data.last_name,
+                "email": data.email,
+                "email_key": data.email.casefold(),
+                "location_id": data.location_id,
+                "extension": extension,
+                "license_id": None,
+                "status": "active" if entry.enabled else "disabled_in_directory",
+                "source": "directory",
+                "directory_id": entry.directory_id,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+        # Claim the keys at once, so later entries of this batch see them taken.
+        keys.usernames[username.casefold()] = -1
+        keys.emails[data.email.casefold()] = -1
+        keys.directory_ids.add(entry.directory_id)
+        keys.extensions.add(extension)
+        claimed.append((username.casefold(), data.email.casefold(), entry.directory_id, extension))
+        slots.append(len(results))
+        results.append(0)
+    if rows:
+        ids = (
+            session.execute(insert(User).returning(User.id, sort_by_parameter_order=True), rows)
+            .scalars()
+            .all()
+        )
+        for slot, user_id, (username_key, email_key, _d, _e) in zip(
+            slots, ids, claimed, strict=True
+        ):
+            results[slot] = user_id
+            keys.usernames[username_key] = user_id
+            keys.emails[email_key] = user_id
+        session.execute(
+            insert(AuditEvent),
+            _audit_rows(
+                actor,
+                account.id,
+                "user.created",
+                [
+                    (user_id, CREATE_FIELDS + (["status"] if row["status"] != "active" else []))
+                    for user_id, row in zip(ids, rows, strict=True)
+                ],
+                session,
+            ),
+        )
+    return results
+
+
+def update_many(
+    session: Session,
+    actor: Actor,
+    account: Account,
+    keys: AccountKeys,
+    entries: Sequence[DirectoryFields],
+) -> list[int | PortalError]:
+    """Bring names, email, username and the disabled flag of directory users in line."""
+    actor.require_write(account.id)
+    if not actor.directory:
+        raise ValidationFailed("only the directory sync changes these fields", field="source")
+    stamp = now(session)
+    results: list[int | PortalError] = []
+    rows: list[dict[str, object]] = []
+    audited: list[tuple[int, Sequence[str]]] = []
+    for entry in entries:
+        data = entry.data
+        try:
+            keys.check_free(data, entry.user_id)
+        except PortalError as exc:
+            results.append(exc)
+            continue
+        username = data.username or data.email
+        rows.append(
+            {
+                "id": entry.user_id,
+                "username": username,
+                "username_key": username.casefold(),
+                "first_name": data.first_name,
+                "last_name": data.last_name,
+                "email": data.email,
+                "email_key": data.email.casefold(),
+                "status": "active" if entry.enabled else "disabled_in_directory",
+                "updated_at": stamp,
+            }
+        )
+        keys.usernames[username.casefold()] = entry.user_id
+        keys.emails[data.email.casefold()] = entry.user_id
+        audited.append((entry.user_id, entry.fields))
+        results.append(entry.user_id)
+    if rows:
+        # Bulk UPDATE by primary key; the account filter keeps it inside the tenant.
+        statement = update(User).where(User.account_id == account.id)
+        session.execute(statement.execution_options(synchronize_session=None), rows)
+        session.expire_all()  # users loaded earlier in this session now hold old values
+        session.execute(
+            insert(AuditEvent), _audit_rows(actor, account.id, "user.updated", audited, session)
+        )
+    return results
