@@ -224,9 +224,12 @@ class MsalTokenProvider:
     def token(self, *, refresh: bool = False) -> str:
         with self._lock:
             try:
-                app = self._application()
                 if refresh:
-                    app.remove_tokens_for_client()
+                    # Start over with a new application: its cached token was refused or may
+                    # predate a permission change, and msal reuses a signed assertion for
+                    # minutes, which a strict token endpoint may reject as a replay.
+                    self._app = None
+                app = self._application()
                 result = app.acquire_token_for_client(scopes=[self.creds.scope])
             except requests.RequestException as exc:
                 raise TransientGraphError(

@@ -61,7 +61,8 @@ def check_connection(
     """Run every check the policy needs; a failed token stops there (nothing else can work)."""
     report = ConnectionReport()
     try:
-        access_token = tokens.token()
+        # A fresh token: a cached one would not show permissions granted since it was issued.
+        access_token = tokens.token(refresh=True)
     except GraphError as exc:
         report.checks.append(Check("token", False, exc.message))
         return report

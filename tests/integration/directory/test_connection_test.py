@@ -97,3 +97,22 @@ def test_certificate_not_uploaded_stops_at_the_token(emu: RunningEmulator) -> No
         "certificate is not uploaded to the app registration (AADSTS700027)"
         in report.checks[0].message
     )
+
+
+def test_a_permission_granted_after_a_test_shows_in_the_next(emu: RunningEmulator) -> None:
+    from switchboard.emulator.apps import parse_roles
+
+    creds = credentials(emu, "User.Read.All")
+    policy = SyncPolicy(direction="two_way")
+    try:
+        before = run_connection_test(creds, policy)
+        assert not by_name(before)["write back phone data"][0]
+        emu.emulator.apps.register(
+            creds.client_id,
+            certificate_pem=creds.certificate_pem,
+            roles=parse_roles("User.Read.All,User-Phone.ReadWrite.All"),
+        )
+        after = run_connection_test(creds, policy)  # same cached provider, fresh token
+        assert after.ok, after.as_dict()
+    finally:
+        forget_provider(creds.account_id)

@@ -69,6 +69,7 @@ def test_certificate_token_is_cached_and_carries_the_roles(emu: RunningEmulator)
         first = provider.token()
         assert provider.token() == first  # msal's cache, no second request
         assert token_roles(first) == {"User.Read.All", "GroupMember.Read.All"}
+        assert provider.token(refresh=True) != first
     finally:
         provider.close()
 
