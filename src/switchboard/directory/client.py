@@ -186,9 +186,15 @@ class GraphClient:
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             trust_env=False,
         )
-        self.requests_sent = 0  # attempts on the wire, for benchmarks and tests
+        self._sent = 0
+        self._sent_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
+    @property
+    def requests_sent(self) -> int:
+        """Attempts put on the wire (retries included), for benchmarks and tests."""
+        return self._sent
+
     def close(self) -> None:
         self._http.close()
 
@@ -244,7 +250,8 @@ class GraphClient:
             try:
                 token = self.tokens.token(refresh=refresh_next)
                 refresh_next = False
-                self.requests_sent += 1
+                with self._sent_lock:
+                    self._sent += 1
                 resp = self._http.request(
                     method,
                     url,
