@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from switchboard.emulator.directory import Directory, new_id
 
-# Per culture: given names and surnames as (display form, ASCII form for the UPN).
+# Per culture: given names and surnames as (display form, ASCII form for the UPN). Where
+# surnames are gendered (Russian, Greek) the given names match them.
 Names = tuple[tuple[str, str], ...]
 CULTURES: tuple[tuple[str, Names, Names], ...] = (
     (
@@ -41,7 +42,7 @@ CULTURES: tuple[tuple[str, Names, Names], ...] = (
     (
         "pl",
         (("Małgorzata", "malgorzata"), ("Łukasz", "lukasz")),
-        (("Kowalczyk", "kowalczyk"), ("Wiśniewska", "wisniewska")),
+        (("Kowalczyk", "kowalczyk"), ("Nowak", "nowak")),
     ),
     (
         "ie",
@@ -50,12 +51,12 @@ CULTURES: tuple[tuple[str, Names, Names], ...] = (
     ),
     (
         "ru",
-        (("Александр", "aleksandr"), ("Наталья", "natalya")),
-        (("Иванов", "ivanov"), ("Смирнова", "smirnova")),
+        (("Александр", "aleksandr"), ("Дмитрий", "dmitry")),
+        (("Иванов", "ivanov"), ("Смирнов", "smirnov")),
     ),
     (
         "gr",
-        (("Γιώργος", "giorgos"), ("Ελένη", "eleni")),
+        (("Γιώργος", "giorgos"), ("Νίκος", "nikos")),
         (("Παπαδόπουλος", "papadopoulos"), ("Οικονόμου", "oikonomou")),
     ),
     (
@@ -93,6 +94,8 @@ CULTURES: tuple[tuple[str, Names, Names], ...] = (
         ),
     ),
 )
+# Cultures that write the family name first, with the separator they use.
+FAMILY_NAME_FIRST = {"zh": "", "ko": "", "ja": " ", "vi": " "}
 GIVEN_NAMES: Names = tuple(g for _c, given, _s in CULTURES for g in given)
 SURNAMES: Names = tuple(n for _c, _g, surnames in CULTURES for n in surnames)
 # "HQ"/"Branch" match the demo's portal locations; the others match nothing on purpose.
@@ -182,7 +185,7 @@ def seed_directory(directory: Directory, *, users: int, groups: int, seed: int) 
         used: set[str] = set()
         for i in range(users):
             # The first few users are the awkward cases, so even a tiny tenant has each one.
-            _culture, given_names, surnames = rng.choice(CULTURES)
+            culture, given_names, surnames = rng.choice(CULTURES)
             given, given_ascii = rng.choice(given_names)
             has_surname = rng.random() >= 0.03 and i != 2
             surname, surname_ascii = rng.choice(surnames) if has_surname else (None, "")
@@ -200,7 +203,12 @@ def seed_directory(directory: Directory, *, users: int, groups: int, seed: int) 
             disabled += not enabled
             on_prem += synced
             admins += is_admin
-            display = f"{given} {surname}" if surname else given
+            if not surname:
+                display = given
+            elif culture in FAMILY_NAME_FIRST:
+                display = f"{surname}{FAMILY_NAME_FIRST[culture]}{given}"
+            else:
+                display = f"{given} {surname}"
             phone = f"+1 425 555 {i % 10000:04d}" if rng.random() < 0.3 else None
             props = {
                 "userPrincipalName": upn,
