@@ -1,4 +1,4 @@
-"""Graph v1.0 request handling: routing, permissions, OData options, paging, errors, $batch.
+"""Graph v1.0 request handling: routing, permissions, OData options, paging and errors.
 
 Transport-free: a request in, a response out, so the HTTP server and $batch share one path.
 """
@@ -8,13 +8,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
+from switchboard.emulator.batch import run_batch
 from switchboard.emulator.delta import DeltaEngine, DeltaRequest, DeltaTokenExpired, TokenCodec
 from switchboard.emulator.directory import (
     GROUP_DEFAULT_PROPS,
@@ -31,10 +29,10 @@ from switchboard.emulator.directory import (
     bad_request,
 )
 from switchboard.emulator.faults import Faults
+from switchboard.emulator.messages import GraphRequest, GraphResponse, error_body
 from switchboard.emulator.notifications import Notifier
 from switchboard.emulator.odata import parse_filter, parse_search, parse_select, parse_top
 from switchboard.emulator.throttle import Throttle
-from switchboard.emulator.tokens import Caller
 
 READ_USERS = frozenset(
     {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
@@ -56,64 +54,8 @@ READ_GROUPS = frozenset(
 WRITE_GROUPS = frozenset({"Group.ReadWrite.All", "Directory.ReadWrite.All"})
 WRITE_MEMBERS = WRITE_GROUPS | {"GroupMember.ReadWrite.All"}
 READ_ANY = READ_USERS | READ_GROUPS
-MAX_BATCH = 20
-OPTIONS = (
-    "select",
-    "top",
-    "filter",
-    "search",
-    "count",
-    "orderby",
-    "expand",
-    "skiptoken",
-    "deltatoken",
-    "skip",
-    "format",
-)
 USER_TYPE = "#microsoft.graph.user"
 GROUP_TYPE = "#microsoft.graph.group"
-
-
-@dataclass
-class GraphRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-    base_url: str
-    caller: Caller
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-@dataclass
-class GraphResponse:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def normalise_query(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Graph accepts OData options with or without the leading $."""
-    out: dict[str, str] = {}
-    for key, value in pairs:
-        bare = key.lstrip("$").lower()
-        out[f"${bare}" if bare in OPTIONS else key] = value
-    return out
-
-
-def error_body(code: str, message: str, request_id: str, client_request_id: str | None) -> Any:
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {
-                "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-                "request-id": request_id,
-                "client-request-id": client_request_id or request_id,
-            },
-        }
-    }
 
 
 def forbidden() -> DirectoryError:
@@ -165,7 +107,7 @@ class Graph:
         crid = req.headers.get("client-request-id")
         base_headers = {"request-id": rid, "client-request-id": crid or rid}
         if req.method == "POST" and req.path.strip("/") == "$batch":
-            resp = await self._batch(req)
+            resp = await run_batch(req, self.handle)
             resp.headers.update(base_headers)
             return resp
         verdict = self.throttle.charge(
@@ -618,126 +560,4 @@ class Graph:
     def _method(self, method: str) -> DirectoryError:
         return DirectoryError(
             405, "Request_BadRequest", f"The method {method} is not allowed here."
-        )
-
-    # ------------------------------------------------------------------ $batch
-    async def _batch(self, req: GraphRequest) -> GraphResponse:
-        rid = req.request_id
-        crid = req.headers.get("client-request-id")
-
-        def fail(message: str) -> GraphResponse:
-            return GraphResponse(400, error_body("BadRequest", message, rid, crid))
-
-        body = req.body
-        if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
-            return fail('Invalid batch payload format: give {"requests": [...]}.')
-        items = body["requests"]
-        if not items:
-            return fail("Invalid batch payload format: requests is empty.")
-        if len(items) > MAX_BATCH:
-            return fail(f"Limit of {MAX_BATCH} requests per batch exceeded ({len(items)} given).")
-        seen: set[str] = set()
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str | int):
-                return fail("Invalid batch payload format: every request needs an id.")
-            if str(item["id"]) in seen:
-                return fail(f"Invalid batch payload format: duplicate request id '{item['id']}'.")
-            seen.add(str(item["id"]))
-            if not isinstance(item.get("method"), str) or not isinstance(item.get("url"), str):
-                return fail(f"Request '{item['id']}': method and url are required.")
-            if urlsplit(item["url"]).scheme:
-                return fail(f"Request '{item['id']}': url must be relative, like /users/{{id}}.")
-            deps = item.get("dependsOn", [])
-            if not isinstance(deps, list) or any(
-                str(x) not in seen - {str(item["id"])} for x in deps
-            ):
-                return fail(f"Request '{item['id']}': dependsOn must list ids of earlier requests.")
-        statuses: dict[str, int] = {}
-        responses = []
-        for item in items:
-            iid = str(item["id"])
-            inner_rid = str(uuid.uuid4())
-            failed = [str(x) for x in item.get("dependsOn", []) if statuses.get(str(x), 500) >= 400]
-            if failed:
-                statuses[iid] = 424
-                responses.append(
-                    {
-                        "id": iid,
-                        "status": 424,
-                        "headers": {"Content-Type": "application/json"},
-                        "body": error_body(
-                            "FailedDependency",
-                            f"The request depends on failed request(s) {failed}.",
-                            inner_rid,
-                            crid,
-                        ),
-                    }
-                )
-                continue
-            inner = self._inner_request(req, item, inner_rid)
-            if isinstance(inner, GraphResponse):
-                resp = inner
-            else:
-                if inner.path.strip("/") == "$batch":
-                    resp = GraphResponse(
-                        400,
-                        error_body("BadRequest", "Nested $batch is not allowed.", inner_rid, crid),
-                    )
-                else:
-                    resp = await self.handle(inner)
-            statuses[iid] = resp.status
-            headers = {
-                k: v
-                for k, v in resp.headers.items()
-                if k.lower()
-                in (
-                    "retry-after",
-                    "location",
-                    "preference-applied",
-                    "x-ms-resource-unit",
-                    "x-ms-throttle-limit-percentage",
-                )
-            }
-            if resp.body is not None:
-                headers["Content-Type"] = (
-                    "text/plain" if isinstance(resp.body, str) else "application/json"
-                )
-            entry: dict[str, Any] = {"id": iid, "status": resp.status, "headers": headers}
-            if resp.body is not None:
-                entry["body"] = resp.body
-            responses.append(entry)
-        return GraphResponse(200, {"responses": responses})
-
-    def _inner_request(
-        self, outer: GraphRequest, item: dict[str, Any], inner_rid: str
-    ) -> GraphRequest | GraphResponse:
-        url = item["url"]
-        parts = urlsplit(url if url.startswith("/") else "/" + url)
-        path = parts.path
-        if path.startswith("/v1.0/"):
-            path = path[len("/v1.0") :]
-        headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
-        body = item.get("body")
-        if body is not None and "content-type" not in headers:
-            return GraphResponse(
-                400,
-                error_body(
-                    "BadRequest",
-                    "Content-Type header must be specified for a request with a body.",
-                    inner_rid,
-                    outer.headers.get("client-request-id"),
-                ),
-            )
-        return GraphRequest(
-            method=item["method"].upper(),
-            path=path.lstrip("/"),
-            query=normalise_query(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={
-                **{k: v for k, v in outer.headers.items() if k == "client-request-id"},
-                **headers,
-            },
-            body=body,
-            base_url=outer.base_url,
-            caller=outer.caller,
-            request_id=inner_rid,
         )

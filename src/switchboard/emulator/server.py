@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from switchboard.emulator.certs import ensure_server_identity
 from switchboard.emulator.control import control_routes
-from switchboard.emulator.graph import GraphRequest, error_body, normalise_query
+from switchboard.emulator.messages import GraphRequest, error_body, normalise_query
 from switchboard.emulator.state import Emulator, SeedOptions
 from switchboard.emulator.tokens import AccessDenied, TokenError
 
