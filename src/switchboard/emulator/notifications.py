@@ -248,7 +248,11 @@ class Notifier:
                 verify=self.verify, timeout=VALIDATION_TIMEOUT_SECONDS
             ) as c:
                 resp = await c.post(target, headers={"Content-Type": "text/plain; charset=utf-8"})
-            ok = resp.status_code == 200 and resp.text == token
+            ok = (
+                resp.status_code == 200
+                and resp.headers.get("content-type", "").startswith("text/plain")
+                and resp.text == token
+            )
         except httpx.HTTPError as exc:
             log.info("validation of %s failed: %s", url, exc)
         if not ok:

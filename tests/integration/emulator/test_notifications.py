@@ -27,6 +27,7 @@ class Receiver:
         self.notifications: list[dict[str, Any]] = []
         self.lifecycle: list[dict[str, Any]] = []
         self.validate_correctly = True
+        self.validation_type = "text/plain"
         self.failures_left = 0
         self.lock = threading.Lock()
         receiver = self
@@ -44,7 +45,7 @@ class Receiver:
                     receiver.validations.append(token)
                     body = (token if receiver.validate_correctly else "nope").encode()
                     self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Type", receiver.validation_type)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
@@ -152,6 +153,13 @@ def test_a_failing_validation_refuses_the_subscription(
     assert resp.status_code == 400
     assert "validation" in resp.json()["error"]["message"].lower()
     assert reader.get("/subscriptions").json()["value"] == []
+
+
+def test_validation_must_answer_in_text_plain(
+    emu: RunningEmulator, reader: httpx.Client, receiver: Receiver
+) -> None:
+    receiver.validation_type = "application/json"
+    assert subscribe(reader, emu, receiver).status_code == 400
 
 
 def test_unreachable_endpoint_fails_validation(emu: RunningEmulator, reader: httpx.Client) -> None:
