@@ -82,6 +82,14 @@ def serve(
     groups: Annotated[int, typer.Option(min=0, max=10_000, help="Seed groups")] = 10,
     seed: Annotated[int, typer.Option(min=0, help="Seed for the generated data")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    notification_ca: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also trust this CA (PEM) for HTTPS notification endpoints",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve HTTPS with a certificate from the emulator's own CA (DIR/ca.pem).
 
@@ -98,6 +106,7 @@ def serve(
             tenant_id=tenant_id,
             seed=SeedOptions(users=users, groups=groups, seed=seed),
             log_level=log_level,
+            notification_ca=notification_ca,
         )
     except ValueError as exc:
         raise fail(str(exc), 2) from exc

@@ -300,9 +300,12 @@ def serve(
     tenant_id: str | None = None,
     seed: SeedOptions | None = None,
     log_level: str = "info",
+    notification_ca: Path | None = None,
 ) -> None:
     (state_dir / SERVER_FILE).unlink(missing_ok=True)  # left by a killed server
     emu = Emulator(state_dir, tenant_id=tenant_id, seed=seed)
+    if notification_ca is not None:
+        emu.trust_notification_ca(notification_ca)
     sock = _bind(host, port)
     url = f"https://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
 

@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import secrets
+import ssl
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,12 @@ class Emulator:
         self.churn_task: asyncio.Task[None] | None = None
         self.churner = Churner(self.directory, seed=1)
         self.save(full="tenant_id" not in meta)
+
+    def trust_notification_ca(self, ca_file: Path) -> None:
+        """Also trust this CA for HTTPS webhook endpoints (a local product's own CA)."""
+        ctx = ssl.create_default_context()
+        ctx.load_verify_locations(cafile=str(ca_file))
+        self.notifier.verify = ctx
 
     # ------------------------------------------------------------------ persistence
     def meta(self) -> dict[str, Any]:

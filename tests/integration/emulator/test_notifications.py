@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +24,7 @@ from .conftest import control, plain_user_ids
 class Receiver:
     """A webhook endpoint as an application would run one, with switchable misbehaviour."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.validations: list[str] = []
         self.notifications: list[dict[str, Any]] = []
         self.lifecycle: list[dict[str, Any]] = []
@@ -72,7 +74,13 @@ class Receiver:
                 self.end_headers()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -375,3 +383,21 @@ def test_subscriptions_are_saved_to_the_state_folder(
         return (sub["id"],) in rows
 
     wait_for(saved, timeout=5)
+
+
+def test_https_endpoints_need_a_trusted_certificate(
+    emu: RunningEmulator, reader: httpx.Client, tmp_path: Path
+) -> None:
+    from switchboard.emulator.certs import ensure_server_identity
+
+    identity = ensure_server_identity(tmp_path, ["127.0.0.1"])
+    secure = Receiver(tls=(identity.cert_path, identity.key_path))
+    previous = emu.emulator.notifier.verify
+    try:
+        refused = subscribe(reader, emu, secure, lifecycleNotificationUrl=None)
+        assert refused.status_code == 400  # the product's CA is not trusted yet
+        emu.call(lambda: emu.emulator.trust_notification_ca(identity.ca_path))
+        assert subscribe(reader, emu, secure, lifecycleNotificationUrl=None).status_code == 201
+    finally:
+        emu.emulator.notifier.verify = previous
+        secure.close()
