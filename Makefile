@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration browser chromium postgres bench bench-portal clean
+.PHONY: demo test lint typecheck unit integration browser chromium postgres bench bench-sync bench-quick bench-portal clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,15 @@ browser: $(STAMP) chromium
 	$(BIN)/pytest tests/browser
 
 # Benchmarks print a table; their latest figures are in the README.
-bench: bench-portal
+bench: bench-sync
+
+# 100,000 users in 200 groups against the emulator, at 0 and 250 ms, SQLite and PostgreSQL.
+bench-sync: $(STAMP) postgres
+	$(BIN)/python benchmarks/sync_bench.py
+
+# The same scenarios on 5,000 users: a smoke run of a minute or two.
+bench-quick: $(STAMP) postgres
+	$(BIN)/python benchmarks/sync_bench.py --quick
 
 bench-portal: $(STAMP) postgres
 	$(BIN)/python benchmarks/portal_bench.py --users 10000
