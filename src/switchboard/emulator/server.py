@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from starlette.applications import Starlette
@@ -37,6 +37,7 @@ from switchboard.emulator.tokens import AccessDenied, TokenError
 log = logging.getLogger("switchboard.emulator.server")
 GRAPH_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;charset=utf-8"
 SERVER_FILE = "server.json"
+T = TypeVar("T")
 
 
 class GraphJSON(JSONResponse):
@@ -331,12 +332,18 @@ class RunningEmulator:
     """An emulator served from a background thread (tests, demos, benchmarks)."""
 
     def __init__(
-        self, emu: Emulator, url: str, server: uvicorn.Server, thread: threading.Thread
+        self,
+        emu: Emulator,
+        url: str,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self.emulator = emu
         self.url = url
         self.server = server
         self.thread = thread
+        self.server_loop = loop
 
     @property
     def ca_path(self) -> Path:
@@ -350,16 +357,13 @@ class RunningEmulator:
     def authority(self) -> str:
         return f"{self.url}/{self.tenant_id}"
 
-    def call(self, fn: Any) -> Any:
+    def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn()`` on the server's event loop (the directory is loop-owned) and return."""
-        loop = self.server_loop
-        return asyncio.run_coroutine_threadsafe(_as_coro(fn), loop).result(timeout=60)
 
-    server_loop: asyncio.AbstractEventLoop
+        async def run() -> T:
+            return fn()
 
-
-async def _as_coro(fn: Any) -> Any:
-    return fn()
+        return asyncio.run_coroutine_threadsafe(run(), self.server_loop).result(timeout=60)
 
 
 @contextlib.contextmanager
@@ -390,14 +394,13 @@ def running(
     thread = threading.Thread(target=run, name="entra-emulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the emulator did not start")
-        time.sleep(0.02)
-    handle = RunningEmulator(emu, url, server, thread)
-    handle.server_loop = loop_box["loop"]
-    write_server_file(emu, url)
     try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start; see the log above")
+            time.sleep(0.02)
+        handle = RunningEmulator(emu, url, server, thread, loop_box["loop"])
+        write_server_file(emu, url)
         yield handle
     finally:
         server.should_exit = True
