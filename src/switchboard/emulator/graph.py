@@ -309,14 +309,30 @@ class Graph:
         if m != "GET":
             raise self._method(m)
         self._need(req, READ_GROUPS)
+        counting = bool(rest) and rest[-1] == "$count"
+        if counting:
+            self._require_eventual(req, "$count")
+            rest = rest[:-1]
         cast: str | None = None
         if rest:
             if len(rest) != 1 or rest[0] not in ("microsoft.graph.user", "microsoft.graph.group"):
                 raise _segment_error(rest[0])
             cast = rest[0]
         ids = list(group.members) if rel == "members" else d.transitive_member_ids(group.id)
+        if counting:
+            wanted = {"microsoft.graph.user": "user", "microsoft.graph.group": "group"}
+            kinds = (self._kind_of(i) for i in ids)
+            return GraphResponse(
+                200, str(sum(1 for k in kinds if k and (cast is None or wanted[cast] == k)))
+            )
         path = f"groups/{group.id}/{rel}" + (f"/{cast}" if cast else "")
         return self._member_list(req, ids, cast, path)
+
+    def _kind_of(self, object_id: str) -> str | None:
+        user = self.directory.users.get(object_id)
+        if user is not None:
+            return "user" if user.deleted_at is None else None
+        return "group" if object_id in self.directory.groups else None
 
     def _member_list(
         self, req: GraphRequest, ids: list[str], cast: str | None, path: str

@@ -120,3 +120,20 @@ def test_group_member_reads_need_a_group_permission(emu: RunningEmulator) -> Non
         groups = users_only.get("/groups")
         assert groups.status_code == 403
         assert groups.json()["error"]["code"] == "Authorization_RequestDenied"
+
+
+def test_member_counts_need_consistency_level(reader: httpx.Client) -> None:
+    g = _groups(reader)
+    top = g["Voice Users"]
+    assert reader.get(f"/groups/{top}/transitiveMembers/$count").status_code == 400
+    eventual = {"ConsistencyLevel": "eventual"}
+    users = reader.get(
+        f"/groups/{top}/transitiveMembers/microsoft.graph.user", params={"$top": "999"}
+    ).json()["value"]
+    count = reader.get(
+        f"/groups/{top}/transitiveMembers/microsoft.graph.user/$count", headers=eventual
+    )
+    assert count.status_code == 200
+    assert count.text == str(len(users))
+    direct = reader.get(f"/groups/{top}/members", params={"$top": "999"}).json()["value"]
+    assert reader.get(f"/groups/{top}/members/$count", headers=eventual).text == str(len(direct))
