@@ -41,9 +41,10 @@ MEMBER_TYPES: dict[MemberKind, str] = {
 
 
 class DeltaTokenExpired(Exception):
-    def __init__(self, kind: Kind) -> None:
+    def __init__(self, kind: Kind, select: list[str] | None) -> None:
         super().__init__(kind)
         self.kind = kind
+        self.select = select
 
 
 class TokenCodec:
@@ -140,7 +141,7 @@ class DeltaEngine:
             if state.get("k") != kind or state.get("p", "delta") != phase:
                 raise bad_request(f"The token was not issued for {kind}/delta; start a new round.")
             if now - float(state["t"]) > DELTA_TOKEN_LIFETIME_SECONDS:
-                raise DeltaTokenExpired(kind)
+                raise DeltaTokenExpired(kind, state.get("s"))
             select, ids, base = state["s"], state["f"], int(state["b"])
             if phase == "next" and self.empty_pages and not state.get("e"):
                 # An empty page that is not the end: the client must follow the nextLink.

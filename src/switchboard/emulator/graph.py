@@ -138,7 +138,11 @@ class Graph:
                 error_body("syncStateNotFound", message, rid, crid),
             )
             if self.faults.delta_expired_status == 410:
-                resp.headers["Location"] = f"{req.base_url}/v1.0/{exc.kind}/delta"
+                # Where to start a new round, with the $select the old chain used.
+                restart = f"{req.base_url}/v1.0/{exc.kind}/delta"
+                if exc.select:
+                    restart += f"?$select={','.join(exc.select)}"
+                resp.headers["Location"] = restart
         resp.headers.update(base_headers)
         return resp
 

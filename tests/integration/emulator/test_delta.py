@@ -156,7 +156,8 @@ def test_a_delta_token_expires_after_seven_days(
     assert expired.status_code == status
     assert expired.json()["error"]["code"] == "syncStateNotFound"
     if status == 410:
-        assert expired.headers["Location"].endswith("/v1.0/users/delta")
+        assert expired.headers["Location"].endswith("/v1.0/users/delta?$select=displayName")
+        assert reader.get(expired.headers["Location"]).status_code == 200
 
 
 def test_delta_rejects_unsupported_options_and_forged_tokens(reader: httpx.Client) -> None:
