@@ -15,6 +15,7 @@ TABS = (
     ("locations", "Locations", "/locations"),
     ("numbers", "Numbers", "/numbers"),
     ("licenses", "Licenses", "/licenses"),
+    ("directory", "Directory", "/directory"),
     ("audit", "Audit log", "/audit"),
     ("admins", "Admins", "/admins"),
     ("settings", "Settings", "/settings"),

@@ -36,6 +36,19 @@ NOTICES = {
     "license-created": "License created.",
     "license-saved": "Seats updated.",
     "signed-out": "You are signed out.",
+    "directory-connected": "Connected. Download the certificate, upload it to the app"
+    " registration in Entra ID (Certificates & secrets), then test the connection.",
+    "directory-settings-saved": "Sync settings saved.",
+    "directory-tested": "Connection tested; the result is below.",
+    "directory-disconnected": "Disconnected from Entra ID. Directory users are now ordinary"
+    " portal users.",
+    "directory-not-connected": "This account is not connected to Entra ID.",
+    "certificate-rotated": "New certificate generated. Download it, upload it to the app"
+    " registration, test the connection, then promote it.",
+    "certificate-promoted": "The new certificate is now in use.",
+    "certificate-discarded": "The new certificate was discarded; the current one stays.",
+    "run-approved": "Held deletions approved and carried out.",
+    "run-rejected": "Held deletions rejected; the users stay.",
 }
 
 _env = jinja2.Environment(

@@ -1,0 +1,284 @@
+"""An account's Entra ID connection: connect, status, certificate, test, settings, disconnect.
+
+Account admins and provider admins change it; viewers see the same pages without forms.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from switchboard.db.models import DirectoryRegistration, User, WriteBackTask
+from switchboard.directory import certificates
+from switchboard.directory import registration as service
+from switchboard.directory.connection_service import verify_connection
+from switchboard.portal import locations
+from switchboard.portal.accounts import get_account
+from switchboard.portal.clock_context import now
+from switchboard.sync import runs
+from switchboard.web.deps import container
+from switchboard.web.ui import directory_form as forms
+from switchboard.web.ui.context import account_page
+from switchboard.web.ui.directory_actions import (
+    Outcome,
+    duration,
+    inside,
+    not_connected,
+    outside,
+)
+from switchboard.web.ui.forms import FormError
+from switchboard.web.ui.routing import UiRoute
+from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer
+from switchboard.web.ui.templating import render
+
+router = APIRouter(route_class=UiRoute, include_in_schema=False)
+
+RECENT_RUNS = 5
+PEM = "application/x-pem-file"
+
+
+def _choices(session: Session, viewer: Viewer, context: dict[str, Any]) -> dict[str, Any]:
+    names = [
+        loc.name for loc in locations.list_locations(session, viewer.actor, context["account"])
+    ]
+    return {
+        "location_names": names,
+        "cloud_choices": forms.CLOUD_CHOICES,
+        "direction_choices": forms.DIRECTION_CHOICES,
+        "provisioning_choices": forms.PROVISIONING_CHOICES,
+        "mode_choices": forms.MODE_CHOICES,
+        "extension_choices": forms.EXTENSION_CHOICES,
+    }
+
+
+def _status(session: Session, registration: DirectoryRegistration) -> dict[str, Any]:
+    """What the status card shows: certificates as Entra shows them, the last test, counts."""
+    account_id = registration.account_id
+    return {
+        "certificate": certificates.info(registration.certificate_pem),
+        "next_certificate": (
+            certificates.info(registration.next_certificate_pem)
+            if registration.next_certificate_pem
+            else None
+        ),
+        "policy": service.policy_of(registration),
+        "permissions": service.required_permissions(service.policy_of(registration)),
+        "last_test": registration.last_test,
+        "directory_users": session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.account_id == account_id, User.source == "directory")
+        )
+        or 0,
+        "writebacks": dict(
+            session.execute(
+                select(WriteBackTask.status, func.count())
+                .where(WriteBackTask.account_id == account_id)
+                .group_by(WriteBackTask.status)
+            ).all()
+        ),
+    }
+
+
+def directory_page(
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    *,
+    form_name: str = "",
+    values: dict[str, str] | None = None,
+    error: FormError | None = None,
+) -> Response:
+    """The Directory tab: the connect form, or the connection's status and the sync buttons."""
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "directory")
+        account = context["account"]
+        registration = service.find_registration(session, account)
+        context.update(
+            registration=registration,
+            form_name=form_name,
+            error=error,
+            now=now(session),
+        )
+        if registration is None:
+            context.update(_choices(session, viewer, context))
+            context["values"] = values or {
+                "cloud": "global",
+                "direction": "one_way",
+                "provisioning": "automatic",
+                "mode": "on_demand",
+            }
+        else:
+            context.update(_status(session, registration))
+            context["values"] = values or {}
+            recent, total = runs.list_runs(session, viewer.actor, account, limit=RECENT_RUNS)
+            context.update(recent_rows=[(r, duration(r)) for r in recent], run_total=total)
+        return render(request, "account/directory.html", context, status_code=422 if error else 200)
+
+
+@router.get("/accounts/{slug}/directory")
+def show_directory(request: Request, slug: str, viewer: CurrentViewer) -> Response:
+    return directory_page(request, viewer, slug)
+
+
+@router.post("/accounts/{slug}/directory/connect")
+def connect(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
+    def change(session: Session) -> DirectoryRegistration:
+        account = get_account(session, viewer.actor, slug, write=True)
+        data = service.RegistrationIn.model_validate(forms.connect_body(form))
+        return service.connect(session, viewer.actor, account, data)
+
+    outcome = inside(container(request), change)
+    if isinstance(outcome, FormError | Outcome):
+        error = outcome if isinstance(outcome, FormError) else None
+        return directory_page(
+            request, viewer, slug, form_name="connect", values=forms.typed_values(form), error=error
+        )
+    return RedirectResponse(f"/accounts/{slug}/directory?done=directory-connected", status_code=303)
+
+
+def _settings_page(
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    *,
+    values: dict[str, str] | None = None,
+    error: FormError | None = None,
+) -> Response:
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "directory")
+        registration = service.find_registration(session, context["account"])
+        if registration is None:
+            return not_connected(slug)
+        shown = forms.registration_values(registration)
+        if values is not None:
+            # The tenant, client and cloud are fixed once connected; the rest as typed.
+            fixed = ("tenant_id", "client_id", "cloud", "authority_url", "graph_url")
+            shown.update({k: v for k, v in values.items() if k not in fixed})
+        context.update(_choices(session, viewer, context))
+        context.update(registration=registration, values=shown, error=error)
+        return render(
+            request, "account/directory_settings.html", context, status_code=422 if error else 200
+        )
+
+
+@router.get("/accounts/{slug}/directory/settings")
+def show_settings(request: Request, slug: str, viewer: CurrentViewer) -> Response:
+    return _settings_page(request, viewer, slug)
+
+
+@router.post("/accounts/{slug}/directory/settings")
+def save_settings(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
+    def change(session: Session) -> DirectoryRegistration:
+        account = get_account(session, viewer.actor, slug, write=True)
+        registration = service.get_registration(session, viewer.actor, account)
+        patch = forms.settings_patch(registration, form)
+        return service.update_settings(session, viewer.actor, account, patch)
+
+    outcome = inside(container(request), change)
+    if outcome is Outcome.NOT_CONNECTED:
+        return not_connected(slug)
+    if isinstance(outcome, FormError):
+        return _settings_page(request, viewer, slug, values=forms.typed_values(form), error=outcome)
+    return RedirectResponse(
+        f"/accounts/{slug}/directory?done=directory-settings-saved", status_code=303
+    )
+
+
+@router.get("/accounts/{slug}/directory/certificate")
+def download_certificate(
+    request: Request,
+    slug: str,
+    viewer: CurrentViewer,
+    which: Annotated[service.Which, Query()] = "current",
+) -> Response:
+    """The public certificate (never the key), to upload to the app registration."""
+    with container(request).unit_of_work() as session:
+        account = get_account(session, viewer.actor, slug)
+        registration = service.get_registration(session, viewer.actor, account)
+        pem = service.certificate_pem(registration, which)
+        name = service.certificate_filename(account, registration, which)
+    return Response(
+        content=pem,
+        media_type=PEM,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.post("/accounts/{slug}/directory/test")
+def test_connection(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    # Graph calls: outside any transaction of this request; the service records the result.
+    outcome = outside(lambda: verify_connection(container(request), viewer.actor, slug))
+    if outcome is Outcome.NOT_CONNECTED:
+        return not_connected(slug)
+    if isinstance(outcome, FormError):
+        return directory_page(request, viewer, slug, form_name="status", error=outcome)
+    return RedirectResponse(
+        f"/accounts/{slug}/directory?done=directory-tested#connection-test", status_code=303
+    )
+
+
+def _certificate_step(request: Request, slug: str, viewer: Viewer, step: str) -> Response:
+    steps = {
+        "rotate": (service.rotate_certificate, "certificate-rotated"),
+        "promote": (service.promote_next, "certificate-promoted"),
+        "discard": (service.discard_next, "certificate-discarded"),
+    }
+    act, done = steps[step]
+
+    def change(session: Session) -> DirectoryRegistration:
+        account = get_account(session, viewer.actor, slug, write=True)
+        return act(session, viewer.actor, account)
+
+    outcome = inside(container(request), change)
+    if outcome is Outcome.NOT_CONNECTED:
+        return not_connected(slug)
+    if isinstance(outcome, FormError):
+        return directory_page(request, viewer, slug, form_name="status", error=outcome)
+    return RedirectResponse(f"/accounts/{slug}/directory?done={done}", status_code=303)
+
+
+@router.post("/accounts/{slug}/directory/certificate/rotate")
+def rotate_certificate(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    return _certificate_step(request, slug, viewer, "rotate")
+
+
+@router.post("/accounts/{slug}/directory/certificate/promote")
+def promote_certificate(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    return _certificate_step(request, slug, viewer, "promote")
+
+
+@router.post("/accounts/{slug}/directory/certificate/discard")
+def discard_certificate(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    return _certificate_step(request, slug, viewer, "discard")
+
+
+@router.get("/accounts/{slug}/directory/disconnect")
+def confirm_disconnect(request: Request, slug: str, viewer: CurrentViewer) -> Response:
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "directory")
+        registration = service.find_registration(session, context["account"])
+        if registration is None:
+            return not_connected(slug)
+        context.update(registration=registration, **_status(session, registration))
+        return render(request, "account/directory_disconnect.html", context)
+
+
+@router.post("/accounts/{slug}/directory/disconnect")
+def disconnect(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    def change(session: Session) -> service.DisconnectSummary:
+        account = get_account(session, viewer.actor, slug, write=True)
+        return service.disconnect(session, viewer.actor, account)
+
+    outcome = inside(container(request), change)
+    if outcome is Outcome.NOT_CONNECTED:
+        return not_connected(slug)
+    if isinstance(outcome, FormError):
+        return directory_page(request, viewer, slug, form_name="status", error=outcome)
+    return RedirectResponse(
+        f"/accounts/{slug}/directory?done=directory-disconnected", status_code=303
+    )

@@ -1,0 +1,387 @@
+"""Directory sync from the admin UI: start runs, read run logs, approve held runs, write-backs.
+
+Runs started here are "manual" and go to the job runner; the browser lands on the run's page,
+which says "running" until the run has finished. Nothing on these pages needs JavaScript.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse, StreamingResponse
+from sqlalchemy import select
+
+from switchboard.db.models import User
+from switchboard.directory.registration import find_registration, policy_of
+from switchboard.portal.accounts import get_account
+from switchboard.portal.validation import MAX_ID
+from switchboard.sync import runs, writeback
+from switchboard.sync.engine import PreparedRun, SyncEngine
+from switchboard.web.deps import container
+from switchboard.web.ui.context import account_page
+from switchboard.web.ui.directory import directory_page
+from switchboard.web.ui.directory_actions import Outcome, duration, not_connected, outside
+from switchboard.web.ui.forms import FormError
+from switchboard.web.ui.routing import UiRoute
+from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer
+from switchboard.web.ui.templating import render
+
+router = APIRouter(route_class=UiRoute, include_in_schema=False)
+
+RUNS_PAGE = 50
+ITEMS_PAGE = 100
+EXPORT_CHUNK = 1000
+ACTIONS = (
+    "create",
+    "update",
+    "link",
+    "relocate",
+    "disable",
+    "enable",
+    "delete",
+    "skip",
+    "error",
+    "write_back",
+)
+STATES = ("applied", "planned", "pending", "failed", "skipped", "rejected")
+# The columns of the API's CSV export (GET .../runs/{id}?format=csv), in the same order.
+CSV_COLUMNS = (
+    "directory_id",
+    "username",
+    "user_id",
+    "action",
+    "state",
+    "fields",
+    "error_code",
+    "message",
+)
+WRITEBACK_STATUSES = (("pending", "Queued"), ("done", "Written"), ("failed", "Refused"))
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+Filter = Annotated[str, Query(max_length=32)]
+
+
+def _run_id(value: int) -> int:
+    """An id out of the database's range is simply not found (0 never is)."""
+    return value if 1 <= value <= MAX_ID else 0
+
+
+# --- starting runs ------------------------------------------------------------------------------
+
+
+def _start(
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    *,
+    kind: str,
+    dry_run: bool = False,
+    key: str | None = None,
+) -> Response:
+    c = container(request)
+    engine = SyncEngine(c, c.directory_factory())
+
+    def prepare() -> PreparedRun:
+        return engine.prepare(
+            viewer.actor, slug, kind=kind, trigger="manual", dry_run=dry_run, key=key
+        )
+
+    outcome = outside(prepare)
+    if outcome is Outcome.NOT_CONNECTED:
+        return not_connected(slug)
+    if isinstance(outcome, FormError):
+        values = {"user": key or ""}
+        return directory_page(request, viewer, slug, form_name="sync", values=values, error=outcome)
+    assert isinstance(outcome, PreparedRun)
+    label = "dry run" if dry_run else kind
+    c.jobs.submit(f"directory {label} of {slug} (run {outcome.run_id})", outcome.execute)
+    return RedirectResponse(f"/accounts/{slug}/directory/runs/{outcome.run_id}", status_code=303)
+
+
+@router.post("/accounts/{slug}/directory/reconcile")
+def reconcile(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    return _start(request, viewer, slug, kind="full")
+
+
+@router.post("/accounts/{slug}/directory/dry-run")
+def dry_run(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    return _start(request, viewer, slug, kind="full", dry_run=True)
+
+
+@router.post("/accounts/{slug}/directory/delta")
+def delta(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    return _start(request, viewer, slug, kind="delta")
+
+
+@router.post("/accounts/{slug}/directory/sync-user")
+def sync_user(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
+    key = form.text("user")[:254]
+    return _start(request, viewer, slug, kind="single", key=key)
+
+
+# --- run logs -----------------------------------------------------------------------------------
+
+
+@router.get("/accounts/{slug}/directory/runs")
+def list_runs(request: Request, slug: str, viewer: CurrentViewer, offset: Offset = 0) -> Response:
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "directory")
+        found, total = runs.list_runs(
+            session, viewer.actor, context["account"], limit=RUNS_PAGE, offset=offset
+        )
+        context.update(
+            rows=[(r, duration(r)) for r in found],
+            total=total,
+            offset=offset,
+            page_size=RUNS_PAGE,
+        )
+        return render(request, "account/directory_runs.html", context)
+
+
+def _filter_error(action: str, state: str) -> FormError | None:
+    if action and action not in ACTIONS:
+        return FormError(f"action: choose one of {', '.join(ACTIONS)}", "action")
+    if state and state not in STATES:
+        return FormError(f"state: choose one of {', '.join(STATES)}", "state")
+    return None
+
+
+def _run_page(
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    run_id: int,
+    *,
+    action: str = "",
+    state: str = "",
+    offset: int = 0,
+    error: FormError | None = None,
+) -> Response:
+    error = error or _filter_error(action, state)
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "directory")
+        account = context["account"]
+        run = runs.get_run(session, viewer.actor, account, run_id)
+        items = []
+        if error is None or error.field not in ("action", "state"):
+            items = runs.items(
+                session,
+                run,
+                action=action or None,
+                state=state or None,
+                limit=ITEMS_PAGE + 1,
+                offset=offset,
+            )
+        user_ids = {i.user_id for i in items if i.user_id is not None}
+        present = (
+            set(
+                session.scalars(
+                    select(User.id).where(User.account_id == account.id, User.id.in_(user_ids))
+                )
+            )
+            if user_ids
+            else set()
+        )
+        filters = {k: v for k, v in (("action", action), ("state", state)) if v}
+        context.update(
+            run=run,
+            duration=duration(run),
+            items=items[:ITEMS_PAGE],
+            more=len(items) > ITEMS_PAGE,
+            offset=offset,
+            page_size=ITEMS_PAGE,
+            present_users=present,
+            filters=filters,
+            action=action,
+            state=state,
+            actions=[a for a in ACTIONS if run.counts.get(a)],
+            error=error,
+            running=run.status == "running",
+            held=run.status == "held",
+        )
+        return render(
+            request, "account/directory_run.html", context, status_code=422 if error else 200
+        )
+
+
+@router.get("/accounts/{slug}/directory/runs/{run_id}")
+def show_run(
+    request: Request,
+    slug: str,
+    run_id: int,
+    viewer: CurrentViewer,
+    action: Filter = "",
+    state: Filter = "",
+    offset: Offset = 0,
+) -> Response:
+    return _run_page(
+        request,
+        viewer,
+        slug,
+        _run_id(run_id),
+        action=action.strip(),
+        state=state.strip(),
+        offset=offset,
+    )
+
+
+@router.get("/accounts/{slug}/directory/runs/{run_id}/export")
+def export_run(
+    request: Request,
+    slug: str,
+    run_id: int,
+    viewer: CurrentViewer,
+    action: Filter = "",
+    state: Filter = "",
+) -> Response:
+    """The run's items as CSV, like the API's ``?format=csv``, for the signed-in admin."""
+    c = container(request)
+    run_id = _run_id(run_id)
+    action, state = action.strip(), state.strip()
+    error = _filter_error(action, state)
+    if error is not None:
+        return _run_page(request, viewer, slug, run_id, error=error)
+    with c.unit_of_work() as session:
+        account = get_account(session, viewer.actor, slug)
+        run = runs.get_run(session, viewer.actor, account, run_id)
+        filename = f"{account.slug}-run-{run.id}.csv"
+
+    def rows() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        offset = 0
+        while True:
+            # One short transaction per chunk: a long export never holds the database.
+            with c.unit_of_work() as session:
+                account = get_account(session, viewer.actor, slug)
+                found = runs.get_run(session, viewer.actor, account, run_id)
+                chunk = runs.items(
+                    session,
+                    found,
+                    action=action or None,
+                    state=state or None,
+                    limit=EXPORT_CHUNK,
+                    offset=offset,
+                )
+                for i in chunk:
+                    writer.writerow(
+                        [
+                            i.directory_id,
+                            i.username,
+                            i.user_id,
+                            i.action,
+                            i.state,
+                            " ".join(i.fields),
+                            i.error_code,
+                            i.message,
+                        ]
+                    )
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(chunk) < EXPORT_CHUNK:
+                return
+            offset += EXPORT_CHUNK
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _resolve(request: Request, slug: str, run_id: int, viewer: Viewer, approve: bool) -> Response:
+    c = container(request)
+    engine = SyncEngine(c, c.directory_factory())
+    run_id = _run_id(run_id)
+    outcome = outside(lambda: engine.resolve_held(viewer.actor, slug, run_id, approve=approve))
+    if isinstance(outcome, FormError):
+        return _run_page(request, viewer, slug, run_id, error=outcome)
+    done = "run-approved" if approve else "run-rejected"
+    return RedirectResponse(
+        f"/accounts/{slug}/directory/runs/{run_id}?done={done}", status_code=303
+    )
+
+
+@router.post("/accounts/{slug}/directory/runs/{run_id}/approve")
+def approve(request: Request, slug: str, run_id: int, viewer: PostingViewer) -> Response:
+    return _resolve(request, slug, run_id, viewer, True)
+
+
+@router.post("/accounts/{slug}/directory/runs/{run_id}/reject")
+def reject(request: Request, slug: str, run_id: int, viewer: PostingViewer) -> Response:
+    return _resolve(request, slug, run_id, viewer, False)
+
+
+# --- two-way write-backs ------------------------------------------------------------------------
+
+
+def _writebacks_page(
+    request: Request,
+    viewer: Viewer,
+    slug: str,
+    *,
+    status: str = "",
+    report: writeback.WriteBackReport | None = None,
+    error: FormError | None = None,
+) -> Response:
+    known = {s for s, _ in WRITEBACK_STATUSES}
+    if status and status not in known:
+        error = FormError(f"status: choose one of {', '.join(sorted(known))}", "status")
+    with container(request).unit_of_work() as session:
+        context = account_page(session, viewer, slug, "directory")
+        account = context["account"]
+        tasks = (
+            []
+            if error is not None and error.field == "status"
+            else writeback.list_tasks(
+                session, viewer.actor, account, status=status or None, limit=200
+            )
+        )
+        ids = {t.user_id for t in tasks if t.user_id is not None}
+        names: dict[int, str] = {}
+        if ids:
+            for uid, first, last in session.execute(
+                select(User.id, User.first_name, User.last_name).where(
+                    User.account_id == account.id, User.id.in_(ids)
+                )
+            ):
+                names[uid] = f"{first} {last}"
+        registration = find_registration(session, account)
+        context.update(
+            tasks=tasks,
+            names=names,
+            status=status,
+            statuses=WRITEBACK_STATUSES,
+            report=report,
+            error=error,
+            connected=registration is not None,
+            two_way=registration is not None and policy_of(registration).direction == "two_way",
+        )
+        return render(
+            request, "account/directory_writebacks.html", context, status_code=422 if error else 200
+        )
+
+
+@router.get("/accounts/{slug}/directory/writebacks")
+def list_writebacks(
+    request: Request, slug: str, viewer: CurrentViewer, status: Filter = ""
+) -> Response:
+    return _writebacks_page(request, viewer, slug, status=status.strip())
+
+
+@router.post("/accounts/{slug}/directory/writeback")
+def push_writebacks(request: Request, slug: str, viewer: PostingViewer) -> Response:
+    # Graph calls: outside any transaction of this request.
+    outcome = outside(lambda: writeback.process(container(request), viewer.actor, slug))
+    if outcome is Outcome.NOT_CONNECTED:
+        return not_connected(slug)
+    if isinstance(outcome, FormError):
+        return _writebacks_page(request, viewer, slug, error=outcome)
+    assert isinstance(outcome, writeback.WriteBackReport)
+    # Rendered, not redirected: the report's numbers are shown once, on this answer.
+    return _writebacks_page(request, viewer, slug, report=outcome)
