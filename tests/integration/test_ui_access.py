@@ -14,12 +14,16 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import ApiToken, AuditEvent, LicenseType, PhoneNumber, Principal, User
+from switchboard.directory import registration
+from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import principals, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import NumbersIn, UserIn
+from switchboard.sync.engine import SyncEngine
 from switchboard.web import ui
 from switchboard.web.ui.routing import UiRoute
 from tests import factories
+from tests.fakes import FakeDirectory
 from tests.ui_support import csrf, make_admin, sign_in
 
 OP = factories.OPERATOR
@@ -68,7 +72,33 @@ def _seed(container: Container) -> dict[str, dict[str, int]]:
                 "admin_id": other.id,
                 "token_id": token.id,
             }
+    _connect(container, ids)
     return ids
+
+
+def _connect(container: Container, ids: dict[str, dict[str, int]]) -> None:
+    """Both accounts connected to Entra ID with one sync run: the directory pages' ids.
+
+    The sync reads an empty fake directory and runs inline; "Test connection" reaches for a
+    local port nothing listens on, so it fails at once and never leaves the machine.
+    """
+    container.directory_for = lambda _registration: FakeDirectory()
+    container.jobs = InlineJobRunner()
+    for slug in ids:
+        with container.unit_of_work() as session:
+            registration.connect(
+                session,
+                OP,
+                factories.accounts.get_account(session, OP, slug),
+                registration.RegistrationIn(
+                    tenant_id="6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9",
+                    client_id="11111111-2222-4333-8444-555555555555",
+                    authority_url="https://127.0.0.1:9",
+                    graph_url="https://127.0.0.1:9",
+                ),
+            )
+        summary = SyncEngine(container, container.directory_factory()).reconcile(OP, slug)
+        ids[slug]["run_id"] = summary.run_id
 
 
 def _ui_account_routes() -> list[tuple[str, str]]:
@@ -160,6 +190,12 @@ def test_account_viewer_sees_everything_but_cannot_change_anything(
         "/accounts/alpha/audit",
         "/accounts/alpha/settings",
         "/accounts/alpha/terminate",
+        "/accounts/alpha/directory",
+        "/accounts/alpha/directory/settings",
+        "/accounts/alpha/directory/disconnect",
+        "/accounts/alpha/directory/runs",
+        f"/accounts/alpha/directory/runs/{ids['alpha']['run_id']}",
+        "/accounts/alpha/directory/writebacks",
     ]
     for page in pages:
         response = app_client.get(page)

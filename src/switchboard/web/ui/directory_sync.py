@@ -82,6 +82,9 @@ def _start(
     key: str | None = None,
 ) -> Response:
     c = container(request)
+    with c.unit_of_work() as session:
+        # Who may start a run comes before what the form says (a viewer gets 403, not 422).
+        get_account(session, viewer.actor, slug, write=True)
     engine = SyncEngine(c, c.directory_factory())
 
     def prepare() -> PreparedRun:
