@@ -205,7 +205,17 @@ def run_floor(scenario: str, setup: dict[str, Any]) -> dict[str, Any]:
 
 def child_main(kind: str, scenario: str, setup_file: str) -> None:
     setup = json.loads(Path(setup_file).read_text())
-    out = run_floor(scenario, setup) if kind == "floor" else run_engine(scenario, setup)
+    if kind == "floor":
+        out = run_floor(scenario, setup)
+    elif setup.get("profile_dir"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        out = profiler.runcall(run_engine, scenario, setup)
+        name = f"{scenario}-{setup['database']}-{setup['latency']}ms.prof"
+        profiler.dump_stats(Path(setup["profile_dir"]) / name)
+    else:
+        out = run_engine(scenario, setup)
     print(json.dumps(out))
 
 
@@ -316,6 +326,11 @@ def main() -> None:
         "--quick", action="store_true", help="a smoke run: 5,000 users in 20 groups, 100 changes"
     )
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="run the engine under cProfile and leave SCENARIO-DATABASE-LATENCY.prof here",
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SCENARIO", "SETUP"))
     args = parser.parse_args()
     if args.child:
@@ -355,6 +370,11 @@ def main() -> None:
                             "url": url,
                             "ca_path": str(folder / "ca.pem"),
                             "emulator_dir": str(folder),
+                            "database": kind,
+                            "latency": latency,
+                            "profile_dir": str(args.profile_dir.resolve())
+                            if args.profile_dir
+                            else None,
                         }
                         control(folder, url, "PATCH", "/faults", {"latency_ms": 0})
                         for scenario in ("initial", "delta", "single"):
