@@ -489,6 +489,7 @@ class SyncEngine:
         chunks = [items[i : i + self.chunk_size] for i in range(0, len(items), self.chunk_size)]
         chunks = chunks or [[]]
         failed = pending = done = 0
+        final_message: str | None = None
         for index, chunk in enumerate(chunks):
             with self.container.unit_of_work() as session:
                 account = session.get(Account, ctx.account_id)
@@ -518,9 +519,9 @@ class SyncEngine:
                         _save_state(session, ctx.account_id, links, full=full)
                     run = session.get(SyncRun, run_id)
                     previous = run.message if run else None
-                    message = the_plan.hold_reason or previous
+                    message = final_message = the_plan.hold_reason or previous
                     if dry_run:
-                        message = "dry run: nothing was changed"
+                        message = final_message = "dry run: nothing was changed"
                     runs.finish(session, run_id, status=status, counts=counts, message=message)
             progress("apply", done, len(items))
         if two_way and counts.get("write_back"):
@@ -532,7 +533,7 @@ class SyncEngine:
             _status(the_plan, counts, held),
             dry_run,
             counts,
-            the_plan.hold_reason,
+            final_message,
             items if dry_run else [],
         )
 

@@ -53,7 +53,14 @@ class Connected:
 @pytest.fixture
 def connected(container: Container, emulator: RunningEmulator) -> Iterator[Connected]:
     emu = emulator.emulator
-    emulator.call(lambda: emu.reset(SEED))
+
+    def fresh() -> None:
+        emu.reset(SEED)
+        emu.clock.offset_seconds = 0.0
+        emu.faults.update({"error_rate": 0.0, "latency_ms": 0, "retry_after_seconds": 1.0})
+        emu.graph.delta.page_size = 200
+
+    emulator.call(fresh)
     directory = emu.directory
     # The two groups with the most (transitive) user members.
     sizes = sorted(
@@ -204,3 +211,76 @@ def test_cli_reconcile_and_runs(connected: Connected, tmp_path: Path) -> None:
     ]
     with connected.container.unit_of_work() as s:
         assert get_account(s, OP, "acme").status == "active"
+
+
+def test_reconcile_through_a_429_and_503_storm(connected: Connected) -> None:
+    expected = expected_outcomes(connected)
+    emu = connected.emulator.emulator
+    connected.emulator.call(
+        lambda: emu.faults.update(
+            {"error_rate": 0.3, "error_kinds": ["429", "503"], "retry_after_seconds": 0.05}
+        )
+    )
+    summary = connected.engine.reconcile(OP, "acme")
+    assert summary.status in ("succeeded", "partial"), summary.message
+    assert set(synced(connected)) == {u for u, o in expected.items() if o == "create"}
+
+
+def test_scope_changes_restores_and_pages_of_members(connected: Connected) -> None:
+    connected.engine.reconcile(OP, "acme")
+    d = connected.directory()
+    emu = connected.emulator
+    group = connected.groups[0]
+    # Members of one group arrive split across pages of two objects.
+    emu.call(lambda: setattr(emu.emulator.graph.delta, "page_size", 2))
+    newcomers = []
+
+    def add_people() -> None:
+        for i in range(5):
+            user = d.create_user(
+                {
+                    "accountEnabled": True,
+                    "displayName": f"New {i}",
+                    "givenName": "New",
+                    "surname": f"Person{i}",
+                    "mailNickname": f"new{i}",
+                    "userPrincipalName": f"new.person{i}@{d.domain}",
+                    "officeLocation": "HQ",
+                    "passwordProfile": {"password": "x"},
+                }
+            )
+            newcomers.append(user.id)
+            d.add_member(group, user.id)
+
+    emu.call(add_people)
+    summary = connected.engine.delta(OP, "acme")
+    assert summary.kind == "delta", summary.message
+    assert set(newcomers) <= set(synced(connected))
+
+    # Out of every synced group: deleted; back in: created again.
+    leaver = newcomers[0]
+    emu.call(lambda: d.remove_member(group, leaver))
+    connected.engine.delta(OP, "acme")
+    assert leaver not in synced(connected)
+    emu.call(lambda: d.add_member(group, leaver))
+    connected.engine.delta(OP, "acme")
+    assert leaver in synced(connected)
+
+    # Soft delete, then restore: deleted, then back as a user again.
+    gone = newcomers[1]
+    emu.call(lambda: d.delete_user(gone))
+    connected.engine.delta(OP, "acme")
+    assert gone not in synced(connected)
+    emu.call(lambda: d.restore_user(gone))
+    connected.engine.delta(OP, "acme")
+    assert gone in synced(connected)
+
+
+def test_expired_delta_token_falls_back_to_a_full_reconcile(connected: Connected) -> None:
+    connected.engine.reconcile(OP, "acme")
+    emu = connected.emulator.emulator
+    connected.emulator.call(lambda: emu.clock.advance(8 * 24 * 3600))
+    summary = connected.engine.delta(OP, "acme")
+    assert summary.kind == "full"
+    assert "expired" in (summary.message or "")
+    assert summary.status in ("succeeded", "partial")
