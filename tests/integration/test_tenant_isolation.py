@@ -180,6 +180,26 @@ class FakeDirectories:
         return self.by_account[account_id]
 
 
+UNREACHABLE = "https://127.0.0.1:9"  # refuses at once: a connection test that stays offline
+
+
+def _connected_offline(container: Container, t: Seeded) -> None:
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        found = registration.find_registration(s, acct)
+        if found is not None and found.authority_url == UNREACHABLE:
+            return
+        if found is not None:
+            registration.disconnect(s, OP, acct)
+        body = {
+            **_registration_body(t),
+            "cloud": "custom",
+            "authority_url": UNREACHABLE,
+            "graph_url": UNREACHABLE,
+        }
+        registration.connect(s, OP, acct, registration.RegistrationIn.model_validate(body))
+
+
 def _sync_ready(container: Container, t: Seeded) -> None:
     _connected(container, t)
     if not isinstance(container.directory_for, FakeDirectories):
@@ -291,6 +311,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/reject"): Case(before=_held_run),
     ("GET", "/api/v1/accounts/{account}/directory/writebacks"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/writeback"): Case(before=_sync_ready),
+    ("POST", "/api/v1/accounts/{account}/directory/test"): Case(before=_connected_offline),
 }
 
 WRITES = sorted(key for key in CASES if key[0] not in READ_METHODS)

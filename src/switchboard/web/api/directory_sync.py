@@ -11,6 +11,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.db.models import SyncRun, SyncRunItem, WriteBackTask
+from switchboard.directory.connection_service import verify_connection
+from switchboard.directory.errors import GraphError
+from switchboard.directory.registration import ConnectionTestRecord
+from switchboard.portal.errors import Conflict
 from switchboard.sync import runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.web.deps import DB, Caller, PathId, ReadAccount, container
@@ -277,3 +281,19 @@ def push_writebacks(
     return WriteBackReportOut(
         written=report.written, failed=report.failed, retrying=report.retrying, errors=report.errors
     )
+
+
+@router.post("/test")
+def test_connection(
+    request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> ConnectionTestRecord:
+    """Get a token with each certificate and check every permission the settings need.
+
+    The outcome is recorded on the registration (``last_test``); a failed check names the
+    missing permission and where to grant it. A rotated certificate proven here can be promoted.
+    """
+    session.commit()  # Graph calls happen outside the request's transaction
+    try:
+        return verify_connection(container(request), actor, account.slug)
+    except GraphError as exc:
+        raise Conflict(f"Entra ID: {exc.message}", code="directory_unreachable") from exc
