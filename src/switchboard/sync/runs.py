@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
@@ -124,3 +126,45 @@ def items(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+CSV_COLUMNS = (
+    "directory_id",
+    "username",
+    "user_id",
+    "action",
+    "state",
+    "fields",
+    "error_code",
+    "message",
+)
+
+
+def csv_lines(load: Callable[[int, int], list[SyncRunItem]], *, chunk: int = 1000) -> Iterator[str]:
+    """A run's items as CSV text, read ``chunk`` items at a time through ``load(offset, limit)``
+    (each call may use a short transaction of its own, so a long export holds nothing)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    offset = 0
+    while True:
+        found = load(offset, chunk)
+        for i in found:
+            writer.writerow(
+                [
+                    i.directory_id,
+                    i.username,
+                    i.user_id,
+                    i.action,
+                    i.state,
+                    " ".join(i.fields),
+                    i.error_code,
+                    i.message,
+                ]
+            )
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if len(found) < chunk:
+            return
+        offset += chunk

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -169,36 +167,9 @@ def get_run(
     run = runs.get_run(session, actor, account, run_id)
     items = runs.items(session, run, action=action, state=state)
     if format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "directory_id",
-                "username",
-                "user_id",
-                "action",
-                "state",
-                "fields",
-                "error_code",
-                "message",
-            ]
-        )
-        for i in items:
-            writer.writerow(
-                [
-                    i.directory_id,
-                    i.username,
-                    i.user_id,
-                    i.action,
-                    i.state,
-                    " ".join(i.fields),
-                    i.error_code,
-                    i.message,
-                ]
-            )
         filename = f"{account.slug}-run-{run.id}.csv"
         return Response(
-            out.getvalue(),
+            "".join(runs.csv_lines(lambda offset, limit: items[offset : offset + limit])),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -6,16 +6,13 @@ which says "running" until the run has finished. Nothing on these pages needs Ja
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 
-from switchboard.db.models import User
+from switchboard.db.models import SyncRunItem, User
 from switchboard.directory.registration import find_registration, policy_of
 from switchboard.portal.accounts import get_account
 from switchboard.portal.validation import MAX_ID
@@ -48,17 +45,6 @@ ACTIONS = (
     "write_back",
 )
 STATES = ("applied", "planned", "pending", "failed", "skipped", "rejected")
-# The columns of the API's CSV export (GET .../runs/{id}?format=csv), in the same order.
-CSV_COLUMNS = (
-    "directory_id",
-    "username",
-    "user_id",
-    "action",
-    "state",
-    "fields",
-    "error_code",
-    "message",
-)
 WRITEBACK_STATUSES = (("pending", "Queued"), ("done", "Written"), ("failed", "Refused"))
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Filter = Annotated[str, Query(max_length=32)]
@@ -252,46 +238,22 @@ def export_run(
         run = runs.get_run(session, viewer.actor, account, run_id)
         filename = f"{account.slug}-run-{run.id}.csv"
 
-    def rows() -> Iterator[str]:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        offset = 0
-        while True:
-            # One short transaction per chunk: a long export never holds the database.
-            with c.unit_of_work() as session:
-                account = get_account(session, viewer.actor, slug)
-                found = runs.get_run(session, viewer.actor, account, run_id)
-                chunk = runs.items(
-                    session,
-                    found,
-                    action=action or None,
-                    state=state or None,
-                    limit=EXPORT_CHUNK,
-                    offset=offset,
-                )
-                for i in chunk:
-                    writer.writerow(
-                        [
-                            i.directory_id,
-                            i.username,
-                            i.user_id,
-                            i.action,
-                            i.state,
-                            " ".join(i.fields),
-                            i.error_code,
-                            i.message,
-                        ]
-                    )
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-            if len(chunk) < EXPORT_CHUNK:
-                return
-            offset += EXPORT_CHUNK
+    def load(offset: int, limit: int) -> list[SyncRunItem]:
+        # One short transaction per chunk: a long export never holds the database.
+        with c.unit_of_work() as session:
+            account = get_account(session, viewer.actor, slug)
+            found = runs.get_run(session, viewer.actor, account, run_id)
+            return runs.items(
+                session,
+                found,
+                action=action or None,
+                state=state or None,
+                limit=limit,
+                offset=offset,
+            )
 
     return StreamingResponse(
-        rows(),
+        runs.csv_lines(load, chunk=EXPORT_CHUNK),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
