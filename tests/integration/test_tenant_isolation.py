@@ -312,6 +312,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/accounts/{account}/directory/writebacks"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/writeback"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/test"): Case(before=_connected_offline),
+    ("GET", "/api/v1/accounts/{account}/directory/offers"): Case(before=_sync_ready),
+    ("POST", "/api/v1/accounts/{account}/directory/offers/add"): Case(
+        body=lambda t: {"user": "u1"}, before=_sync_ready
+    ),
 }
 
 WRITES = sorted(key for key in CASES if key[0] not in READ_METHODS)

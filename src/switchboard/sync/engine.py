@@ -102,17 +102,23 @@ class SyncEngine:
         trigger: str,
         dry_run: bool = False,
         key: str | None = None,
+        provision: bool = False,
         progress: Progress = _no_progress,
     ) -> PreparedRun:
         """Check access, record the run, and return it with the work still to do.
 
         Callers that answer at once (the API without waiting) hand ``execute`` to a job runner.
+        ``provision`` (single user): create the user even under manual provisioning; this is
+        how an admin adds a user offered in "Add users > From directory".
         """
         if kind == "single" and not key:
             raise ValidationFailed("name the user to sync by UPN or object id", field="user")
         ctx, run_id, directory = self._begin(
             actor, slug, trigger=trigger, kind=kind, dry_run=dry_run and kind == "full"
         )
+        if provision and kind == "single":
+            chosen = ctx.policy.model_copy(update={"provisioning": "automatic"})
+            ctx = _Context(ctx.account_id, ctx.slug, chosen, ctx.registration_id)
 
         def body() -> RunSummary:
             if kind == "full":
@@ -150,9 +156,17 @@ class SyncEngine:
         return self.prepare(actor, slug, kind="delta", trigger=trigger, progress=progress).execute()
 
     def sync_user(
-        self, actor: Actor, slug: str, key: str, *, trigger: str = "manual"
+        self,
+        actor: Actor,
+        slug: str,
+        key: str,
+        *,
+        trigger: str = "manual",
+        provision: bool = False,
     ) -> RunSummary:
-        return self.prepare(actor, slug, kind="single", trigger=trigger, key=key).execute()
+        return self.prepare(
+            actor, slug, kind="single", trigger=trigger, key=key, provision=provision
+        ).execute()
 
     def resolve_held(self, actor: Actor, slug: str, run_id: int, *, approve: bool) -> RunSummary:
         """Carry out (approve) or drop (reject) the deletions a guard held back."""
@@ -410,27 +424,31 @@ class SyncEngine:
                 )
                 linked_id = linked.directory_id if linked else None
             if linked_id is None:
-                with self.container.unit_of_work() as session:
-                    runs.add_items(
-                        session,
-                        run_id,
-                        [
-                            runs.ItemRecord(
-                                action="error",
-                                state="failed",
-                                directory_id=None,
-                                username=key,
-                                error_code="not_found",
-                                message=f"no user '{key}' in Entra ID (by object id or UPN)",
-                            )
-                        ],
-                    )
-                    runs.finish(session, run_id, status="partial", counts={"error": 1})
-                return RunSummary(run_id, "single", trigger, "partial", False, {"error": 1})
+                message = f"no user '{key}' in Entra ID (by object id or UPN)"
+                return self._single_outcome(
+                    run_id, trigger, None, key, "error", "not_found", message
+                )
             observations = [Observation(linked_id, None, False)]
         else:
             groups = ctx.policy.groups
             in_scope = not groups or bool(directory.member_of([user.id], groups).get(user.id))
+            if not in_scope:
+                with self.container.unit_of_work() as session:
+                    linked_here = session.scalar(
+                        select(User.id).where(
+                            User.account_id == ctx.account_id, User.directory_id == user.id
+                        )
+                    )
+                if linked_here is None:
+                    return self._single_outcome(
+                        run_id,
+                        trigger,
+                        user.id,
+                        user.user_principal_name,
+                        "skip",
+                        "out_of_scope",
+                        "not in a synced group; add the user to one in Entra ID",
+                    )
             observations = [Observation(user.id, user, in_scope)]
         return self._plan_and_apply(
             ctx,
@@ -443,6 +461,37 @@ class SyncEngine:
             links=None,
             progress=_no_progress,
         )
+
+    def _single_outcome(
+        self,
+        run_id: int,
+        trigger: str,
+        directory_id: str | None,
+        username: str,
+        action: str,
+        code: str,
+        message: str,
+    ) -> RunSummary:
+        """A single-user run that ends before planning: not found, or not in scope."""
+        state = "failed" if action == "error" else "skipped"
+        status = "partial" if action == "error" else "succeeded"
+        with self.container.unit_of_work() as session:
+            runs.add_items(
+                session,
+                run_id,
+                [
+                    runs.ItemRecord(
+                        action=action,
+                        state=state,
+                        directory_id=directory_id,
+                        username=username,
+                        error_code=code,
+                        message=message,
+                    )
+                ],
+            )
+            runs.finish(session, run_id, status=status, counts={action: 1}, message=message)
+        return RunSummary(run_id, "single", trigger, status, False, {action: 1}, message)
 
     def _write_back(self, ctx: _Context, run_id: int, counts: dict[str, int]) -> None:
         """Push the queued writes now; what cannot go yet stays queued for the next run."""

@@ -13,7 +13,7 @@ from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.errors import GraphError
 from switchboard.directory.registration import ConnectionTestRecord
 from switchboard.portal.errors import Conflict
-from switchboard.sync import runs, writeback
+from switchboard.sync import offers, runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.web.deps import DB, Caller, PathId, ReadAccount, container
 
@@ -268,3 +268,32 @@ def test_connection(
         return verify_connection(container(request), actor, account.slug)
     except GraphError as exc:
         raise Conflict(f"Entra ID: {exc.message}", code="directory_unreachable") from exc
+
+
+class OfferOut(BaseModel):
+    directory_id: str
+    username: str | None
+    run_id: int
+    seen_at: datetime
+
+
+@router.get("/offers")
+def list_offers(account: ReadAccount, session: DB, actor: Caller) -> list[OfferOut]:
+    """Manual provisioning: directory users in scope that are not portal users yet."""
+    return [
+        OfferOut(
+            directory_id=o.directory_id, username=o.username, run_id=o.run_id, seen_at=o.seen_at
+        )
+        for o in offers.list_offers(session, actor, account)
+    ]
+
+
+@router.post("/offers/add")
+def add_offered(
+    body: SyncUserIn, request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> RunOut:
+    """Add a directory user now (even under manual provisioning), by object id or UPN."""
+    summary = _engine(request, session).sync_user(
+        actor, account.slug, body.user, trigger="api", provision=True
+    )
+    return _summary(session, account, actor, summary)

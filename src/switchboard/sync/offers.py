@@ -1,0 +1,69 @@
+"""Manual provisioning: directory users in scope that an admin may add ("From directory").
+
+Runs record such users as skipped with code ``manual_provisioning``; the offers are those of
+the latest full reconcile and the rounds after it, less users the portal now holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.db.models import Account, SyncRun, SyncRunItem, User
+from switchboard.portal.actors import Actor
+
+OFFERED = "manual_provisioning"
+
+
+@dataclass(frozen=True)
+class Offer:
+    directory_id: str
+    username: str | None
+    run_id: int
+    seen_at: datetime
+
+
+def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]:
+    actor.require_read(account.id)
+    since = session.scalar(
+        select(SyncRun.id)
+        .where(
+            SyncRun.account_id == account.id,
+            SyncRun.kind == "full",
+            SyncRun.dry_run.is_(False),
+            SyncRun.status != "failed",
+        )
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    )
+    if since is None:
+        return []
+    rows = session.execute(
+        select(SyncRunItem.directory_id, SyncRunItem.username, SyncRun.id, SyncRun.started_at)
+        .join(SyncRun, SyncRun.id == SyncRunItem.run_id)
+        .where(
+            SyncRun.account_id == account.id,
+            SyncRun.id >= since,
+            SyncRun.dry_run.is_(False),
+            SyncRunItem.error_code == OFFERED,
+        )
+        .order_by(SyncRun.id)
+    )
+    latest: dict[str, Offer] = {}
+    for directory_id, username, run_id, started_at in rows:
+        if directory_id:
+            latest[directory_id] = Offer(directory_id, username, run_id, started_at)
+    held = set(
+        session.scalars(
+            select(User.directory_id).where(
+                User.account_id == account.id, User.directory_id.in_(list(latest))
+            )
+        )
+    )
+    return sorted(
+        (o for d, o in latest.items() if d not in held),
+        key=lambda o: (o.username or "", o.directory_id),
+    )
