@@ -1,0 +1,168 @@
+"""When the scheduler starts a run, and why: batched, cron, safety net, backoff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.schedule import RunRecord, SyncTimes, backoff, due
+
+NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+ON_DEMAND = SyncPolicy()
+EVERY_15 = SyncPolicy(mode="batched", schedule_minutes=15)
+HOURLY_CRON = SyncPolicy(mode="batched", schedule_cron="0 * * * *")
+FRESH = SyncTimes(
+    last_full_at=NOW - timedelta(hours=1),
+    last_delta_at=NOW - timedelta(minutes=10),
+    delta_chain_started_at=NOW - timedelta(hours=1),
+)
+
+
+def run(
+    ago: timedelta, status: str = "succeeded", trigger: str = "schedule", kind: str = "delta"
+) -> RunRecord:
+    return RunRecord(trigger, kind, status, NOW - ago, NOW - ago + timedelta(minutes=1))
+
+
+def test_no_delta_chain_means_a_full_reconcile_in_every_mode() -> None:
+    for policy in (ON_DEMAND, EVERY_15, SyncPolicy(mode="jit")):
+        decision = due(NOW, policy, None, [])
+        assert decision.kind == "full"
+        assert decision.reason == "safety net: no delta chain yet"
+
+
+def test_on_demand_with_a_fresh_chain_waits_for_the_daily_delta() -> None:
+    decision = due(NOW, ON_DEMAND, FRESH, [run(timedelta(minutes=10))])
+    assert decision.kind == "none"
+    assert decision.next_at == NOW - timedelta(minutes=10) + timedelta(hours=24)
+    assert "one at least daily" in decision.reason
+
+
+def test_safety_net_delta_after_a_day_and_full_after_six_days() -> None:
+    stale_delta = SyncTimes(
+        NOW - timedelta(days=2), NOW - timedelta(hours=25), NOW - timedelta(days=2)
+    )
+    decision = due(NOW, ON_DEMAND, stale_delta, [])
+    assert decision.kind == "delta"
+    assert "last delta round at 2026-01-14 08:00 UTC" in decision.reason
+    stale_full = SyncTimes(
+        NOW - timedelta(days=6, minutes=1),
+        NOW - timedelta(hours=1),
+        NOW - timedelta(days=6, minutes=1),
+    )
+    decision = due(NOW, SyncPolicy(mode="jit"), stale_full, [])
+    assert decision.kind == "full"
+    assert "a full one at least every 6 days" in decision.reason
+
+
+def test_batched_every_n_minutes_from_the_last_scheduled_or_manual_start() -> None:
+    assert due(NOW, EVERY_15, FRESH, [run(timedelta(minutes=14))]).kind == "none"
+    decision = due(NOW, EVERY_15, FRESH, [run(timedelta(minutes=15))])
+    assert decision.kind == "delta"
+    assert decision.reason == "batched: every 15 min (since the run at 2026-01-15 08:45 UTC)"
+    # A manual run restarts the interval; a notification round does not.
+    manual = run(timedelta(minutes=5), trigger="manual", kind="full")
+    assert due(NOW, EVERY_15, FRESH, [run(timedelta(minutes=20)), manual]).kind == "none"
+    pushed = run(timedelta(minutes=5), trigger="notification")
+    assert due(NOW, EVERY_15, FRESH, [run(timedelta(minutes=20)), pushed]).kind == "delta"
+
+
+def test_batched_cron_fires_once_its_next_time_after_the_last_run_has_come() -> None:
+    decision = due(NOW, HOURLY_CRON, FRESH, [run(timedelta(minutes=59, seconds=30))])
+    assert decision.kind == "delta"
+    assert decision.reason == "batched: cron '0 * * * *' (UTC) fires at 2026-01-15 09:00 UTC"
+    decision = due(NOW, HOURLY_CRON, FRESH, [run(timedelta(0))])
+    assert decision.kind == "none"
+    assert decision.next_at == NOW + timedelta(hours=1)
+
+
+def test_a_run_in_progress_blocks_until_it_is_stale() -> None:
+    busy = RunRecord("manual", "full", "running", NOW - timedelta(minutes=3))
+    decision = due(NOW, EVERY_15, None, [busy])
+    assert decision.kind == "none"
+    assert "in progress" in decision.reason
+    dead = RunRecord("manual", "full", "running", NOW - timedelta(hours=3))
+    assert due(NOW, EVERY_15, None, [dead]).kind == "full"
+
+
+def test_terminated_accounts_get_nothing() -> None:
+    decision = due(NOW, EVERY_15, None, [], terminated=True)
+    assert (decision.kind, decision.next_at) == ("none", None)
+
+
+def test_failures_back_off_exponentially_up_to_six_hours() -> None:
+    assert [backoff(n) for n in (0, 1, 2, 3)] == [
+        timedelta(0),
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+        timedelta(minutes=40),
+    ]
+    assert backoff(7) == backoff(50) == timedelta(hours=6)
+    failed = [run(timedelta(minutes=m), status="failed") for m in (30, 60, 90)]
+    # Three failures: wait 40 min after the newest (which ended 29 min ago).
+    decision = due(NOW, EVERY_15, FRESH, failed)
+    assert decision.kind == "none"
+    assert decision.reason.startswith("backing off after 3 failed run(s) in a row")
+    assert decision.next_at == NOW - timedelta(minutes=29) + timedelta(minutes=40)
+    assert due(decision.next_at, EVERY_15, FRESH, failed).kind == "delta"
+    # One success ends the streak.
+    assert due(NOW, EVERY_15, FRESH, [run(timedelta(minutes=20)), *failed]).kind == "delta"
+
+
+offsets = st.none() | st.integers(0, 10 * 24 * 60).map(lambda m: NOW - timedelta(minutes=m))
+times = st.builds(SyncTimes, offsets, offsets, offsets)
+records = st.builds(
+    RunRecord,
+    st.sampled_from(["manual", "schedule", "notification", "api"]),
+    st.sampled_from(["full", "delta"]),
+    st.sampled_from(["succeeded", "partial", "failed", "held", "running"]),
+    st.integers(0, 3 * 24 * 60).map(lambda m: NOW - timedelta(minutes=m)),
+)
+policies = st.sampled_from(
+    [
+        ON_DEMAND,
+        SyncPolicy(mode="jit"),
+        EVERY_15,
+        HOURLY_CRON,
+        SyncPolicy(mode="batched", schedule_cron="30 6 * * mon-fri"),
+    ]
+)
+
+
+@given(policies, times, st.lists(records, max_size=6), st.booleans())
+def test_a_wait_always_names_a_future_time_at_which_something_is_due(
+    policy: SyncPolicy, state: SyncTimes, history: list[RunRecord], terminated: bool
+) -> None:
+    decision = due(NOW, policy, state, history, terminated=terminated)
+    if terminated:
+        assert decision.kind == "none"
+        return
+    if decision.kind != "none":
+        assert not any(
+            r.status == "running" and NOW - r.started_at < timedelta(hours=2) for r in history
+        )
+        return
+    assert decision.next_at is not None and decision.next_at > NOW
+    later = due(decision.next_at, policy, state, history)
+    running = [r for r in history if r.status == "running"]
+    if not running:
+        assert later.kind != "none", later.reason
+
+
+@given(policies, times, st.lists(records, max_size=6))
+def test_the_safety_net_holds_whatever_the_mode(
+    policy: SyncPolicy, state: SyncTimes, history: list[RunRecord]
+) -> None:
+    history = [r for r in history if r.status not in ("running", "failed")]
+    decision = due(NOW, policy, state, history)
+    if state.delta_chain_started_at is None or state.last_full_at is None:
+        assert decision.kind == "full"
+        return
+    if NOW - state.last_full_at >= timedelta(days=6):
+        assert decision.kind == "full"
+    last_round = max(state.last_delta_at or state.last_full_at, state.last_full_at)
+    if NOW - last_round >= timedelta(hours=24):
+        assert decision.kind in ("delta", "full")
