@@ -23,9 +23,10 @@ from switchboard.secrets_at_rest import SecretBox
 
 
 def default_user_listeners() -> list[Listener]:
+    from switchboard.directory.registration import on_account_terminated
     from switchboard.sync.writeback import on_user_changed
 
-    return [on_user_changed]
+    return [on_user_changed, on_account_terminated]
 
 
 @dataclass

@@ -30,6 +30,7 @@ from switchboard.portal import audit, users
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
+from switchboard.portal.events import AccountTerminated, Event
 from switchboard.portal.locations import find_location_by_name
 from switchboard.portal.validation import from_pydantic
 from switchboard.secrets_at_rest import SecretBox, secrets_of
@@ -494,3 +495,12 @@ def certificate_filename(
 ) -> str:
     thumbprint = certificates.info(certificate_pem(registration, which)).thumbprint_sha1
     return _SAFE.sub("-", f"switchboard-{account.slug}-{thumbprint[:8].lower()}.pem")
+
+
+def on_account_terminated(session: Session, event: Event) -> None:
+    """Listener: a terminated account keeps no Entra ID connection (nor its key)."""
+    if not isinstance(event, AccountTerminated):
+        return
+    account = session.get(Account, event.account_id)
+    if account is not None and find_registration(session, account) is not None:
+        disconnect(session, event.actor, account)

@@ -6,10 +6,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, User
-from switchboard.portal import audit, validation
+from switchboard.portal import audit, events, validation
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound
+from switchboard.portal.events import AccountTerminated
 from switchboard.portal.schemas import AccountIn, AccountPatch
 
 
@@ -108,6 +109,8 @@ def terminate_account(session: Session, actor: Actor, slug: str) -> Account:
     actor.require_provider()
     for user_id in session.scalars(select(User.id).where(User.account_id == account.id)):
         delete_user(session, actor, account, user_id)
+    # Listeners tidy what hangs off the account (its Entra ID connection and key go).
+    events.emit(session, AccountTerminated(account.id, actor))
     account.status = "terminated"
     account.terminated_at = now(session)
     audit.record(

@@ -1,7 +1,8 @@
-"""Things that happened to portal users, for listeners the composition root registers.
+"""Things that happened in the portal, for listeners the composition root registers.
 
-The portal does not know who listens (the two-way sync queues write-backs); listeners run in
-the same transaction as the change, so what they record commits or rolls back with it.
+The portal does not know who listens (the two-way sync queues write-backs; the directory
+registration goes with a terminated account); listeners run in the same transaction as the
+change, so what they record commits or rolls back with it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
+
+from switchboard.portal.actors import Actor
 
 
 @dataclass(frozen=True)
@@ -20,10 +23,17 @@ class UserChanged:
     by_directory: bool
 
 
-Listener = Callable[[Session, UserChanged], None]
+@dataclass(frozen=True)
+class AccountTerminated:
+    account_id: int
+    actor: Actor
 
 
-def emit(session: Session, event: UserChanged) -> None:
+Event = UserChanged | AccountTerminated
+Listener = Callable[[Session, Event], None]
+
+
+def emit(session: Session, event: Event) -> None:
     listeners: list[Listener] = session.info.get("user_listeners", [])
     for listener in listeners:
         listener(session, event)

@@ -27,7 +27,7 @@ from switchboard.directory.models import DirectoryUser
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound
-from switchboard.portal.events import UserChanged
+from switchboard.portal.events import Event, UserChanged
 from switchboard.sync.policy import SyncPolicy, WriteBack
 
 if TYPE_CHECKING:
@@ -119,8 +119,10 @@ def two_way_policy(session: Session, account_id: int) -> SyncPolicy | None:
     return policy if policy.direction == "two_way" else None
 
 
-def on_user_changed(session: Session, event: UserChanged) -> None:
+def on_user_changed(session: Session, event: Event) -> None:
     """Listener: a directory user's extension or numbers changed in the portal."""
+    if not isinstance(event, UserChanged):
+        return
     if event.by_directory or not WRITTEN_FIELDS & set(event.fields):
         return
     user = session.get(User, event.user_id)
