@@ -1,0 +1,61 @@
+"""The embedded scheduler: a tick every 30 s starts due work on the in-process thread pool.
+
+For single-node deployments (SQLite). Work is keyed per account, so a tick never starts a
+second sync of an account whose last one is still queued or running; the engine refuses a
+concurrent run anyway (run_in_progress), which also covers other processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+
+from switchboard.bootstrap import Container
+from switchboard.jobs import sync_work
+from switchboard.jobs.runner import JobRunner
+
+log = logging.getLogger("switchboard.worker")
+TICK_SECONDS = 30.0
+
+
+class EmbeddedScheduler:
+    def __init__(self, container: Container, runner: JobRunner) -> None:
+        self.container = container
+        self.runner = runner
+
+    def tick(self) -> sync_work.TickReport:
+        report = sync_work.TickReport()
+        for item in sync_work.scan(self.container):
+            if not item.decision.is_due:
+                report.not_due.append(item)
+                continue
+            account_id, kind = item.account_id, item.decision.kind
+            accepted = self.runner.submit(
+                f"scheduled {kind} of {item.slug}",
+                partial(sync_work.run_sync, self.container, account_id, kind),
+                key=f"sync:{account_id}",
+            )
+            (report.started if accepted else report.already_busy).append(item)
+        for account_id, slug in sync_work.due_writebacks(self.container):
+            accepted = self.runner.submit(
+                f"write-backs of {slug}",
+                partial(sync_work.push_writebacks, self.container, account_id),
+                key=f"writeback:{account_id}",
+            )
+            if accepted:
+                report.writebacks.append(slug)
+        return report
+
+    def run_forever(self, stop: threading.Event, interval: float = TICK_SECONDS) -> None:
+        """Tick until ``stop`` is set; a failing tick is logged and the next one tries again."""
+        while not stop.is_set():
+            try:
+                report = self.tick()
+                for item in report.started:
+                    log.info(
+                        "started %s for %s: %s", item.decision.kind, item.slug, item.decision.reason
+                    )
+            except Exception:
+                log.exception("scheduler tick failed")
+            stop.wait(interval)

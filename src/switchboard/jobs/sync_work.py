@@ -1,0 +1,195 @@
+"""The scheduled work both runners share: which accounts are due, and running one account.
+
+The embedded scheduler (threads) and the queue workers (procrastinate) call the same
+functions, so the two deployments decide and run alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.bootstrap import Container
+from switchboard.db.models import (
+    Account,
+    DirectoryRegistration,
+    DirectorySyncState,
+    SyncRun,
+    WriteBackTask,
+)
+from switchboard.portal.clock_context import now
+from switchboard.portal.directory_users import sync_actor
+from switchboard.portal.errors import PortalError
+from switchboard.sync import writeback
+from switchboard.sync.engine import RunSummary, SyncEngine
+from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.schedule import Decision, RunRecord, SyncTimes, due
+
+log = logging.getLogger("switchboard.worker")
+# Enough history for the backoff to see a long streak of failures.
+HISTORY = 20
+
+
+@dataclass(frozen=True)
+class AccountDecision:
+    account_id: int
+    slug: str
+    mode: str
+    decision: Decision
+
+
+@dataclass
+class TickReport:
+    started: list[AccountDecision] = field(default_factory=list)
+    not_due: list[AccountDecision] = field(default_factory=list)
+    # Due, but work for the account is already queued or running.
+    already_busy: list[AccountDecision] = field(default_factory=list)
+    writebacks: list[str] = field(default_factory=list)
+
+
+def decide(session: Session, account: Account, registration: DirectoryRegistration) -> Decision:
+    state = session.get(DirectorySyncState, account.id)
+    times = (
+        SyncTimes(state.last_full_at, state.last_delta_at, state.delta_chain_started_at)
+        if state is not None
+        else None
+    )
+    history = [
+        RunRecord(r.trigger, r.kind, r.status, r.started_at, r.finished_at)
+        for r in session.scalars(
+            select(SyncRun)
+            .where(
+                SyncRun.account_id == account.id,
+                SyncRun.dry_run.is_(False),
+                SyncRun.kind != "single",
+            )
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(HISTORY)
+        )
+    ]
+    policy = SyncPolicy.model_validate(registration.policy or {})
+    return due(now(session), policy, times, history, terminated=account.status == "terminated")
+
+
+def scan(container: Container) -> list[AccountDecision]:
+    """Every connected account with what is due for it now."""
+    with container.unit_of_work() as session:
+        rows = session.execute(
+            select(Account, DirectoryRegistration)
+            .join(DirectoryRegistration, DirectoryRegistration.account_id == Account.id)
+            .order_by(Account.id)
+        ).all()
+        return [
+            AccountDecision(
+                account.id,
+                account.slug,
+                str((registration.policy or {}).get("mode", "on_demand")),
+                decide(session, account, registration),
+            )
+            for account, registration in rows
+        ]
+
+
+def decision_for(container: Container, slug: str) -> AccountDecision | None:
+    return next((d for d in scan(container) if d.slug == slug), None)
+
+
+def due_writebacks(container: Container) -> list[tuple[int, str]]:
+    """Two-way accounts with write-backs whose retry time has come."""
+    with container.unit_of_work() as session:
+        stamp = now(session)
+        rows = session.execute(
+            select(Account.id, Account.slug, DirectoryRegistration.policy)
+            .join(DirectoryRegistration, DirectoryRegistration.account_id == Account.id)
+            .where(
+                Account.status != "terminated",
+                select(WriteBackTask.id)
+                .where(
+                    WriteBackTask.account_id == Account.id,
+                    WriteBackTask.status == "pending",
+                    WriteBackTask.next_attempt_at <= stamp,
+                )
+                .exists(),
+            )
+            .order_by(Account.id)
+        ).all()
+    return [
+        (account_id, slug)
+        for account_id, slug, policy in rows
+        if SyncPolicy.model_validate(policy or {}).direction == "two_way"
+    ]
+
+
+def run_sync(container: Container, account_id: int, kind: str) -> RunSummary | None:
+    """Run the account's scheduled sync if it is still due (a queued job may be late).
+
+    Returns None when nothing ran: no longer due, or another run got there first.
+    """
+    with container.unit_of_work() as session:
+        account = session.get(Account, account_id)
+        registration = session.scalar(
+            select(DirectoryRegistration).where(DirectoryRegistration.account_id == account_id)
+        )
+        if account is None or registration is None:
+            log.info("account %s is gone or disconnected; nothing to sync", account_id)
+            return None
+        decision = decide(session, account, registration)
+        slug, actor = account.slug, sync_actor(account)
+    if not decision.is_due:
+        log.info("%s: no longer due (%s)", slug, decision.reason)
+        return None
+    run_kind = "full" if "full" in (kind, decision.kind) else "delta"
+    engine = SyncEngine(container, container.directory_factory())
+    try:
+        if run_kind == "full":
+            summary = engine.reconcile(actor, slug, trigger="schedule")
+        else:
+            summary = engine.delta(actor, slug, trigger="schedule")
+    except PortalError as exc:  # run_in_progress, not_connected, account_terminated
+        log.info("%s: scheduled %s not started: %s", slug, run_kind, exc.message)
+        return None
+    log.info(
+        "%s: scheduled %s run %s %s (%s)",
+        slug,
+        summary.kind,
+        summary.run_id,
+        summary.status,
+        decision.reason,
+    )
+    return summary
+
+
+def push_writebacks(container: Container, account_id: int) -> writeback.WriteBackReport | None:
+    with container.unit_of_work() as session:
+        account = session.get(Account, account_id)
+        if account is None:
+            return None
+        slug, actor = account.slug, sync_actor(account)
+    try:
+        report = writeback.process(container, actor, slug)
+    except PortalError as exc:
+        log.info("%s: write-backs not pushed: %s", slug, exc.message)
+        return None
+    log.info(
+        "%s: write-backs written %d, failed %d, retrying %d",
+        slug,
+        report.written,
+        report.failed,
+        report.retrying,
+    )
+    return report
+
+
+def describe(decision: AccountDecision) -> dict[str, object]:
+    """One row for `switchboard schedule show`."""
+    d = decision.decision
+    return {
+        "account": decision.slug,
+        "mode": decision.mode,
+        "due": d.kind,
+        "next_at": d.next_at.isoformat() if d.next_at else None,
+        "reason": d.reason,
+    }
