@@ -1,0 +1,129 @@
+"""Scaled-out scheduling on PostgreSQL: procrastinate workers share one job queue.
+
+A periodic ``tick`` (every 30 s; every worker runs the deferrer, procrastinate defers each
+tick once) enqueues ``sync_account`` and ``push_writebacks`` jobs for the accounts that are
+due. Per account, a queueing lock keeps at most one job waiting and a lock keeps two workers
+from running the account at once; the engine's run_in_progress check backs both up.
+
+procrastinate's tables, types and functions live in their own PostgreSQL schema
+(``procrastinate``), apart from ours: its connections put that schema on their search_path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from switchboard.bootstrap import Container
+from switchboard.jobs import sync_work
+
+log = logging.getLogger("switchboard.worker")
+QUEUE_SCHEMA = "procrastinate"
+SYNC_QUEUE = "sync"
+WRITEBACK_QUEUE = "writeback"
+TICK_QUEUE = "tick"
+# Six fields: the last one is seconds.
+TICK_CRON = "* * * * * */30"
+# Serialises schema creation between workers starting at the same time.
+_SCHEMA_LOCK_KEY = 0x5357_4254  # "SWBT"
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def conninfo(database_url: str) -> str:
+    """The libpq URL for procrastinate (SQLAlchemy's driver suffix removed)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(
+            f"the job queue needs PostgreSQL; SWITCHBOARD_DATABASE_URL is {url.drivername}"
+        )
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def queue_schema_ready(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        found = conn.scalar(
+            text("select to_regclass(:name)"), {"name": f"{QUEUE_SCHEMA}.procrastinate_jobs"}
+        )
+    return found is not None
+
+
+def ensure_queue_schema(engine: Engine) -> bool:
+    """Create procrastinate's schema once; True if it was created now."""
+    with engine.begin() as conn:
+        conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        exists = conn.scalar(
+            text("select to_regclass(:name)"), {"name": f"{QUEUE_SCHEMA}.procrastinate_jobs"}
+        )
+        if exists is not None:
+            return False
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{QUEUE_SCHEMA}"'))
+        conn.execute(text(f'SET LOCAL search_path TO "{QUEUE_SCHEMA}"'))
+        # Run as one simple query on the driver connection: the script has many statements
+        # and literal % signs that must not be read as parameters.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(SchemaManager.get_schema())
+    log.info("created the job queue schema %r", QUEUE_SCHEMA)
+    return True
+
+
+def make_app(container: Container) -> App:
+    """A procrastinate App whose tasks run against ``container``."""
+    connector = PsycopgConnector(
+        conninfo=conninfo(container.settings.database_url),
+        kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"},
+    )
+    app = App(connector=connector)
+
+    @app.task(name="switchboard.sync_account", queue=SYNC_QUEUE)
+    def sync_account(account_id: int, kind: str) -> None:
+        sync_work.run_sync(container, account_id, kind)
+
+    @app.task(name="switchboard.push_writebacks", queue=WRITEBACK_QUEUE)
+    def push_writebacks(account_id: int) -> None:
+        sync_work.push_writebacks(container, account_id)
+
+    @app.periodic(cron=TICK_CRON)
+    @app.task(name="switchboard.tick", queue=TICK_QUEUE, queueing_lock="switchboard.tick")
+    def tick(timestamp: int) -> None:
+        enqueue_due(app, container)
+
+    return app
+
+
+def enqueue_due(app: App, container: Container) -> sync_work.TickReport:
+    """Defer jobs for every due account; an account with a job already waiting is skipped."""
+    report = sync_work.TickReport()
+    sync_task: Any = app.tasks["switchboard.sync_account"]
+    push_task: Any = app.tasks["switchboard.push_writebacks"]
+    for item in sync_work.scan(container):
+        if not item.decision.is_due:
+            report.not_due.append(item)
+            continue
+        try:
+            sync_task.configure(
+                lock=f"switchboard.account:{item.account_id}",
+                queueing_lock=f"switchboard.sync:{item.account_id}",
+            ).defer(account_id=item.account_id, kind=item.decision.kind)
+            report.started.append(item)
+        except AlreadyEnqueued:
+            report.already_busy.append(item)
+    for account_id, slug in sync_work.due_writebacks(container):
+        try:
+            push_task.configure(
+                lock=f"switchboard.writeback:{account_id}",
+                queueing_lock=f"switchboard.writeback:{account_id}",
+            ).defer(account_id=account_id)
+            report.writebacks.append(slug)
+        except AlreadyEnqueued:
+            pass
+    return report
