@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
@@ -35,13 +35,25 @@ from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
 from switchboard.sync import runs, writeback
 from switchboard.sync.apply import BulkState, apply_items
-from switchboard.sync.mapping import LocationRef
+from switchboard.sync.mapping import Desired, LocationRef, map_user
 from switchboard.sync.plan import Action, Observation, Plan, PlanItem, PortalUser, plan
 from switchboard.sync.policy import SyncPolicy
 
 Progress = Callable[[str, int, int | None], None]
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
 STALE_RUN = timedelta(hours=2)
+# A delta or single run with more users than this loads the whole account, as a full run does.
+TARGETED_LOAD_MAX = 2000
+PORTAL_USER_COLUMNS = (
+    User.id,
+    User.username,
+    User.first_name,
+    User.last_name,
+    User.email,
+    User.location_id,
+    User.status,
+    User.directory_id,
+)
 APPLY_ORDER = {
     Action.DELETE: 0,
     Action.RELOCATE: 1,
@@ -522,12 +534,15 @@ class SyncEngine:
         progress: Progress,
     ) -> RunSummary:
         with self.container.unit_of_work() as session:
+            locations = _locations(session, ctx.account_id)
+            portal = None if full else _candidates(session, ctx, observations, locations)
             the_plan = plan(
                 observations,
-                _portal_users(session, ctx.account_id),
+                portal[0] if portal is not None else _portal_users(session, ctx.account_id),
                 ctx.policy,
-                _locations(session, ctx.account_id),
+                locations,
                 full=full,
+                linked_count=portal[1] if portal is not None else None,
             )
         counts = the_plan.counts()
         held = the_plan.hold_reason is not None
@@ -627,19 +642,51 @@ def _status(the_plan: Plan, counts: dict[str, int], held: bool) -> str:
 
 
 def _portal_users(session: Session, account_id: int) -> list[PortalUser]:
-    rows = session.execute(
-        select(
-            User.id,
-            User.username,
-            User.first_name,
-            User.last_name,
-            User.email,
-            User.location_id,
-            User.status,
-            User.directory_id,
-        ).where(User.account_id == account_id)
-    )
+    rows = session.execute(select(*PORTAL_USER_COLUMNS).where(User.account_id == account_id))
     return [PortalUser(*row) for row in rows]
+
+
+def _candidates(
+    session: Session,
+    ctx: _Context,
+    observations: Sequence[Observation],
+    locations: Sequence[LocationRef],
+) -> tuple[list[PortalUser], int] | None:
+    """For a delta or single run: only the portal users the plan can look at, and the number
+    of linked users (for the deletion guard); None when that is no smaller than the account.
+
+    The plan looks users up by directory id, by email and username (the keys the mapping
+    gives), and by first + last name among users not linked yet; loading all unlinked users
+    keeps the name rule exact without comparing names in SQL.
+    """
+    if len(observations) > TARGETED_LOAD_MAX:
+        return None
+    ids = {o.id for o in observations}
+    keys: set[str] = set()
+    by_name = {loc.name.casefold(): loc for loc in locations}
+    for obs in observations:
+        if obs.user is None:
+            continue
+        mapped = map_user(obs.user, ctx.policy, by_name)
+        if isinstance(mapped, Desired):
+            keys.update((mapped.email.casefold(), mapped.username.casefold()))
+    rows = session.execute(
+        select(*PORTAL_USER_COLUMNS).where(
+            User.account_id == ctx.account_id,
+            or_(
+                User.directory_id.is_(None),
+                User.directory_id.in_(ids),
+                User.email_key.in_(keys),
+                User.username_key.in_(keys),
+            ),
+        )
+    )
+    linked = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.account_id == ctx.account_id, User.directory_id.is_not(None))
+    )
+    return [PortalUser(*row) for row in rows], int(linked or 0)
 
 
 def _locations(session: Session, account_id: int) -> list[LocationRef]:

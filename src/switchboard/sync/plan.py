@@ -350,8 +350,13 @@ def plan(
     locations: Sequence[LocationRef],
     *,
     full: bool,
+    linked_count: int | None = None,
 ) -> Plan:
-    """Decide what to do. With ``full``, linked users not observed at all are swept (deleted)."""
+    """Decide what to do. With ``full``, linked users not observed at all are swept (deleted).
+
+    ``portal_users`` may be only the users the observations can concern (a delta round); then
+    ``linked_count`` gives how many linked users the account has, for the deletion guard.
+    """
     index = PortalIndex(portal_users)
     by_name = {loc.name.casefold(): loc for loc in locations}
     planner = _Planner(index, policy, by_name)
@@ -378,7 +383,8 @@ def plan(
                     )
                 )
     result = planner.plan
-    result.hold_reason = _guard(result, policy, index.linked_count, in_scope, full)
+    linked = index.linked_count if linked_count is None else linked_count
+    result.hold_reason = _guard(result, policy, linked, in_scope, full)
     return result
 
 
