@@ -16,6 +16,7 @@ from switchboard.cli import (
     emulator_commands,
     media_commands,
     portal_commands,
+    worker_commands,
 )
 from switchboard.cli.common import cli_actor, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
@@ -44,14 +45,24 @@ app.add_typer(directory_commands.directory, name="directory")
 import switchboard.cli.sync_commands  # noqa: E402, F401
 
 app.add_typer(emulator_commands.app, name="emulator")
+app.add_typer(worker_commands.schedule, name="schedule")
+app.command("worker")(worker_commands.worker)
 
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the database migrations (SQLite or PostgreSQL, per SWITCHBOARD_DATABASE_URL)."""
+    """Apply the database migrations (SQLite or PostgreSQL, per SWITCHBOARD_DATABASE_URL).
+
+    On PostgreSQL this also creates the job queue's schema (``procrastinate``) if missing.
+    """
     with container() as c:
         upgrade(c.engine)
         where = c.engine.url.render_as_string(hide_password=True)
+        if not c.is_sqlite():
+            from switchboard.jobs.queue import QUEUE_SCHEMA, ensure_queue_schema
+
+            if ensure_queue_schema(c.engine):
+                typer.echo(f"created the job queue schema {QUEUE_SCHEMA}")
     typer.echo(f"database at {where} is up to date")
 
 

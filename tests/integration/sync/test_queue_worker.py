@@ -20,6 +20,8 @@ def app(world: World) -> Iterator[App]:
     if world.container.is_sqlite():
         pytest.skip("the job queue is procrastinate on PostgreSQL; SQLite uses threads")
     engine = world.container.engine
+    with engine.begin() as conn:  # whatever an earlier test left in the session database
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{queue.QUEUE_SCHEMA}" CASCADE'))
     assert queue.ensure_queue_schema(engine) is True
     assert queue.ensure_queue_schema(engine) is False  # once only
     yield queue.make_app(world.container)

@@ -40,6 +40,15 @@ def test_seven_is_sunday_and_restricted_day_fields_match_either() -> None:
     assert cron.matches(datetime(2026, 2, 1, 0, 0, tzinfo=UTC))
 
 
+def test_a_starred_step_leaves_the_day_field_unrestricted_as_in_classic_cron() -> None:
+    cron = parse_cron("0 0 */2 * mon")  # odd-numbered days that are Mondays
+    assert cron.next_after(T) == datetime(2026, 1, 19, 0, 0, tzinfo=UTC)
+    # Mondays the 26th and the 2nd are even: skipped.
+    assert cron.next_after(datetime(2026, 1, 19, 0, 0, tzinfo=UTC)) == datetime(
+        2026, 2, 9, 0, 0, tzinfo=UTC
+    )
+
+
 def test_leap_day_is_found_years_ahead() -> None:
     assert parse_cron("0 12 29 feb *").next_after(T) == datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
 
@@ -67,6 +76,15 @@ def test_clear_errors(expression: str, words: str) -> None:
     assert words in str(caught.value)
 
 
+def _step(p: tuple[str | None, int, int, int]) -> str:
+    star, first, last, step = p
+    if star:
+        return f"*/{step}"
+    if first == last:
+        return str(first)
+    return f"{min(first, last)}-{max(first, last)}/{step}"
+
+
 def _field(low: int, high: int, star_steps: bool = True) -> st.SearchStrategy[str]:
     number = st.integers(low, high)
     single = number.map(str)
@@ -76,9 +94,7 @@ def _field(low: int, high: int, star_steps: bool = True) -> st.SearchStrategy[st
     )
     # In the day fields classic cron counts '*/n' as unrestricted, croniter as restricted.
     stars = ["*", None] if star_steps else [None]
-    stepped = st.tuples(st.sampled_from(stars), number, number, st.integers(1, 9)).map(
-        lambda p: f"*/{p[3]}" if p[0] or p[1] == p[2] else f"{min(p[1:3])}-{max(p[1:3])}/{p[3]}"
-    )
+    stepped = st.tuples(st.sampled_from(stars), number, number, st.integers(1, 9)).map(_step)
     item = st.one_of(single, span, stepped)
     return st.one_of(st.just("*"), st.lists(item, min_size=1, max_size=3).map(",".join))
 

@@ -1,0 +1,127 @@
+"""`switchboard worker` runs the sync schedules; `switchboard schedule show` explains them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from switchboard.bootstrap import Container
+from switchboard.cli.common import JsonOption, cli_actor, container, emit, fail, unit_of_work
+from switchboard.db.migrate import upgrade
+from switchboard.jobs import sync_work
+from switchboard.portal.accounts import get_account
+
+schedule = typer.Typer(help="Sync schedules: what runs when, and why.", no_args_is_help=True)
+
+
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one tick, wait for its work, and exit (for cron)")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=32, help="Accounts synced at the same time")
+    ] = 2,
+) -> None:
+    """Run scheduled syncs (batched mode and the safety net) and push due write-backs.
+
+    On SQLite: an in-process scheduler ticks every 30 s and runs due accounts on a thread pool.
+    On PostgreSQL: a procrastinate worker; run as many as you like, they share the queue and
+    never sync one account twice at once. Its schema is created on first use (or by
+    `switchboard db upgrade`).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with container() as c:
+        if c.is_sqlite():
+            upgrade(c.engine)  # as `serve` does for an embedded database
+            _embedded(c, once=once, concurrency=concurrency)
+        else:
+            _queue(c, once=once, concurrency=concurrency)
+
+
+def _print(report: sync_work.TickReport) -> None:
+    for item in report.started:
+        typer.echo(f"{item.slug}: {item.decision.kind} run started ({item.decision.reason})")
+    for item in report.already_busy:
+        typer.echo(f"{item.slug}: {item.decision.kind} due, but its last job is still pending")
+    for slug in report.writebacks:
+        typer.echo(f"{slug}: pushing due write-backs")
+    typer.echo(
+        f"{len(report.started)} run(s) started, {len(report.not_due)} account(s) not due,"
+        f" {len(report.writebacks)} write-back push(es)"
+    )
+
+
+def _embedded(c: Container, *, once: bool, concurrency: int) -> None:
+    from switchboard.jobs.embedded import EmbeddedScheduler
+    from switchboard.jobs.runner import ThreadJobRunner
+
+    runner = ThreadJobRunner(workers=concurrency)
+    scheduler = EmbeddedScheduler(c, runner)
+    try:
+        if once:
+            report = scheduler.tick()
+            runner.wait_idle()
+            _print(report)
+            return
+        stop = threading.Event()
+
+        def _stop(_signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        typer.echo(f"worker: embedded scheduler, {concurrency} thread(s), tick every 30 s")
+        scheduler.run_forever(stop)
+    finally:
+        runner.shutdown()
+
+
+def _queue(c: Container, *, once: bool, concurrency: int) -> None:
+    from switchboard.jobs import queue
+
+    queue.ensure_queue_schema(c.engine)
+    app = queue.make_app(c)
+    if once:
+        with app.open():
+            report = queue.enqueue_due(app, c)
+        app.run_worker(
+            queues=[queue.SYNC_QUEUE, queue.WRITEBACK_QUEUE],
+            wait=False,
+            concurrency=concurrency,
+            install_signal_handlers=False,
+            listen_notify=False,
+        )
+        _print(report)
+        return
+    typer.echo(f"worker: procrastinate on PostgreSQL, concurrency {concurrency}")
+    app.run_worker(concurrency=concurrency)
+
+
+@schedule.command("show")
+def schedule_show(account: str, as_json: bool = JsonOption) -> None:
+    """When the account's next scheduled sync is due, and why."""
+    with unit_of_work() as s:
+        get_account(s, cli_actor(), account)  # a clear error for an unknown account
+    with container() as c:
+        decision = sync_work.decision_for(c, account)
+    if decision is None:
+        raise fail(
+            f"account '{account}' is not connected to Entra ID; nothing is scheduled"
+            " (switchboard directory connect)"
+        )
+    row = sync_work.describe(decision)
+    if as_json:
+        typer.echo(json.dumps(row))
+        return
+    emit(
+        [row],
+        False,
+        ["account", "mode", "due", "next_at", "reason"],
+        f"Schedule of {account}",
+    )
