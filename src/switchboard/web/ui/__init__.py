@@ -19,6 +19,7 @@ from switchboard.web.ui import (
     profile,
     settings,
     users,
+    users_from_directory,
 )
 from switchboard.web.ui.templating import TEMPLATES_DIR
 
@@ -29,6 +30,8 @@ ROUTERS = tuple(
         auth,
         accounts,
         locations,
+        # Before users: /users/from-directory must not be taken for /users/{user_id}.
+        users_from_directory,
         users,
         numbers,
         licenses,

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, User
+from switchboard.directory.registration import find_registration
 from switchboard.portal import licenses, locations, numbers, users
 from switchboard.portal.accounts import get_account
 from switchboard.portal.schemas import UserIn, UserPatch
@@ -46,6 +47,8 @@ def list_users(
         )
         pages = max(1, -(-found.total // PAGE_SIZE))
         context.update(users=found.items, total=found.total, q=q, page=page, pages=pages)
+        # "Add users > From directory" only for an account connected to Entra ID.
+        context["connected"] = find_registration(session, context["account"]) is not None
         return render(request, "account/users.html", context)
 
 
