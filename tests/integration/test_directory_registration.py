@@ -411,6 +411,8 @@ def test_settings_are_a_merge_patch_validated_as_a_whole(env: Env) -> None:
         ),
         ({"mode": "batched"}, "schedule_minutes", "batched mode needs a schedule"),
         ({"schedule_cron": "every day"}, "schedule_cron", "five fields"),
+        ({"schedule_cron": "0 25 * * *"}, "schedule_cron", "hour: 25 is outside 0-23"),
+        ({"schedule_cron": "* * * * *"}, "schedule_cron", "at least 5 minutes between them"),
         ({"deletion_guard": {"max_percent": 150}}, "deletion_guard.max_percent", "100"),
         ({"direction": "sideways"}, "direction", "two_way"),
     ],

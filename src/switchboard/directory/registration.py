@@ -224,12 +224,8 @@ def _checked_policy(
             " (every N minutes) or schedule_cron",
             field=f"{prefix}schedule_minutes",
         )
-    if policy.schedule_cron is not None and len(policy.schedule_cron.split()) != 5:
-        raise ValidationFailed(
-            f"{prefix}schedule_cron: a cron expression has five fields (minute hour day month"
-            " weekday), like '*/30 * * * *'",
-            field=f"{prefix}schedule_cron",
-        )
+    if policy.schedule_cron is not None:
+        _check_cron(policy.schedule_cron, prefix)
     return policy.model_copy(update={"location_rules": rules, "default_location": default})
 
 
@@ -504,3 +500,20 @@ def on_account_terminated(session: Session, event: Event) -> None:
     account = session.get(Account, event.account_id)
     if account is not None and find_registration(session, account) is not None:
         disconnect(session, event.actor, account)
+
+
+def _check_cron(expression: str, prefix: str) -> None:
+    from switchboard.sync.cron import MIN_GAP, CronError, parse_cron
+
+    field = f"{prefix}schedule_cron"
+    try:
+        schedule = parse_cron(expression)
+    except CronError as exc:
+        raise ValidationFailed(f"{field}: {exc}", field=field) from exc
+    gap = schedule.shortest_gap()
+    if gap < MIN_GAP:
+        raise ValidationFailed(
+            f"{field}: '{expression}' fires {int(gap.total_seconds() // 60)} minute(s) apart;"
+            " scheduled runs need at least 5 minutes between them, e.g. '*/5 * * * *'",
+            field=field,
+        )

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
+# As schedule_minutes: batched runs at least 5 minutes apart.
+MIN_GAP = timedelta(minutes=5)
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -64,6 +67,13 @@ class CronSchedule:
             return by_day or by_weekday
         return by_day and by_weekday
 
+    def shortest_gap(self) -> timedelta:
+        """The least time between two firings within a day (by minutes and hours alone)."""
+        times = sorted(h * 60 + m for h in self.hours for m in self.minutes)
+        gaps = [b - a for a, b in pairwise(times)]
+        gaps.append(24 * 60 - times[-1] + times[0])  # into the next day
+        return timedelta(minutes=min(gaps))
+
     def next_after(self, moment: datetime) -> datetime:
         """The first matching minute strictly after ``moment``."""
         start = moment.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -86,8 +96,8 @@ def parse_cron(expression: str) -> CronSchedule:
     parts = expression.split()
     if len(parts) != 5:
         raise CronError(
-            f"'{expression}' has {len(parts)} field(s); a cron expression has five: minute hour"
-            " day-of-month month day-of-week, for example '*/30 * * * *' or '0 6 * * mon-fri'"
+            f"'{expression}' has {len(parts)} field(s); a cron expression has five fields: minute"
+            " hour day-of-month month day-of-week, for example '*/30 * * * *' or '0 6 * * mon-fri'"
         )
     values = [_parse_field(part, spec) for part, spec in zip(parts, FIELDS, strict=True)]
     weekdays = frozenset(0 if d == 7 else d for d in values[4])

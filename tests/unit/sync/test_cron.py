@@ -111,3 +111,11 @@ def test_next_after_agrees_with_croniter(expression: str, start: datetime) -> No
     theirs = croniter(expression, start).get_next(datetime)
     assert ours == theirs
     assert ours > start and ours - start <= timedelta(days=8 * 366)
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [("*/5 * * * *", 5), ("0,3 * * * *", 3), ("58 * * * *", 60), ("0 6 * * *", 24 * 60)],
+)
+def test_shortest_gap(expression: str, minutes: int) -> None:
+    assert parse_cron(expression).shortest_gap() == timedelta(minutes=minutes)
