@@ -82,7 +82,8 @@ def make_app(container: Container) -> App:
         conninfo=conninfo(container.settings.database_url),
         kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"},
     )
-    app = App(connector=connector)
+    # Keep failed jobs for diagnosis; a tick every 30 s would otherwise pile up rows.
+    app = App(connector=connector, worker_defaults={"delete_jobs": "successful"})
 
     @app.task(name="switchboard.sync_account", queue=SYNC_QUEUE)
     def sync_account(account_id: int, kind: str) -> None:
