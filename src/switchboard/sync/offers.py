@@ -16,6 +16,7 @@ from switchboard.db.models import Account, SyncRun, SyncRunItem, User
 from switchboard.portal.actors import Actor
 
 OFFERED = "manual_provisioning"
+LEFT = "out_of_scope"
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,29 @@ def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]
     if since is None:
         return []
     rows = session.execute(
-        select(SyncRunItem.directory_id, SyncRunItem.username, SyncRun.id, SyncRun.started_at)
+        select(
+            SyncRunItem.directory_id,
+            SyncRunItem.username,
+            SyncRun.id,
+            SyncRun.started_at,
+            SyncRunItem.error_code,
+        )
         .join(SyncRun, SyncRun.id == SyncRunItem.run_id)
         .where(
             SyncRun.account_id == account.id,
             SyncRun.id >= since,
             SyncRun.dry_run.is_(False),
-            SyncRunItem.error_code == OFFERED,
+            SyncRunItem.error_code.in_((OFFERED, LEFT)),
         )
-        .order_by(SyncRun.id)
+        .order_by(SyncRun.id, SyncRunItem.id)
     )
     latest: dict[str, Offer] = {}
-    for directory_id, username, run_id, started_at in rows:
-        if directory_id:
+    for directory_id, username, run_id, started_at, code in rows:
+        if not directory_id:
+            continue
+        if code == LEFT:  # a later run found the user outside the synced groups
+            latest.pop(directory_id, None)
+        else:
             latest[directory_id] = Offer(directory_id, username, run_id, started_at)
     held = set(
         session.scalars(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
+from switchboard.sync.offers import list_offers
 from tests import factories
 from tests.integration.sync.conftest import OTHER, SALES, World
 
@@ -42,3 +44,16 @@ def test_offered_then_added(world: World, app_client: TestClient) -> None:
     assert refused["counts"] == {"skip": 1}
     assert refused["items"][0]["error_code"] == "out_of_scope"
     assert "synced group" in refused["items"][0]["message"]
+
+
+def test_a_user_who_left_the_scope_is_no_longer_offered(world: World) -> None:
+    world.set_policy(provisioning="manual")
+    world.directory.add_user("u1")
+    world.directory.add_member(SALES, "u1")
+    world.engine.reconcile(factories.OPERATOR, "acme")
+    world.directory.remove_member(SALES, "u1")
+    left = world.engine.sync_user(factories.OPERATOR, "acme", "u1", provision=True)
+    assert left.counts == {"skip": 1}
+    with world.container.unit_of_work() as s:
+        account = get_account(s, factories.OPERATOR, "acme")
+        assert list_offers(s, factories.OPERATOR, account) == []
