@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from switchboard.cli.main import app as cli
 from switchboard.db.models import SyncRun, User
 from switchboard.jobs.queue import QUEUE_SCHEMA
+from tests import factories
 
 # The emulator and an account connected to it, shared with the emulator sync tests.
 from tests.integration.sync.test_emulator_sync import Connected, connected, emulator  # noqa: F401
@@ -67,7 +68,17 @@ def test_worker_once_runs_what_is_due_and_schedule_show_says_why(
     assert "0 run(s) started, 1 account(s) not due" in out
 
 
-def test_schedule_show_names_what_is_wrong(invoke) -> None:  # type: ignore[no-untyped-def]
+def test_schedule_show_names_what_is_wrong(
+    connected: Connected,  # noqa: F811
+    invoke,  # type: ignore[no-untyped-def]
+) -> None:
     code, _out, err = invoke("schedule", "show", "nosuch")
     assert code != 0
     assert "nosuch" in err
+    with connected.container.unit_of_work() as s:
+        factories.tenant(s, "beta", area="415")
+    code, _out, err = invoke("schedule", "show", "beta")
+    assert code == 1
+    assert "account 'beta' is not connected to Entra ID; nothing is scheduled" in " ".join(
+        err.split()
+    )
