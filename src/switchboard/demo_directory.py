@@ -18,6 +18,7 @@ from switchboard.db.models import Account, DirectoryRegistration
 from switchboard.demo import ACTOR, SLUG
 from switchboard.demo_emulator import DemoTenant
 from switchboard.directory import registration
+from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.factory import graph_credentials
 from switchboard.directory.graph_directory import connect as graph_connect
 from switchboard.sync.policy import SyncPolicy
@@ -89,6 +90,8 @@ def connect(container: Container, tenant: DemoTenant) -> DemoConnection:
         wanted = [by_name[name] for name in SYNCED_GROUPS]
         if registration.policy_of(reg).groups != wanted:
             registration.update_settings(session, ACTOR, account, {"groups": wanted})
+    # What the customer's admin does next: Test connection (its result shows in the UI).
+    verify_connection(container, ACTOR, SLUG)
     return DemoConnection(
         account_id=account_id,
         client_id=client_id,
