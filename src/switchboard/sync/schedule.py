@@ -107,6 +107,11 @@ def due(
                 last_round + DAILY_DELTA,
             )
         )
+    held = next((r for r in history if r.status == "held"), None)
+    if held is not None and any(c[0] == "delta" for c in candidates):
+        # A full reconcile would only hold the same deletions again while an admin decides;
+        # delta rounds go on (a held run saved its links).
+        candidates = [c for c in candidates if c[0] != "full"]
     if policy.mode == "batched":
         batched = _batched(now, policy, state, history)
         if batched is not None:

@@ -156,7 +156,7 @@ def test_a_wait_always_names_a_future_time_at_which_something_is_due(
 def test_the_safety_net_holds_whatever_the_mode(
     policy: SyncPolicy, state: SyncTimes, history: list[RunRecord]
 ) -> None:
-    history = [r for r in history if r.status not in ("running", "failed")]
+    history = [r for r in history if r.status not in ("running", "failed", "held")]
     decision = due(NOW, policy, state, history)
     if state.delta_chain_started_at is None or state.last_full_at is None:
         assert decision.kind == "full"
@@ -166,3 +166,13 @@ def test_the_safety_net_holds_whatever_the_mode(
     last_round = max(state.last_delta_at or state.last_full_at, state.last_full_at)
     if NOW - last_round >= timedelta(hours=24):
         assert decision.kind in ("delta", "full")
+
+
+def test_a_held_run_pauses_full_reconciles_but_not_delta_rounds() -> None:
+    old_chain = SyncTimes(
+        NOW - timedelta(days=7), NOW - timedelta(hours=30), NOW - timedelta(days=7)
+    )
+    held = run(timedelta(days=2), status="held", kind="full")
+    decision = due(NOW, ON_DEMAND, old_chain, [held])
+    assert decision.kind == "delta"
+    assert due(NOW, ON_DEMAND, old_chain, []).kind == "full"
