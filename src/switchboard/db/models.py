@@ -332,3 +332,23 @@ class SignInAttempt(Base):
     email_key: Mapped[str] = mapped_column(String(254))
     client_ip: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DirectorySubscription(Base):
+    """A Graph change-notification subscription of a just-in-time account (users or groups).
+
+    The clientState secret Graph echoes in each notification is kept only as a SHA-256 digest:
+    enough to check a notification, useless to forge one from a database copy.
+    """
+
+    __tablename__ = "directory_subscriptions"
+    __table_args__ = (UniqueConstraint("account_id", "resource"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    subscription_id: Mapped[str] = mapped_column(String(64), unique=True)
+    resource: Mapped[str] = mapped_column(String(32))  # users, groups
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    client_state_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
