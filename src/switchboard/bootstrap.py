@@ -16,6 +16,7 @@ from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.source import DirectorySource
+from switchboard.directory.subscriptions import SubscriptionApi
 from switchboard.jobs.runner import JobRunner, ThreadJobRunner
 from switchboard.portal.events import Listener
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
@@ -24,9 +25,10 @@ from switchboard.secrets_at_rest import SecretBox
 
 def default_user_listeners() -> list[Listener]:
     from switchboard.directory.registration import on_account_terminated
+    from switchboard.sync.subscriptions import on_jit_ended
     from switchboard.sync.writeback import on_user_changed
 
-    return [on_user_changed, on_account_terminated]
+    return [on_user_changed, on_account_terminated, on_jit_ended]
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Container:
     user_listeners: list[Listener] = field(default_factory=default_user_listeners)
     # Registration -> DirectorySource; None means Microsoft Graph (tests wire a fake).
     directory_for: Callable[[DirectoryRegistration], DirectorySource] | None = None
+    # Registration -> Graph change-notification subscriptions; None means Microsoft Graph.
+    subscriptions_for: Callable[[DirectoryRegistration], SubscriptionApi] | None = None
 
     def directory_factory(self) -> Callable[[DirectoryRegistration], DirectorySource]:
         if self.directory_for is not None:
@@ -51,6 +55,13 @@ class Container:
         from switchboard.directory.factory import graph_directory_factory
 
         return graph_directory_factory(self.secrets)
+
+    def subscription_factory(self) -> Callable[[DirectoryRegistration], SubscriptionApi]:
+        if self.subscriptions_for is not None:
+            return self.subscriptions_for
+        from switchboard.directory.subscriptions import graph_subscriptions_for
+
+        return graph_subscriptions_for(self.secrets)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -64,6 +75,7 @@ class Container:
             session.info["media_store"] = self.media_store
             session.info["secrets"] = self.secrets
             session.info["user_listeners"] = self.user_listeners
+            session.info["subscription_factory"] = self.subscription_factory
             try:
                 yield session
                 session.commit()

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class Settings(BaseSettings):
@@ -24,6 +33,38 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("./var"), description="Media files and local state")
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    public_url: str | None = Field(
+        default=None,
+        description="The portal's address as Graph reaches it (https://host[:port][/prefix]);"
+        " change notifications are sent to PUBLIC_URL/webhooks/graph. Graph requires HTTPS;"
+        " plain http is accepted for a loopback host only (local testing with the emulator)",
+    )
+    notification_coalesce_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long change notifications for one account gather into one delta round",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.query or parts.fragment or not parts.hostname:
+            raise ValueError(
+                f"public_url: '{value}' must be a plain address such as https://portal.example.com"
+            )
+        if parts.scheme == "https":
+            return value
+        if parts.scheme == "http" and _is_loopback(parts.hostname):
+            return value
+        raise ValueError(
+            f"public_url: '{value}' must use https (Graph delivers change notifications to HTTPS"
+            " endpoints only; http is accepted for 127.0.0.1/localhost in local tests)"
+        )
 
     @property
     def media_dir(self) -> Path:

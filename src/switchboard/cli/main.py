@@ -41,7 +41,9 @@ app.add_typer(portal_commands.users, name="users")
 app.add_typer(media_commands.media, name="media")
 app.add_typer(cert_commands.app, name="certs")
 app.add_typer(directory_commands.directory, name="directory")
-# Registers test, reconcile, delta, sync-user, runs, run, approve and reject on `directory`.
+# Registers subscriptions, and test, reconcile, delta, sync-user, runs, run, approve and
+# reject on `directory`.
+import switchboard.cli.subscription_commands  # noqa: E402
 import switchboard.cli.sync_commands  # noqa: E402, F401
 
 app.add_typer(emulator_commands.app, name="emulator")

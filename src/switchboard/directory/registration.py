@@ -30,7 +30,7 @@ from switchboard.portal import audit, users
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
-from switchboard.portal.events import AccountTerminated, Event
+from switchboard.portal.events import AccountTerminated, Event, JitEnded, emit
 from switchboard.portal.locations import find_location_by_name
 from switchboard.portal.validation import from_pydantic
 from switchboard.secrets_at_rest import SecretBox, secrets_of
@@ -268,6 +268,8 @@ def update_settings(
     new = policy.model_dump(mode="json")
     changed = sorted(k for k in new if new[k] != current.get(k))
     if changed:
+        if current.get("mode") == "jit" and new.get("mode") != "jit":
+            emit(session, JitEnded(account.id, f"mode changed to {new.get('mode')}"))
         registration.policy = new
         registration.updated_at = now(session)
         session.flush()
@@ -450,8 +452,9 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def disconnect(session: Session, actor: Actor, account: Account) -> DisconnectSummary:
-    """Delete the registration (and with its row, the key), the delta state and queued
-    write-backs; directory users stay as ordinary local users with every field editable."""
+    """Delete the registration (and with its row, the key), the delta state, queued
+    write-backs and change-notification subscriptions (those in Graph after the commit, best
+    effort); directory users stay as ordinary local users with every field editable."""
     actor.require_write(account.id)
     registration = get_registration(session, actor, account)
     linked = list(
@@ -469,6 +472,7 @@ def disconnect(session: Session, actor: Actor, account: Account) -> DisconnectSu
         )
     )
     session.execute(delete(DirectorySyncState).where(DirectorySyncState.account_id == account.id))
+    emit(session, JitEnded(account.id, "disconnected"))
     registration_id = registration.id
     session.delete(registration)
     session.flush()

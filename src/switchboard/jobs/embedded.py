@@ -45,6 +45,14 @@ class EmbeddedScheduler:
             )
             if accepted:
                 report.writebacks.append(slug)
+        for account_id, slug in sync_work.subscription_work(self.container):
+            accepted = self.runner.submit(
+                f"change-notification subscriptions of {slug}",
+                partial(sync_work.maintain_subscriptions, self.container, account_id),
+                key=f"subscriptions:{account_id}",
+            )
+            if accepted:
+                report.subscriptions.append(slug)
         return report
 
     def run_forever(self, stop: threading.Event, interval: float = TICK_SECONDS) -> None:

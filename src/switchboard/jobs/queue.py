@@ -1,9 +1,10 @@
 """Scaled-out scheduling on PostgreSQL: procrastinate workers share one job queue.
 
 A periodic ``tick`` (every 30 s; every worker runs the deferrer, procrastinate defers each
-tick once) enqueues ``sync_account`` and ``push_writebacks`` jobs for the accounts that are
-due. Per account, a queueing lock keeps at most one job waiting and a lock keeps two workers
-from running the account at once; the engine's run_in_progress check backs both up.
+tick once) enqueues ``sync_account``, ``push_writebacks`` and ``maintain_subscriptions`` jobs
+for the accounts that are due. Per account, a queueing lock keeps at most one job waiting
+and a lock keeps two workers from running the account at once; the engine's run_in_progress
+check backs both up.
 
 procrastinate's tables, types and functions live in their own PostgreSQL schema
 (``procrastinate``), apart from ours: its connections put that schema on their search_path.
@@ -93,6 +94,10 @@ def make_app(container: Container) -> App:
     def push_writebacks(account_id: int) -> None:
         sync_work.push_writebacks(container, account_id)
 
+    @app.task(name="switchboard.maintain_subscriptions", queue=SYNC_QUEUE)
+    def maintain_subscriptions(account_id: int) -> None:
+        sync_work.maintain_subscriptions(container, account_id)
+
     @app.periodic(cron=TICK_CRON)
     @app.task(name="switchboard.tick", queue=TICK_QUEUE, queueing_lock="switchboard.tick")
     def tick(timestamp: int) -> None:
@@ -125,6 +130,16 @@ def enqueue_due(app: App, container: Container) -> sync_work.TickReport:
                 queueing_lock=f"switchboard.writeback:{account_id}",
             ).defer(account_id=account_id)
             report.writebacks.append(slug)
+        except AlreadyEnqueued:
+            pass
+    subscription_task: Any = app.tasks["switchboard.maintain_subscriptions"]
+    for account_id, slug in sync_work.subscription_work(container):
+        try:
+            subscription_task.configure(
+                lock=f"switchboard.subscriptions:{account_id}",
+                queueing_lock=f"switchboard.subscriptions:{account_id}",
+            ).defer(account_id=account_id)
+            report.subscriptions.append(slug)
         except AlreadyEnqueued:
             pass
     return report

@@ -16,6 +16,7 @@ from switchboard.bootstrap import Container
 from switchboard.db.models import (
     Account,
     DirectoryRegistration,
+    DirectorySubscription,
     DirectorySyncState,
     SyncRun,
     WriteBackTask,
@@ -23,7 +24,7 @@ from switchboard.db.models import (
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
-from switchboard.sync import writeback
+from switchboard.sync import subscriptions, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.schedule import Decision, RunRecord, SyncTimes, due
@@ -48,6 +49,8 @@ class TickReport:
     # Due, but work for the account is already queued or running.
     already_busy: list[AccountDecision] = field(default_factory=list)
     writebacks: list[str] = field(default_factory=list)
+    # Accounts whose change-notification subscriptions were handed to the runner.
+    subscriptions: list[str] = field(default_factory=list)
 
 
 def decide(session: Session, account: Account, registration: DirectoryRegistration) -> Decision:
@@ -121,6 +124,53 @@ def due_writebacks(container: Container) -> list[tuple[int, str]]:
         for account_id, slug, policy in rows
         if SyncPolicy.model_validate(policy or {}).direction == "two_way"
     ]
+
+
+def subscription_work(container: Container) -> list[tuple[int, str]]:
+    """Accounts whose change-notification subscriptions need Graph: jit accounts missing one
+    (when SWITCHBOARD_PUBLIC_URL says where notifications go) or holding one that expires
+    within a day, and accounts holding subscriptions they no longer want."""
+    can_create = container.settings.public_url is not None
+    with container.unit_of_work() as session:
+        soon = now(session) + subscriptions.RENEW_WITHIN
+        held: dict[int, list[DirectorySubscription]] = {}
+        for sub in session.scalars(select(DirectorySubscription)):
+            held.setdefault(sub.account_id, []).append(sub)
+        rows = session.execute(
+            select(Account, DirectoryRegistration)
+            .outerjoin(DirectoryRegistration, DirectoryRegistration.account_id == Account.id)
+            .where(
+                (DirectoryRegistration.id.is_not(None))
+                | Account.id.in_(select(DirectorySubscription.account_id))
+            )
+            .order_by(Account.id)
+        ).all()
+        due: list[tuple[int, str]] = []
+        for account, registration in rows:
+            mine = held.get(account.id, [])
+            if not subscriptions.wants_subscriptions(account, registration):
+                if mine:
+                    due.append((account.id, account.slug))
+                continue
+            missing = set(subscriptions.RESOURCES) - {s.resource for s in mine}
+            expiring = any(s.expires_at <= soon for s in mine)
+            if expiring or (missing and can_create):
+                due.append((account.id, account.slug))
+        return due
+
+
+def maintain_subscriptions(container: Container, account_id: int) -> None:
+    report = subscriptions.maintain(container, account_id)
+    if report.changed or report.errors:
+        log.info(
+            "%s: subscriptions created %s, renewed %s, re-created %s, removed %s%s",
+            report.slug,
+            report.created,
+            report.renewed,
+            report.recreated,
+            report.removed,
+            f"; problems: {'; '.join(report.errors)}" if report.errors else "",
+        )
 
 
 def run_sync(container: Container, account_id: int, kind: str) -> RunSummary | None:

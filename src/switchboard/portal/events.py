@@ -29,7 +29,16 @@ class AccountTerminated:
     actor: Actor
 
 
-Event = UserChanged | AccountTerminated
+@dataclass(frozen=True)
+class JitEnded:
+    """An account stops receiving change notifications (it left jit mode or disconnects);
+    emitted while its registration still exists, so its Graph subscriptions can be removed."""
+
+    account_id: int
+    reason: str
+
+
+Event = UserChanged | AccountTerminated | JitEnded
 Listener = Callable[[Session, Event], None]
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from switchboard import __version__
 from switchboard.bootstrap import Container
-from switchboard.web import errors, ui
+from switchboard.web import errors, ui, webhooks
 from switchboard.web.api import (
     accounts,
     audit,
@@ -51,6 +51,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         api.include_router(module.router)
     app.include_router(api)
     ui.install(app)
+    webhooks.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
