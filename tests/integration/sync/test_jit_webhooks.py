@@ -18,15 +18,17 @@ from typer.testing import CliRunner
 from switchboard.cli.main import app as cli
 from switchboard.clock import FixedClock
 from switchboard.db.models import DirectoryRegistration, DirectorySubscription, SyncRun, User
-from switchboard.directory import registration
+from switchboard.directory import certificates, registration
 from switchboard.directory.errors import GraphNotFound
 from switchboard.directory.subscriptions import GraphSubscription
 from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
+from switchboard.portal.actors import Role
 from switchboard.sync import subscriptions
 from switchboard.web.app import create_app
 from tests.integration.sync.conftest import SALES, World
+from tests.ui_support import make_admin, sign_in
 
 PUBLIC = "https://portal.example.com"
 TENANT = "t"  # the tenant id the world's registration holds
@@ -332,3 +334,18 @@ def test_cli_lists_the_subscriptions(jit: Jit) -> None:
     assert table.exit_code == 0 and "users" in table.stdout
     missing = CliRunner().invoke(cli, ["directory", "subscriptions", "nope"], env=env)
     assert missing.exit_code != 0
+
+
+def test_the_directory_status_card_shows_the_subscriptions(jit: Jit) -> None:
+    with jit.container.unit_of_work() as s:  # the world's stand-in registration has no PEM
+        reg = s.scalars(select(DirectoryRegistration)).one()
+        reg.certificate_pem = certificates.generate("acme", jit.clock.now()).certificate_pem
+    make_admin(jit.container, "admin@acme.example", Role.ACCOUNT_ADMIN, "acme")
+    sign_in(jit.client, "admin@acme.example")
+    page = jit.client.get("/accounts/acme/directory")
+    assert page.status_code == 200
+    assert "no subscriptions yet" in page.text
+    jit.maintain()
+    page = jit.client.get("/accounts/acme/directory").text
+    card = page[page.index('id="subscriptions"') :].split("</dd>")[0]
+    assert "<code>groups</code> active" in card and "<code>users</code> active" in card

@@ -12,14 +12,19 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import DirectoryRegistration, User, WriteBackTask
+from switchboard.db.models import (
+    DirectoryRegistration,
+    DirectorySubscription,
+    User,
+    WriteBackTask,
+)
 from switchboard.directory import certificates
 from switchboard.directory import registration as service
 from switchboard.directory.connection_service import verify_connection
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
-from switchboard.sync import runs
+from switchboard.sync import runs, subscriptions
 from switchboard.web.deps import container
 from switchboard.web.ui import directory_form as forms
 from switchboard.web.ui.context import account_page
@@ -74,6 +79,15 @@ def _status(session: Session, registration: DirectoryRegistration) -> dict[str, 
             .where(User.account_id == account_id, User.source == "directory")
         )
         or 0,
+        # Just-in-time sync: the Graph change-notification subscriptions and their state.
+        "subscriptions": [
+            subscriptions.describe(row, now(session))
+            for row in session.scalars(
+                select(DirectorySubscription)
+                .where(DirectorySubscription.account_id == account_id)
+                .order_by(DirectorySubscription.resource)
+            )
+        ],
         "writebacks": dict(
             session.execute(
                 select(WriteBackTask.status, func.count())
