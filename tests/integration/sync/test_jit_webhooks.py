@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +19,6 @@ from switchboard.cli.main import app as cli
 from switchboard.clock import FixedClock
 from switchboard.db.models import DirectoryRegistration, DirectorySubscription, SyncRun, User
 from switchboard.directory import certificates, registration
-from switchboard.directory.errors import GraphNotFound
-from switchboard.directory.subscriptions import GraphSubscription
 from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
@@ -28,54 +26,11 @@ from switchboard.portal.actors import Role
 from switchboard.sync import subscriptions
 from switchboard.web.app import create_app
 from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync.fake_subscriptions import FakeSubscriptions
 from tests.ui_support import make_admin, sign_in
 
 PUBLIC = "https://portal.example.com"
 TENANT = "t"  # the tenant id the world's registration holds
-
-
-@dataclass
-class FakeSubscriptions:
-    """Graph's /subscriptions in memory: what was created, renewed, reauthorized, deleted."""
-
-    live: dict[str, dict[str, Any]] = field(default_factory=dict)
-    created: list[dict[str, Any]] = field(default_factory=list)
-    renewed: list[tuple[str, datetime]] = field(default_factory=list)
-    reauthorized: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    closed: int = 0
-
-    def create_subscription(self, **request: Any) -> GraphSubscription:
-        sid = str(uuid.uuid4())
-        self.live[sid] = dict(request)
-        self.created.append({"id": sid, **request})
-        return GraphSubscription(sid, request["resource"], request["expires_at"])
-
-    def _known(self, sid: str) -> dict[str, Any]:
-        if sid not in self.live:
-            raise GraphNotFound(f"subscription {sid} not found", status=404)
-        return self.live[sid]
-
-    def renew_subscription(self, subscription_id: str, expires_at: datetime) -> datetime:
-        self._known(subscription_id)["expires_at"] = expires_at
-        self.renewed.append((subscription_id, expires_at))
-        return expires_at
-
-    def reauthorize_subscription(self, subscription_id: str) -> None:
-        self._known(subscription_id)
-        self.reauthorized.append(subscription_id)
-
-    def delete_subscription(self, subscription_id: str) -> None:
-        self._known(subscription_id)
-        del self.live[subscription_id]
-        self.deleted.append(subscription_id)
-
-    def close(self) -> None:
-        self.closed += 1
-
-    def state_of(self, resource: str) -> tuple[str, str]:
-        sid, request = next((k, v) for k, v in self.live.items() if v["resource"] == resource)
-        return sid, str(request["client_state"])
 
 
 @dataclass
