@@ -304,3 +304,14 @@ def test_the_directory_status_card_shows_the_subscriptions(jit: Jit) -> None:
     page = jit.client.get("/accounts/acme/directory").text
     card = page[page.index('id="subscriptions"') :].split("</dd>")[0]
     assert "<code>groups</code> active" in card and "<code>users</code> active" in card
+
+
+def test_webhooks_need_no_client_certificate_where_the_api_does(jit: Jit) -> None:
+    jit.maintain()
+    with TestClient(create_app(jit.container, require_client_cert=True)) as gated:
+        assert gated.get("/api/v1/accounts").status_code == 403
+        handshake = gated.post("/webhooks/graph", params={"validationToken": "t"})
+        assert handshake.status_code == 200 and handshake.text == "t"
+        jit.world.directory.change("u1", surname="Gated")
+        assert gated.post("/webhooks/graph", json={"value": [jit.item()]}).status_code == 202
+    assert jit.notification_runs() == 1
