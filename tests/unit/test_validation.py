@@ -300,3 +300,16 @@ def test_any_json_object_is_either_a_user_or_one_clear_problem(data: dict[str, A
             problem = v.from_pydantic(exc)
             assert problem.status == 422 and problem.message
             assert problem.field is None or problem.field.split(".")[0] in SCHEMA_FIELDS
+
+
+def test_control_characters_are_exactly_unicode_category_cc() -> None:
+    import unicodedata
+
+    from switchboard.portal.validation import has_control
+
+    wrong = [
+        cp
+        for cp in range(0x110000)
+        if has_control(chr(cp)) != (unicodedata.category(chr(cp)) == "Cc")
+    ]
+    assert wrong == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 import zoneinfo
 from functools import lru_cache
 
@@ -21,10 +20,14 @@ RETENTION_MONTHS = {"6m": 6, "1y": 12, "2y": 24, "3y": 36}
 MAX_ID = 2**31 - 1
 
 
+# Unicode category Cc is exactly C0, DEL and C1 (a test checks every code point).
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def has_control(value: str) -> bool:
     """Control characters (NUL, escape, ...) are never part of a name, address or identifier;
     PostgreSQL also refuses NUL in text."""
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+    return CONTROL_RE.search(value) is not None
 
 
 def plain(value: str) -> str:

@@ -9,6 +9,8 @@ from switchboard.directory.models import DirectoryUser
 from switchboard.portal import validation
 from switchboard.sync.policy import SyncPolicy
 
+USERNAME_MAX = 254
+
 
 @dataclass(frozen=True)
 class LocationRef:
@@ -63,6 +65,13 @@ def map_user(
     upn = user.user_principal_name.strip()
     if not upn:
         return MappingError("missing_attribute", "userPrincipalName is empty in Entra ID")
+    # The portal's username rules (schemas.Username), checked here so apply can trust them.
+    if len(upn) > USERNAME_MAX or any(ch.isspace() for ch in upn) or validation.has_control(upn):
+        return MappingError(
+            "invalid_attribute",
+            f"the userPrincipalName from Entra ID must be at most {USERNAME_MAX} characters"
+            " without spaces or control characters to be a portal username",
+        )
     first = _text(user, m.first_name)
     if not first:
         return MappingError(

@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 
 from switchboard.db.models import Base, DirectorySyncState, Media, User
 from switchboard.portal import media as media_service
-from switchboard.portal.accounts import get_account
-from switchboard.portal.schemas import UserIn, UserPatch
+from switchboard.portal.accounts import get_account, update_account
+from switchboard.portal.schemas import AccountPatch, UserIn, UserPatch
 from switchboard.portal.users import create_user, update_user
 from switchboard.sync import runs
 from switchboard.sync.engine import SyncEngine
@@ -162,22 +162,52 @@ def test_bad_directory_users_become_run_items_and_everyone_else_syncs(world: Wor
     assert errors["nosurname"][0] == "missing_attribute"
 
 
+def test_a_upn_the_portal_cannot_hold_is_a_per_user_error(world: World) -> None:
+    d = world.directory
+    for uid in ("a", "b"):
+        d.add_user(uid, givenName=uid.upper())
+        d.add_member(SALES, uid)
+    d.change("b", userPrincipalName="b" * 250 + "@contoso.example")
+    summary = world.engine.reconcile(OP, "acme")
+    assert summary.counts == {"create": 1, "error": 1}
+    with world.container.unit_of_work() as s:
+        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.run_id)
+        [error] = runs.items(s, run, action="error")
+    assert error.error_code == "invalid_attribute"
+    assert "254 characters" in (error.message or "")
+
+
 def test_apply_failure_of_one_user_does_not_stop_the_rest(world: World) -> None:
+    # A 2-digit dial plan with 88 of its 90 extensions taken: of four new directory users,
+    # two get extensions and two fail when applied; everyone else is unaffected.
+    with world.container.unit_of_work() as s:
+        acct = get_account(s, OP, "acme")
+        update_account(s, OP, "acme", AccountPatch(extension_length=2))
+        hq = s.execute(text("select id from locations where name='HQ'")).scalar_one()
+        for i in range(88):
+            create_user(
+                s,
+                OP,
+                acct,
+                UserIn(
+                    first_name="Local",
+                    last_name=f"N{i}",
+                    email=f"local{i}@acme.example",
+                    location_id=hq,
+                ),
+            )
     d = world.directory
     for uid in ("a", "b", "c", "d"):
         d.add_user(uid, givenName=uid.upper())
         d.add_member(SALES, uid)
-    # A UPN longer than the portal's usernames may be: refused when applied, in its savepoint.
-    d.change("c", userPrincipalName="c" * 250 + "@contoso.example")
     summary = world.engine.reconcile(OP, "acme")
     assert summary.status == "partial"
-    assert summary.counts["failed"] == 1
-    assert set(portal_users(world)) == {"a", "b", "d"}
+    assert summary.counts == {"create": 4, "failed": 2}
+    assert len(set(portal_users(world)) & {"a", "b", "c", "d"}) == 2
     with world.container.unit_of_work() as s:
         run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.run_id)
         failed = [i for i in runs.items(s, run) if i.state == "failed"]
-    assert [(i.directory_id, i.error_code) for i in failed] == [("c", "invalid_attribute")]
-    assert "username" in (failed[0].message or "")
+    assert {i.error_code for i in failed} == {"extensions_exhausted"}
 
 
 def test_deletion_guard_holds_then_approve_or_reject(world: World) -> None:
