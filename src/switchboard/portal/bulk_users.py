@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import Account, AuditEvent, Location, User
+from switchboard.db.models import Account, Base, Location, User
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.schemas import UserIn
 
+# Core tables: executemany of one short statement, no ORM bookkeeping per row.
+USERS = Base.metadata.tables["users"]
+AUDIT_EVENTS = Base.metadata.tables["audit_events"]
 CREATE_FIELDS = ["username", "first_name", "last_name", "email", "location_id", "extension"]
 
 
@@ -193,11 +196,18 @@ def provision_many(
         slots.append(len(results))
         results.append(0)
     if rows:
-        ids = (
-            session.execute(insert(User).returning(User.id, sort_by_parameter_order=True), rows)
-            .scalars()
-            .all()
+        # A plain executemany (the driver prepares one short statement), then the new ids by
+        # directory id: on PostgreSQL this is several times faster than INSERT .. RETURNING
+        # batches, whose long, ever-different statements psycopg parses one by one.
+        session.execute(insert(USERS), rows)
+        found = session.execute(
+            select(User.directory_id, User.id).where(
+                User.account_id == account.id,
+                User.directory_id.in_([str(r["directory_id"]) for r in rows]),
+            )
         )
+        new_ids = {d: i for d, i in found}  # noqa: C416 - dict(result) would use its keys()
+        ids = [new_ids[str(r["directory_id"])] for r in rows]
         for slot, user_id, (username_key, email_key, _d, _e) in zip(
             slots, ids, claimed, strict=True
         ):
@@ -205,7 +215,7 @@ def provision_many(
             keys.usernames[username_key] = user_id
             keys.emails[email_key] = user_id
         session.execute(
-            insert(AuditEvent),
+            insert(AUDIT_EVENTS),
             _audit_rows(
                 actor,
                 account.id,
@@ -266,6 +276,7 @@ def update_many(
         session.execute(statement.execution_options(synchronize_session=None), rows)
         session.expire_all()  # users loaded earlier in this session now hold old values
         session.execute(
-            insert(AuditEvent), _audit_rows(actor, account.id, "user.updated", audited, session)
+            insert(AUDIT_EVENTS),
+            _audit_rows(actor, account.id, "user.updated", audited, session),
         )
     return results

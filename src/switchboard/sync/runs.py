@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import Account, SyncRun, SyncRunItem
+from switchboard.db.models import Account, Base, SyncRun, SyncRunItem
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound
@@ -52,7 +52,8 @@ def _clip(value: str | None, size: int) -> str | None:
 
 
 def add_items(session: Session, run_id: int, records: Iterable[ItemRecord]) -> None:
-    # One multi-row INSERT, no ORM objects: a 100,000-user reconcile logs 100,000 items.
+    # One executemany of a short prepared statement, no ORM objects: a 100,000-user reconcile
+    # logs 100,000 items.
     rows = [
         {
             "run_id": run_id,
@@ -68,7 +69,7 @@ def add_items(session: Session, run_id: int, records: Iterable[ItemRecord]) -> N
         for r in records
     ]
     if rows:
-        session.execute(insert(SyncRunItem), rows)
+        session.execute(insert(Base.metadata.tables["sync_run_items"]), rows)
 
 
 def finish(
