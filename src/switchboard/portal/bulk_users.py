@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, Base, Location, User
@@ -196,14 +196,15 @@ def provision_many(
         slots.append(len(results))
         results.append(0)
     if rows:
-        # A plain executemany (the driver prepares one short statement), then the new ids by
-        # directory id: on PostgreSQL this is several times faster than INSERT .. RETURNING
-        # batches, whose long, ever-different statements psycopg parses one by one.
+        # A plain executemany of one short statement, then the new ids by primary-key range
+        # (ids only grow): on PostgreSQL INSERT .. RETURNING batches are long, ever-different
+        # statements the driver parses one by one, and a lookup by a list of directory ids
+        # degrades as the table grows.
+        before = session.scalar(select(func.max(User.id))) or 0
         session.execute(insert(USERS), rows)
         found = session.execute(
             select(User.directory_id, User.id).where(
-                User.account_id == account.id,
-                User.directory_id.in_([str(r["directory_id"]) for r in rows]),
+                User.account_id == account.id, User.id > before
             )
         )
         new_ids = {d: i for d, i in found}  # noqa: C416 - dict(result) would use its keys()
