@@ -46,7 +46,7 @@ bench-quick: $(STAMP) postgres
 	$(BIN)/python benchmarks/sync_bench.py --quick
 
 bench-portal: $(STAMP) postgres
-	$(BIN)/python benchmarks/portal_bench.py --users 10000
+	$(BIN)/python benchmarks/portal_bench.py --users 3000
 
 # Browser tests drive Debian's Chromium; Playwright cannot download browsers here.
 chromium:
