@@ -171,12 +171,12 @@ class NotificationCoalescer:
             if account_id in self._active:
                 return False
             self._active.add(account_id)
+        # No job key: ``_active`` already allows one drain per account, and a key would refuse
+        # a new drain while the previous one is still returning (after it saw nothing dirty).
         accepted = self.jobs.submit(
-            f"notification delta of account {account_id}",
-            partial(self._drain, account_id),
-            key=f"notify:{account_id}",
+            f"notification delta of account {account_id}", partial(self._drain, account_id)
         )
-        if not accepted:  # cannot happen through notify alone; leave the hint for the next one
+        if not accepted:
             with self._lock:
                 self._active.discard(account_id)
         return accepted
@@ -184,13 +184,17 @@ class NotificationCoalescer:
     def _drain(self, account_id: int) -> None:
         busy_tries = 0
         delay = self.window
+        finished = False
         try:
             while True:
                 if delay > 0:
                     self.sleep(delay)
                 with self._lock:
                     if account_id not in self._dirty:
+                        # Released under the lock: a notify from now on starts a new drain,
+                        # whose marker this drain must then leave alone.
                         self._active.discard(account_id)
+                        finished = True
                         return
                     self._dirty.discard(account_id)
                 try:
@@ -214,8 +218,9 @@ class NotificationCoalescer:
                 else:
                     busy_tries = 0
         finally:
-            with self._lock:
-                self._active.discard(account_id)
+            if not finished:  # an unexpected error: let the next notification start afresh
+                with self._lock:
+                    self._active.discard(account_id)
 
 
 def delta_round(container: Container, account_id: int) -> RoundOutcome:
