@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from switchboard.tls.certs import leaf_builder
+
 KEY_BITS = 3072
 VALIDITY = timedelta(days=730)
 # Tolerate a clock on the Entra side that runs a little behind ours.
@@ -44,33 +46,10 @@ def generate(common_name: str, now: datetime) -> KeyPair:
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
     public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    # Self-signed: the app registration trusts this very certificate, not an issuer.
+    cert = leaf_builder(
+        name, name, public, now - BACKDATE, now + VALIDITY, ExtendedKeyUsageOID.CLIENT_AUTH
+    ).sign(key, hashes.SHA256())
     return KeyPair(
         certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
         private_key_pem=key.private_bytes(

@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_CERT = "ca.crt"
@@ -145,10 +146,32 @@ def issue(
     if end <= start:
         raise CertificateError("not_after must be later than not_before")
     ca_ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = (
+    builder = leaf_builder(
+        _subject(common_name), ca.cert.subject, public, start, end, purpose
+    ).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+        critical=False,
+    )
+    if hosts:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(h) for h in hosts]), critical=False
+        )
+    return builder.sign(ca.key, hashes.SHA256()), key
+
+
+def leaf_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public: CertificatePublicKeyTypes,
+    start: datetime,
+    end: datetime,
+    purpose: x509.ObjectIdentifier,
+) -> x509.CertificateBuilder:
+    """An end-entity certificate that only signs, for one purpose (client or server auth)."""
+    return (
         x509.CertificateBuilder()
-        .subject_name(_subject(common_name))
-        .issuer_name(ca.cert.subject)
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
@@ -170,16 +193,7 @@ def issue(
         )
         .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-            critical=False,
-        )
     )
-    if hosts:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([_general_name(h) for h in hosts]), critical=False
-        )
-    return builder.sign(ca.key, hashes.SHA256()), key
 
 
 def _general_name(host: str) -> x509.GeneralName:
