@@ -340,6 +340,28 @@ def connect(
     return registration
 
 
+def _recorded(
+    session: Session,
+    actor: Actor,
+    account: Account,
+    registration: DirectoryRegistration,
+    action: str,
+    fields: list[str],
+) -> None:
+    """Stamp a change of the registration and put it in the audit trail."""
+    registration.updated_at = now(session)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        action,
+        account_id=account.id,
+        object_type=OBJECT,
+        object_id=registration.id,
+        fields=fields,
+    )
+
+
 def rotate_certificate(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
     """Generate the next certificate; the current one keeps working until the next is proven."""
     actor.require_write(account.id)
@@ -353,16 +375,8 @@ def rotate_certificate(session: Session, actor: Actor, account: Account) -> Dire
     certificate, sealed = _new_key_pair(session, account)
     registration.next_certificate_pem = certificate
     registration.next_private_key_encrypted = sealed
-    registration.updated_at = now(session)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "directory.certificate_rotated",
-        account_id=account.id,
-        object_type=OBJECT,
-        object_id=registration.id,
-        fields=["next_certificate"],
+    _recorded(
+        session, actor, account, registration, "directory.certificate_rotated", ["next_certificate"]
     )
     return registration
 
@@ -389,16 +403,13 @@ def promote_next(session: Session, actor: Actor, account: Account) -> DirectoryR
     registration.private_key_encrypted = registration.next_private_key_encrypted
     registration.next_certificate_pem = None
     registration.next_private_key_encrypted = None
-    registration.updated_at = now(session)
-    session.flush()
-    audit.record(
+    _recorded(
         session,
         actor,
+        account,
+        registration,
         "directory.certificate_promoted",
-        account_id=account.id,
-        object_type=OBJECT,
-        object_id=registration.id,
-        fields=["certificate", "next_certificate"],
+        ["certificate", "next_certificate"],
     )
     return registration
 
@@ -411,16 +422,13 @@ def discard_next(session: Session, actor: Actor, account: Account) -> DirectoryR
         raise Conflict("no rotated certificate is waiting", code="no_next_certificate")
     registration.next_certificate_pem = None
     registration.next_private_key_encrypted = None
-    registration.updated_at = now(session)
-    session.flush()
-    audit.record(
+    _recorded(
         session,
         actor,
+        account,
+        registration,
         "directory.certificate_discarded",
-        account_id=account.id,
-        object_type=OBJECT,
-        object_id=registration.id,
-        fields=["next_certificate"],
+        ["next_certificate"],
     )
     return registration
 
@@ -434,17 +442,7 @@ def record_test_result(
     stored["proven_certificates"] = sorted({t.upper() for t in result.proven_certificates})
     stored["tested_at"] = now(session).isoformat()
     registration.last_test = stored
-    registration.updated_at = now(session)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "directory.tested",
-        account_id=account.id,
-        object_type=OBJECT,
-        object_id=registration.id,
-        fields=["last_test"],
-    )
+    _recorded(session, actor, account, registration, "directory.tested", ["last_test"])
     return registration
 
 
