@@ -8,6 +8,7 @@ from typing import Any
 
 import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -313,3 +314,53 @@ def test_control_characters_are_exactly_unicode_category_cc() -> None:
         if has_control(chr(cp)) != (unicodedata.category(chr(cp)) == "Cc")
     ]
     assert wrong == []
+
+
+# The fast path for plain addresses must agree with the full validator on every input.
+_LOCAL_CHARS = "abcXYZ019._+-'!#$%&*/=?^`{|}~@\"<> \u00e9"
+_DOMAIN_CHARS = "abcXYZ019.-_@[] \u00e9\u00df\u0131"
+
+
+@given(
+    local=st.text(alphabet=_LOCAL_CHARS, max_size=70),
+    domain=st.one_of(
+        st.sampled_from(
+            [
+                "example.com",
+                "Example.COM",
+                "münchen.de",
+                "localhost",
+                "test",
+                "a.invalid",
+                "x.local",
+                "1.2.3.4",
+                "[1.2.3.4]",
+                "co.uk",
+                "a-.com",
+                "xn--mnchen-3ya.de",
+                "a" * 64 + ".com",
+                ("b" * 60 + ".") * 4 + "com",
+            ]
+        ),
+        st.text(alphabet=_DOMAIN_CHARS, max_size=20),
+    ),
+)
+def test_email_fast_path_agrees_with_the_validator(local: str, domain: str) -> None:
+    raw = f"{local}@{domain}".strip()  # email() strips before it validates
+    try:
+        expected: str | None = validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    fast = v._plain_email(raw)
+    if fast is not None:
+        assert fast == expected
+    if expected is None:
+        with pytest.raises(ValueError, match="is not a valid email address"):
+            v.email(raw)
+    else:
+        assert v.email(raw) == expected
+
+
+@pytest.mark.parametrize("local", ["Postmaster", "ABUSE", "info"])
+def test_role_mailboxes_are_lower_cased_as_the_validator_does(local: str) -> None:
+    assert v.email(f"{local}@Example.com") == f"{local.lower()}@example.com"

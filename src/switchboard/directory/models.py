@@ -57,6 +57,8 @@ class DirectoryUser:
 
     def get(self, path: str) -> Any:
         """A property by Graph name; ``a.b`` reads a nested property (extension attributes)."""
+        if "." not in path:
+            return self.properties.get(path)
         value: Any = self.properties
         for part in path.split("."):
             if not isinstance(value, Mapping):

@@ -18,6 +18,7 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.bulk_users import (
     AccountKeys,
     DirectoryFields,
+    DirectoryValues,
     NewDirectoryUser,
     provision_many,
     update_many,
@@ -170,18 +171,9 @@ def _bulk(
     """Creates and field updates in a few statements; None when the batch must go one by one."""
     creates, updates, records = [], [], []
     for item in items:
-        try:
-            data = _user_in(item)
-        except ValidationError as exc:
-            records.append(
-                _record(
-                    item,
-                    "failed",
-                    code="invalid_attribute",
-                    message=f"Entra ID value refused: {from_pydantic(exc).message}",
-                )
-            )
-            continue
+        d = item.desired
+        assert d is not None
+        data = DirectoryValues(d.username, d.first_name, d.last_name, d.email, d.location.id)
         if item.action is Action.CREATE:
             assert item.directory_id is not None
             creates.append((item, NewDirectoryUser(data, item.directory_id, item.enabled)))

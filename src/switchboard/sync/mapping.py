@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -10,6 +11,8 @@ from switchboard.portal import validation
 from switchboard.sync.policy import SyncPolicy
 
 USERNAME_MAX = 254
+# Whitespace (re's \s is str.isspace's set) or a control character: not in a username.
+_NOT_IN_USERNAME = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def map_user(
     if not upn:
         return MappingError("missing_attribute", "userPrincipalName is empty in Entra ID")
     # The portal's username rules (schemas.Username), checked here so apply can trust them.
-    if len(upn) > USERNAME_MAX or any(ch.isspace() for ch in upn) or validation.has_control(upn):
+    if len(upn) > USERNAME_MAX or _NOT_IN_USERNAME.search(upn):
         return MappingError(
             "invalid_attribute",
             f"the userPrincipalName from Entra ID must be at most {USERNAME_MAX} characters"
