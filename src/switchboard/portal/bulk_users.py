@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, Base, Location, User
@@ -23,69 +23,99 @@ from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 # Core tables: executemany of one short statement, no ORM bookkeeping per row.
 USERS = Base.metadata.tables["users"]
 AUDIT_EVENTS = Base.metadata.tables["audit_events"]
+KEY_LOOKUP_CHUNK = 500
 CREATE_FIELDS = ["username", "first_name", "last_name", "email", "location_id", "extension"]
 
 
 @dataclass
-class AccountKeys:
-    """The account's unique keys, kept current as a run writes, so each check is a set lookup."""
+class Extensions:
+    """The account's extensions in use, kept current as a run hands out new ones."""
 
-    account_id: int
-    extension_length: int
-    locations: set[int]
-    usernames: dict[str, int]
-    emails: dict[str, int]
-    directory_ids: set[str]
-    extensions: set[str]
+    length: int
+    taken: set[str]
     _cursor: int = field(default=0)
 
     @classmethod
-    def load(cls, session: Session, account: Account) -> AccountKeys:
-        rows = session.execute(
-            select(
-                User.id,
-                User.username_key,
-                User.email_key,
-                User.directory_id,
-                User.extension,
-            ).where(User.account_id == account.id)
-        )
-        keys = cls(
-            account.id,
-            account.extension_length,
-            set(session.scalars(select(Location.id).where(Location.account_id == account.id))),
-            {},
-            {},
-            set(),
-            set(),
-        )
-        for user_id, username_key, email_key, directory_id, extension in rows:
-            keys.usernames[username_key] = user_id
-            keys.emails[email_key] = user_id
-            if directory_id:
-                keys.directory_ids.add(directory_id)
-            keys.extensions.add(extension)
-        return keys
+    def load(cls, session: Session, account: Account) -> Extensions:
+        taken = set(session.scalars(select(User.extension).where(User.account_id == account.id)))
+        return cls(account.extension_length, taken)
 
     def _candidates(self) -> Iterator[int]:
-        first, end = 10 ** (self.extension_length - 1), 10**self.extension_length
+        first, end = 10 ** (self.length - 1), 10**self.length
         if not self._cursor:
-            highest = max((int(e) for e in self.extensions if e.isdigit()), default=first - 1)
+            highest = max((int(e) for e in self.taken if e.isdigit()), default=first - 1)
             self._cursor = highest + 1
         while self._cursor < end:
             yield self._cursor
             self._cursor += 1
         yield from range(first, end)  # past the end of the plan: fill the gaps
 
-    def next_extension(self) -> str:
+    def next_free(self) -> str:
         for candidate in self._candidates():
-            if str(candidate) not in self.extensions:
+            if str(candidate) not in self.taken:
+                self.taken.add(str(candidate))
                 return str(candidate)
         raise Conflict(
             "every extension of the dial plan is in use",
             field="extension",
             code="extensions_exhausted",
         )
+
+
+@dataclass
+class AccountKeys:
+    """The unique keys a batch of directory users could collide with, so each check is a set
+    lookup: the users holding any of the batch's usernames, emails or directory ids (not the
+    whole account: a delta round of 1,000 changes reads 1,000 rows, not 100,000), and the
+    account's extensions once the batch creates someone."""
+
+    account_id: int
+    locations: set[int]
+    usernames: dict[str, int]
+    emails: dict[str, int]
+    directory_ids: set[str]
+    extensions: Extensions | None = None
+
+    @classmethod
+    def load(
+        cls,
+        session: Session,
+        account: Account,
+        values: Sequence[DirectoryValues],
+        directory_ids: Sequence[str],
+        extensions: Extensions | None = None,
+    ) -> AccountKeys:
+        keys = cls(
+            account.id,
+            set(session.scalars(select(Location.id).where(Location.account_id == account.id))),
+            {},
+            {},
+            set(),
+            extensions,
+        )
+        usernames = sorted({v.username.casefold() for v in values})
+        emails = sorted({v.email.casefold() for v in values})
+        ids = sorted(set(directory_ids))
+        rows: list[Row[int, str, str, str | None]] = []
+        # A few hundred values per statement keep within every driver's parameter limit.
+        for i in range(0, max(len(usernames), len(emails), len(ids)), KEY_LOOKUP_CHUNK):
+            part = slice(i, i + KEY_LOOKUP_CHUNK)
+            rows += session.execute(
+                select(User.id, User.username_key, User.email_key, User.directory_id).where(
+                    User.account_id == account.id,
+                    or_(
+                        User.username_key.in_(usernames[part]),
+                        User.email_key.in_(emails[part]),
+                        User.directory_id.in_(ids[part]),
+                    ),
+                )
+            ).all()
+        for user_id, username_key, email_key, directory_id in rows:
+            keys.usernames[username_key] = user_id
+            keys.emails[email_key] = user_id
+            if directory_id:
+                keys.directory_ids.add(directory_id)
+        return keys
 
     def check_free(self, data: DirectoryValues, user_id: int | None) -> None:
         if self.usernames.get(data.username.casefold(), user_id) != user_id:
@@ -161,6 +191,8 @@ def provision_many(
             "only the directory sync can create directory users", field="directory_id"
         )
     stamp = now(session)
+    if keys.extensions is None and entries:
+        keys.extensions = Extensions.load(session, account)
     results: list[int | PortalError] = []
     rows: list[dict[str, object]] = []
     slots: list[int] = []
@@ -173,7 +205,8 @@ def provision_many(
                 raise Conflict(
                     "another user is already synced from this Entra ID user", field="directory_id"
                 )
-            extension = keys.next_extension()
+            assert keys.extensions is not None
+            extension = keys.extensions.next_free()
         except PortalError as exc:
             results.append(exc)
             continue
@@ -201,7 +234,6 @@ def provision_many(
         keys.usernames[username.casefold()] = -1
         keys.emails[data.email.casefold()] = -1
         keys.directory_ids.add(entry.directory_id)
-        keys.extensions.add(extension)
         claimed.append((username.casefold(), data.email.casefold(), entry.directory_id, extension))
         slots.append(len(results))
         results.append(0)

@@ -19,6 +19,7 @@ from switchboard.portal.bulk_users import (
     AccountKeys,
     DirectoryFields,
     DirectoryValues,
+    Extensions,
     NewDirectoryUser,
     provision_many,
     update_many,
@@ -150,16 +151,11 @@ def _one_by_one(session: Session, actor: Actor, account: Account, item: PlanItem
 
 
 class BulkState:
-    """The account's keys for bulk writes, kept across a run's chunks until something else
-    (a one-by-one change) may have moved them."""
+    """The account's extensions in use, kept across a run's chunks until something else (a
+    one-by-one change) may have moved them; the other keys are read per batch."""
 
     def __init__(self) -> None:
-        self.keys: AccountKeys | None = None
-
-    def keys_for(self, session: Session, account: Account) -> AccountKeys:
-        if self.keys is None:
-            self.keys = AccountKeys.load(session, account)
-        return self.keys
+        self.extensions: Extensions | None = None
 
 
 BULK = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE}
@@ -180,14 +176,21 @@ def _bulk(
         else:
             assert item.user_id is not None
             updates.append((item, DirectoryFields(item.user_id, data, item.enabled, item.fields)))
-    keys = state.keys_for(session, account)
+    keys = AccountKeys.load(
+        session,
+        account,
+        [e.data for _i, e in creates] + [e.data for _i, e in updates],
+        [e.directory_id for _i, e in creates],
+        state.extensions,
+    )
     try:
         with session.begin_nested():
             made = provision_many(session, actor, account, keys, [e for _i, e in creates])
             changed = update_many(session, actor, account, keys, [e for _i, e in updates])
     except IntegrityError:
-        state.keys = None  # a concurrent writer: the keys in memory are no longer the truth
+        state.extensions = None  # a concurrent writer: the extensions in memory may be stale
         return None
+    state.extensions = keys.extensions
     for (item, _entry), outcome in zip([*creates, *updates], [*made, *changed], strict=True):
         if isinstance(outcome, PortalError):
             records.append(_failure(item, outcome))
@@ -224,7 +227,7 @@ def apply_items(
             batch.append(item)
         else:
             if bulk is not None:
-                bulk.keys = None  # a one-by-one change moves the keys under the bulk writer
+                bulk.extensions = None  # a one-by-one change may take or free extensions
             records.append(_one_by_one(session, actor, account, item))
     if batch:
         assert bulk is not None
