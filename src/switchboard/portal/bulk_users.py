@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, func, insert, select, union, update
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, Base, Location, User
@@ -96,20 +96,22 @@ class AccountKeys:
         usernames = sorted({v.username.casefold() for v in values})
         emails = sorted({v.email.casefold() for v in values})
         ids = sorted(set(directory_ids))
+        columns = (User.id, User.username_key, User.email_key, User.directory_id)
         rows: list[Row[int, str, str, str | None]] = []
-        # A few hundred values per statement keep within every driver's parameter limit.
+        # One indexed lookup per key (an OR of the three would scan the table), a few hundred
+        # values per statement to stay within every driver's parameter limit.
         for i in range(0, max(len(usernames), len(emails), len(ids)), KEY_LOOKUP_CHUNK):
             part = slice(i, i + KEY_LOOKUP_CHUNK)
-            rows += session.execute(
-                select(User.id, User.username_key, User.email_key, User.directory_id).where(
-                    User.account_id == account.id,
-                    or_(
-                        User.username_key.in_(usernames[part]),
-                        User.email_key.in_(emails[part]),
-                        User.directory_id.in_(ids[part]),
-                    ),
+            lookups = [
+                select(*columns).where(User.account_id == account.id, column.in_(wanted[part]))
+                for column, wanted in (
+                    (User.username_key, usernames),
+                    (User.email_key, emails),
+                    (User.directory_id, ids),
                 )
-            ).all()
+                if wanted[part]
+            ]
+            rows += session.execute(union(*lookups)).all()
         for user_id, username_key, email_key, directory_id in rows:
             keys.usernames[username_key] = user_id
             keys.emails[email_key] = user_id
