@@ -85,7 +85,23 @@ def test_an_update_to_a_key_held_outside_the_batch_is_refused(container: Contain
         assert isinstance(outcome, Conflict) and outcome.field == "email"
 
 
-def test_extensions_continue_after_the_highest_and_then_fill_gaps() -> None:
-    ext = Extensions(length=2, taken={"10", "12", "98"})
-    assert [ext.next_free() for _ in range(3)] == ["99", "11", "13"]
-    assert {"11", "13", "99"} <= ext.taken
+def test_extensions_continue_after_the_highest_and_then_fill_gaps(container: Container) -> None:
+    with container.unit_of_work() as s:
+        t = factories.tenant(s)
+        # "9900" is from an earlier 4-digit dial plan and sorts above every 2-digit one.
+        for length, ext in ((4, "9900"), (2, "10"), (2, "12"), (2, "98")):
+            t.account.extension_length = length
+            users.create_user(
+                s,
+                OP,
+                t.account,
+                UserIn(
+                    first_name="Local",
+                    last_name=f"E{ext}",
+                    email=f"e{ext}@acme.example",
+                    location_id=t.hq.id,
+                    extension=ext,
+                ),
+            )
+        ext = Extensions.load(s, t.account)
+        assert [ext.next_free(s) for _ in range(3)] == ["99", "11", "13"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Row, func, insert, select, union, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from switchboard.db.lookups import rows_matching_any
 from switchboard.db.models import Account, Base, Location, User
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
@@ -23,38 +24,52 @@ from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 # Core tables: executemany of one short statement, no ORM bookkeeping per row.
 USERS = Base.metadata.tables["users"]
 AUDIT_EVENTS = Base.metadata.tables["audit_events"]
-KEY_LOOKUP_CHUNK = 500
 CREATE_FIELDS = ["username", "first_name", "last_name", "email", "location_id", "extension"]
 
 
 @dataclass
 class Extensions:
-    """The account's extensions in use, kept current as a run hands out new ones."""
+    """Hands out the account's next free extensions across a run's batches: the successors
+    of the highest one in use, then (the dial plan's end reached) the gaps, for which the
+    extensions in use are read once."""
 
+    account_id: int
     length: int
-    taken: set[str]
-    _cursor: int = field(default=0)
+    highest: int | None
+    taken: set[str] = field(default_factory=set)
+    _gaps: Iterator[int] | None = None
 
     @classmethod
     def load(cls, session: Session, account: Account) -> Extensions:
-        taken = set(session.scalars(select(User.extension).where(User.account_id == account.id)))
-        return cls(account.extension_length, taken)
+        length = account.extension_length
+        in_account = User.account_id == account.id
+        top = session.scalar(select(func.max(User.extension)).where(in_account))
+        if top is not None and not (len(top) == length and top.isdigit()):
+            # Another length sorts above (after a dial plan change): compare like with like.
+            top = session.scalar(
+                select(func.max(User.extension)).where(
+                    in_account, func.length(User.extension) == length
+                )
+            )
+        highest = int(top) if top is not None and top.isdigit() else None
+        return cls(account.id, length, highest)
 
-    def _candidates(self) -> Iterator[int]:
+    def next_free(self, session: Session) -> str:
         first, end = 10 ** (self.length - 1), 10**self.length
-        if not self._cursor:
-            highest = max((int(e) for e in self.taken if e.isdigit()), default=first - 1)
-            self._cursor = highest + 1
-        while self._cursor < end:
-            yield self._cursor
-            self._cursor += 1
-        yield from range(first, end)  # past the end of the plan: fill the gaps
-
-    def next_free(self) -> str:
-        for candidate in self._candidates():
-            if str(candidate) not in self.taken:
-                self.taken.add(str(candidate))
-                return str(candidate)
+        candidate = first if self.highest is None else self.highest + 1
+        if first <= candidate < end:
+            self.highest = candidate
+            self.taken.add(str(candidate))
+            return str(candidate)
+        if self._gaps is None:
+            self.taken |= set(
+                session.scalars(select(User.extension).where(User.account_id == self.account_id))
+            )
+            self._gaps = iter(range(first, end))
+        for gap in self._gaps:
+            if str(gap) not in self.taken:
+                self.taken.add(str(gap))
+                return str(gap)
         raise Conflict(
             "every extension of the dial plan is in use",
             field="extension",
@@ -93,25 +108,16 @@ class AccountKeys:
             set(),
             extensions,
         )
-        usernames = sorted({v.username.casefold() for v in values})
-        emails = sorted({v.email.casefold() for v in values})
-        ids = sorted(set(directory_ids))
-        columns = (User.id, User.username_key, User.email_key, User.directory_id)
-        rows: list[Row[int, str, str, str | None]] = []
-        # One indexed lookup per key (an OR of the three would scan the table), a few hundred
-        # values per statement to stay within every driver's parameter limit.
-        for i in range(0, max(len(usernames), len(emails), len(ids)), KEY_LOOKUP_CHUNK):
-            part = slice(i, i + KEY_LOOKUP_CHUNK)
-            lookups = [
-                select(*columns).where(User.account_id == account.id, column.in_(wanted[part]))
-                for column, wanted in (
-                    (User.username_key, usernames),
-                    (User.email_key, emails),
-                    (User.directory_id, ids),
-                )
-                if wanted[part]
-            ]
-            rows += session.execute(union(*lookups)).all()
+        rows = rows_matching_any(
+            session,
+            (User.id, User.username_key, User.email_key, User.directory_id),
+            User.account_id == account.id,
+            [
+                (User.username_key, [v.username.casefold() for v in values]),
+                (User.email_key, [v.email.casefold() for v in values]),
+                (User.directory_id, directory_ids),
+            ],
+        )
         for user_id, username_key, email_key, directory_id in rows:
             keys.usernames[username_key] = user_id
             keys.emails[email_key] = user_id
@@ -208,7 +214,7 @@ def provision_many(
                     "another user is already synced from this Entra ID user", field="directory_id"
                 )
             assert keys.extensions is not None
-            extension = keys.extensions.next_free()
+            extension = keys.extensions.next_free(session)
         except PortalError as exc:
             results.append(exc)
             continue

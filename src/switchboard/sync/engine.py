@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
+from switchboard.db.lookups import rows_matching_any
 from switchboard.db.models import (
     Account,
     DirectoryRegistration,
@@ -677,17 +678,17 @@ def _candidates(
         mapped = map_user(obs.user, ctx.policy, by_name)
         if isinstance(mapped, Desired):
             keys.update((mapped.email.casefold(), mapped.username.casefold()))
-    rows = session.execute(
-        select(*PORTAL_USER_COLUMNS).where(
-            User.account_id == ctx.account_id,
-            or_(
-                User.directory_id.is_(None),
-                User.directory_id.in_(ids),
-                User.email_key.in_(keys),
-                User.username_key.in_(keys),
-            ),
-        )
+    in_account = User.account_id == ctx.account_id
+    unlinked = session.execute(
+        select(*PORTAL_USER_COLUMNS).where(in_account, User.directory_id.is_(None))
+    ).all()
+    keyed = rows_matching_any(
+        session,
+        PORTAL_USER_COLUMNS,
+        in_account,
+        [(User.directory_id, ids), (User.email_key, keys), (User.username_key, keys)],
     )
+    rows = {row[0]: row for row in [*unlinked, *keyed]}.values()
     linked = session.scalar(
         select(func.count())
         .select_from(User)
