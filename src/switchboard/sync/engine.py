@@ -7,7 +7,7 @@ chunk, so a crash anywhere leaves the previous links and the next run replays (i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,8 +38,17 @@ from switchboard.portal.users import delete_user
 from switchboard.sync import runs, writeback
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.mapping import Desired, LocationRef, map_user
-from switchboard.sync.plan import Action, Observation, Plan, PlanItem, PortalUser, plan
+from switchboard.sync.plan import (
+    Action,
+    Observation,
+    Plan,
+    PlanItem,
+    Planner,
+    PortalUser,
+    plan,
+)
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.read_ahead import read_ahead
 
 Progress = Callable[[str, int, int | None], None]
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
@@ -65,6 +74,11 @@ APPLY_ORDER = {
     Action.DISABLE: 4,
     Action.CREATE: 5,
 }
+
+
+# What a full run carries out while it still reads: no deletions (the guard needs the whole
+# read) and nothing done one by one (links and relocations may free keys a bulk write takes).
+STREAMED = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.SKIP, Action.ERROR}
 
 
 def _no_progress(_phase: str, _done: int, _total: int | None) -> None:
@@ -317,8 +331,12 @@ class SyncEngine:
         select_ = ctx.policy.select()
         # Links taken before reading: changes made during the read replay in the next round.
         links = None if dry_run else directory.latest_delta_links(select_)
+        users = directory.users_in_scope(ctx.policy.groups, select_)
+        if not dry_run:
+            assert links is not None
+            return self._stream_full(ctx, run_id, trigger, users, links, progress)
         observations: list[Observation] = []
-        for user in directory.users_in_scope(ctx.policy.groups, select_):
+        for user in users:
             observations.append(Observation(user.id, user, True))
             if len(observations) % 1000 == 0:
                 progress("read", len(observations), None)
@@ -331,6 +349,55 @@ class SyncEngine:
             observations,
             full=True,
             dry_run=dry_run,
+            links=links,
+            progress=progress,
+        )
+
+    def _stream_full(
+        self,
+        ctx: _Context,
+        run_id: int,
+        trigger: str,
+        users: Iterable[DirectoryUser],
+        links: tuple[str, str],
+        progress: Progress,
+    ) -> RunSummary:
+        """A full run that carries out what it decides while the directory is still read:
+        creates and field updates go in chunks as pages arrive (the read runs ahead in a
+        thread); links, relocations, the sweep's deletions and anything that could collide
+        with them wait for the complete read and the deletion guard."""
+        with self.container.unit_of_work() as session:
+            locations = _locations(session, ctx.account_id)
+            planner = Planner(_portal_users(session, ctx.account_id), ctx.policy, locations)
+        writer = _RunWriter(self.container, ctx, run_id)
+        observations: list[Observation] = []
+        ready: list[PlanItem] = []
+        waiting: list[PlanItem] = []
+        for user in read_ahead(users):
+            obs = Observation(user.id, user, True)
+            observations.append(obs)
+            for item in planner.observe(obs):
+                streamed = item.action in STREAMED and not planner.may_collide(item)
+                (ready if streamed else waiting).append(item)
+            if len(ready) >= self.chunk_size:
+                writer.write_chunk(ready)
+                ready = []
+                progress("apply", writer.done, None)
+            if len(observations) % 1000 == 0:
+                progress("read", len(observations), None)
+        progress("read", len(observations), len(observations))
+        swept = planner.finish(full=True)
+        rest = sorted([*ready, *waiting, *swept], key=lambda i: APPLY_ORDER.get(i.action, 3))
+        return self._apply(
+            ctx,
+            trigger,
+            "full",
+            planner.plan,
+            rest,
+            writer,
+            observations,
+            full=True,
+            dry_run=False,
             links=links,
             progress=progress,
         )
@@ -552,40 +619,59 @@ class SyncEngine:
                 full=full,
                 linked_count=portal[1] if portal is not None else None,
             )
+        # One-by-one changes first, bulk ones after: the bulk writer's keys then stay valid.
+        items = sorted(the_plan.items, key=lambda i: APPLY_ORDER.get(i.action, 3))
+        return self._apply(
+            ctx,
+            trigger,
+            kind,
+            the_plan,
+            items,
+            _RunWriter(self.container, ctx, run_id),
+            observations,
+            full=full,
+            dry_run=dry_run,
+            links=links,
+            progress=progress,
+        )
+
+    def _apply(
+        self,
+        ctx: _Context,
+        trigger: str,
+        kind: str,
+        the_plan: Plan,
+        items: Sequence[PlanItem],
+        writer: _RunWriter,
+        observations: Sequence[Observation],
+        *,
+        full: bool,
+        dry_run: bool,
+        links: tuple[str, str] | None,
+        progress: Progress,
+    ) -> RunSummary:
+        """Carry out the plan's remaining items in chunks, each its own transaction; the last
+        one also saves the delta links and closes the run."""
+        run_id = writer.run_id
         counts = the_plan.counts()
         held = the_plan.hold_reason is not None
         two_way = ctx.policy.direction == "two_way" and not dry_run
-        # One-by-one changes first, bulk ones after: the bulk writer's keys then stay valid.
-        items = sorted(the_plan.items, key=lambda i: APPLY_ORDER.get(i.action, 3))
-        bulk = BulkState()
+        total = writer.done + len(items)
         chunks = [items[i : i + self.chunk_size] for i in range(0, len(items), self.chunk_size)]
         chunks = chunks or [[]]
-        failed = pending = done = 0
         final_message: str | None = None
         for index, chunk in enumerate(chunks):
             with self.container.unit_of_work() as session:
                 account = session.get(Account, ctx.account_id)
                 assert account is not None
-                records = apply_items(
-                    session,
-                    sync_actor(account),
-                    account,
-                    chunk,
-                    hold_deletions=held,
-                    dry_run=dry_run,
-                    bulk=bulk,
-                )
-                runs.add_items(session, run_id, records)
-                failed += sum(1 for r in records if r.state == "failed" and r.action != "error")
-                pending += sum(1 for r in records if r.state == "pending")
-                done += len(chunk)
+                writer.apply(session, account, chunk, held=held, dry_run=dry_run)
                 if index == len(chunks) - 1:
                     if two_way:
                         _queue_drift(session, account, ctx.policy, observations, run_id, counts)
-                    if failed:
-                        counts["failed"] = failed
-                    if pending:
-                        counts["pending"] = pending
+                    if writer.failed:
+                        counts["failed"] = writer.failed
+                    if writer.pending:
+                        counts["pending"] = writer.pending
                     status = _status(the_plan, counts, held)
                     if links is not None and not dry_run:
                         _save_state(session, ctx.account_id, links, full=full)
@@ -595,7 +681,7 @@ class SyncEngine:
                     if dry_run:
                         message = final_message = "dry run: nothing was changed"
                     runs.finish(session, run_id, status=status, counts=counts, message=message)
-            progress("apply", done, len(items))
+            progress("apply", writer.done, total)
         if two_way and counts.get("write_back"):
             self._write_back(ctx, run_id, counts)
         return RunSummary(
@@ -606,8 +692,56 @@ class SyncEngine:
             dry_run,
             counts,
             final_message,
-            items if dry_run else [],
+            list(items) if dry_run else [],
         )
+
+
+class _RunWriter:
+    """Applies a run's items chunk by chunk and keeps its tallies across chunks."""
+
+    def __init__(self, container: Container, ctx: _Context, run_id: int) -> None:
+        self.container = container
+        self.ctx = ctx
+        self.run_id = run_id
+        self.bulk = BulkState()
+        self.failed = self.pending = self.done = 0
+        self.applied: dict[str, int] = {}
+
+    def apply(
+        self,
+        session: Session,
+        account: Account,
+        items: Sequence[PlanItem],
+        *,
+        held: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        records = apply_items(
+            session,
+            sync_actor(account),
+            account,
+            items,
+            hold_deletions=held,
+            dry_run=dry_run,
+            bulk=self.bulk,
+        )
+        runs.add_items(session, self.run_id, records)
+        self.failed += sum(1 for r in records if r.state == "failed" and r.action != "error")
+        self.pending += sum(1 for r in records if r.state == "pending")
+        self.done += len(items)
+        for item in items:
+            self.applied[item.action.value] = self.applied.get(item.action.value, 0) + 1
+
+    def write_chunk(self, items: Sequence[PlanItem]) -> None:
+        """One chunk in its own transaction, the run's counts so far with it: a run that fails
+        later still shows what it carried out."""
+        with self.container.unit_of_work() as session:
+            account = session.get(Account, self.ctx.account_id)
+            assert account is not None
+            self.apply(session, account, items)
+            run = session.get(SyncRun, self.run_id)
+            if run is not None:
+                run.counts = {**self.applied, **({"failed": self.failed} if self.failed else {})}
 
 
 def _queue_drift(

@@ -343,6 +343,78 @@ class _Planner:
         )
 
 
+class Planner:
+    """The plan built one observation at a time, so a run can carry out what is decided while
+    the directory is still being read; only the sweep and the deletion guard wait for
+    ``finish`` (they need the complete read)."""
+
+    def __init__(
+        self,
+        portal_users: Iterable[PortalUser],
+        policy: SyncPolicy,
+        locations: Sequence[LocationRef],
+    ) -> None:
+        self.index = PortalIndex(portal_users)
+        self.policy = policy
+        self._planner = _Planner(
+            self.index, policy, {loc.name.casefold(): loc for loc in locations}
+        )
+        self.seen: set[str] = set()
+        self.in_scope = 0
+
+    @property
+    def plan(self) -> Plan:
+        return self._planner.plan
+
+    def observe(self, obs: Observation) -> list[PlanItem]:
+        """Decide for one observation; the items it added (none for a replay)."""
+        if obs.id in self.seen:  # replays within one round: the first (merged) observation counts
+            return []
+        self.seen.add(obs.id)
+        if obs.user is not None and obs.in_scope:
+            self.in_scope += 1
+        items = self._planner.plan.items
+        start = len(items)
+        self._planner.observe(obs)
+        return items[start:]
+
+    def may_collide(self, item: PlanItem) -> bool:
+        """Whether the item takes a username or email another portal user holds now: such an
+        item waits until the one-by-one changes (links, relocations, deletions) are done."""
+        if item.desired is None:
+            return False
+        for key, holders in (
+            (item.desired.email.casefold(), self.index.by_email),
+            (item.desired.username.casefold(), self.index.by_username),
+        ):
+            holder = holders.get(key)
+            if holder is not None and holder.id != item.user_id:
+                return True
+        return False
+
+    def finish(self, *, full: bool, linked_count: int | None = None) -> list[PlanItem]:
+        """With ``full``, sweep linked users not observed at all (deleted); then judge the
+        deletions against the guard. The items the sweep added."""
+        items = self._planner.plan.items
+        start = len(items)
+        if full:
+            for directory_id, user in self.index.by_directory_id.items():
+                if directory_id not in self.seen:
+                    self._planner.add(
+                        PlanItem(
+                            Action.DELETE,
+                            directory_id,
+                            user.username,
+                            user.id,
+                            code="out_of_scope",
+                            message="no longer in a synced group",
+                        )
+                    )
+        linked = self.index.linked_count if linked_count is None else linked_count
+        self.plan.hold_reason = _guard(self.plan, self.policy, linked, self.in_scope, full)
+        return items[start:]
+
+
 def plan(
     observations: Iterable[Observation],
     portal_users: Iterable[PortalUser],
@@ -357,35 +429,11 @@ def plan(
     ``portal_users`` may be only the users the observations can concern (a delta round); then
     ``linked_count`` gives how many linked users the account has, for the deletion guard.
     """
-    index = PortalIndex(portal_users)
-    by_name = {loc.name.casefold(): loc for loc in locations}
-    planner = _Planner(index, policy, by_name)
-    seen: set[str] = set()
-    in_scope = 0
+    planner = Planner(portal_users, policy, locations)
     for obs in observations:
-        if obs.id in seen:  # replays within one round: the first (merged) observation counts
-            continue
-        seen.add(obs.id)
-        if obs.user is not None and obs.in_scope:
-            in_scope += 1
         planner.observe(obs)
-    if full:
-        for directory_id, user in index.by_directory_id.items():
-            if directory_id not in seen:
-                planner.add(
-                    PlanItem(
-                        Action.DELETE,
-                        directory_id,
-                        user.username,
-                        user.id,
-                        code="out_of_scope",
-                        message="no longer in a synced group",
-                    )
-                )
-    result = planner.plan
-    linked = index.linked_count if linked_count is None else linked_count
-    result.hold_reason = _guard(result, policy, linked, in_scope, full)
-    return result
+    planner.finish(full=full, linked_count=linked_count)
+    return planner.plan
 
 
 def _guard(result: Plan, policy: SyncPolicy, linked: int, in_scope: int, full: bool) -> str | None:
