@@ -80,9 +80,10 @@ class Extensions:
 @dataclass
 class AccountKeys:
     """The unique keys a batch of directory users could collide with, so each check is a set
-    lookup: the users holding any of the batch's usernames, emails or directory ids (not the
-    whole account: a delta round of 1,000 changes reads 1,000 rows, not 100,000), and the
-    account's extensions once the batch creates someone."""
+    lookup. ``load`` reads the users holding any of the batch's usernames, emails or directory
+    ids (a delta round of 1,000 changes reads 1,000 rows, not 100,000), and the extensions once
+    the batch creates someone; ``load_all`` reads the whole account once, for a full run whose
+    batches cover it anyway."""
 
     account_id: int
     locations: set[int]
@@ -123,6 +124,26 @@ class AccountKeys:
             keys.emails[email_key] = user_id
             if directory_id:
                 keys.directory_ids.add(directory_id)
+        return keys
+
+    @classmethod
+    def load_all(cls, session: Session, account: Account) -> AccountKeys:
+        keys = cls.load(session, account, [], [])
+        taken: set[str] = set()
+        rows = session.execute(
+            select(User.id, User.username_key, User.email_key, User.directory_id, User.extension)
+            .where(User.account_id == account.id)
+            .execution_options(yield_per=10_000)
+        )
+        for user_id, username_key, email_key, directory_id, extension in rows:
+            keys.usernames[username_key] = user_id
+            keys.emails[email_key] = user_id
+            if directory_id:
+                keys.directory_ids.add(directory_id)
+            taken.add(extension)
+        length = account.extension_length
+        numbers = [int(e) for e in taken if len(e) == length and e.isdigit()]
+        keys.extensions = Extensions(account.id, length, max(numbers, default=None), taken)
         return keys
 
     def check_free(self, data: DirectoryValues, user_id: int | None) -> None:

@@ -151,11 +151,34 @@ def _one_by_one(session: Session, actor: Actor, account: Account, item: PlanItem
 
 
 class BulkState:
-    """The account's extensions in use, kept across a run's chunks until something else (a
-    one-by-one change) may have moved them; the other keys are read per batch."""
+    """What bulk writes keep across a run's chunks until something else (a one-by-one change)
+    may have moved it: for a full run the whole account's keys, read once; otherwise the
+    extensions in use, the other keys being read per batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, whole_account: bool = False) -> None:
+        self.whole_account = whole_account
+        self.keys: AccountKeys | None = None
         self.extensions: Extensions | None = None
+
+    def keys_for(
+        self,
+        session: Session,
+        account: Account,
+        values: list[DirectoryValues],
+        directory_ids: list[str],
+    ) -> AccountKeys:
+        if not self.whole_account:
+            return AccountKeys.load(session, account, values, directory_ids, self.extensions)
+        if self.keys is None:
+            self.keys = AccountKeys.load_all(session, account)
+        return self.keys
+
+    def kept(self, keys: AccountKeys) -> None:
+        self.extensions = keys.extensions
+
+    def forget(self) -> None:
+        self.keys = None
+        self.extensions = None
 
 
 BULK = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE}
@@ -176,21 +199,20 @@ def _bulk(
         else:
             assert item.user_id is not None
             updates.append((item, DirectoryFields(item.user_id, data, item.enabled, item.fields)))
-    keys = AccountKeys.load(
+    keys = state.keys_for(
         session,
         account,
         [e.data for _i, e in creates] + [e.data for _i, e in updates],
         [e.directory_id for _i, e in creates],
-        state.extensions,
     )
     try:
         with session.begin_nested():
             made = provision_many(session, actor, account, keys, [e for _i, e in creates])
             changed = update_many(session, actor, account, keys, [e for _i, e in updates])
     except IntegrityError:
-        state.extensions = None  # a concurrent writer: the extensions in memory may be stale
+        state.forget()  # a concurrent writer: the keys in memory may be stale
         return None
-    state.extensions = keys.extensions
+    state.kept(keys)
     for (item, _entry), outcome in zip([*creates, *updates], [*made, *changed], strict=True):
         if isinstance(outcome, PortalError):
             records.append(_failure(item, outcome))
@@ -227,7 +249,7 @@ def apply_items(
             batch.append(item)
         else:
             if bulk is not None:
-                bulk.extensions = None  # a one-by-one change may take or free extensions
+                bulk.forget()  # a one-by-one change may take or free keys
             records.append(_one_by_one(session, actor, account, item))
     if batch:
         assert bulk is not None

@@ -369,7 +369,7 @@ class SyncEngine:
         with self.container.unit_of_work() as session:
             locations = _locations(session, ctx.account_id)
             planner = Planner(_portal_users(session, ctx.account_id), ctx.policy, locations)
-        writer = _RunWriter(self.container, ctx, run_id)
+        writer = _RunWriter(self.container, ctx, run_id, full=True)
         observations: list[Observation] = []
         ready: list[PlanItem] = []
         waiting: list[PlanItem] = []
@@ -627,7 +627,7 @@ class SyncEngine:
             kind,
             the_plan,
             items,
-            _RunWriter(self.container, ctx, run_id),
+            _RunWriter(self.container, ctx, run_id, full=full),
             observations,
             full=full,
             dry_run=dry_run,
@@ -699,11 +699,11 @@ class SyncEngine:
 class _RunWriter:
     """Applies a run's items chunk by chunk and keeps its tallies across chunks."""
 
-    def __init__(self, container: Container, ctx: _Context, run_id: int) -> None:
+    def __init__(self, container: Container, ctx: _Context, run_id: int, *, full: bool) -> None:
         self.container = container
         self.ctx = ctx
         self.run_id = run_id
-        self.bulk = BulkState()
+        self.bulk = BulkState(whole_account=full)
         self.failed = self.pending = self.done = 0
         self.applied: dict[str, int] = {}
 
