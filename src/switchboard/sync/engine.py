@@ -370,12 +370,18 @@ class SyncEngine:
             locations = _locations(session, ctx.account_id)
             planner = Planner(_portal_users(session, ctx.account_id), ctx.policy, locations)
         writer = _RunWriter(self.container, ctx, run_id, full=True)
-        observations: list[Observation] = []
+        # Two-way runs compare every user's numbers afterwards; one-way runs keep no user past
+        # its plan, so memory does not grow with the tenant.
+        kept: list[Observation] = []
+        keep = ctx.policy.direction == "two_way"
+        read = 0
         ready: list[PlanItem] = []
         waiting: list[PlanItem] = []
         for user in read_ahead(users):
             obs = Observation(user.id, user, True)
-            observations.append(obs)
+            read += 1
+            if keep:
+                kept.append(obs)
             for item in planner.observe(obs):
                 streamed = item.action in STREAMED and not planner.may_collide(item)
                 (ready if streamed else waiting).append(item)
@@ -383,9 +389,9 @@ class SyncEngine:
                 writer.write_chunk(ready)
                 ready = []
                 progress("apply", writer.done, None)
-            if len(observations) % 1000 == 0:
-                progress("read", len(observations), None)
-        progress("read", len(observations), len(observations))
+            if read % 1000 == 0:
+                progress("read", read, None)
+        progress("read", read, read)
         swept = planner.finish(full=True)
         rest = sorted([*ready, *waiting, *swept], key=lambda i: APPLY_ORDER.get(i.action, 3))
         return self._apply(
@@ -395,7 +401,7 @@ class SyncEngine:
             planner.plan,
             rest,
             writer,
-            observations,
+            kept,
             full=True,
             dry_run=False,
             links=links,
