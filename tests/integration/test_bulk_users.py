@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
-from switchboard.db.models import User
-from switchboard.portal import users
+from switchboard.db.models import AuditEvent, Media, PhoneNumber, User
+from switchboard.portal import media, users
 from switchboard.portal.bulk_users import (
     AccountKeys,
     DirectoryFields,
     DirectoryValues,
     Extensions,
     NewDirectoryUser,
+    Relocation,
+    delete_many,
     provision_many,
+    relocate_many,
     update_many,
 )
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict
-from switchboard.portal.schemas import UserIn
+from switchboard.portal.schemas import UserIn, UserPatch
 from tests import factories
 
 OP = factories.OPERATOR
@@ -105,3 +112,77 @@ def test_extensions_continue_after_the_highest_and_then_fill_gaps(container: Con
             )
         ext = Extensions.load(s, t.account)
         assert [ext.next_free(s) for _ in range(3)] == ["99", "11", "13"]
+
+
+def _directory_user(s: Session, t: factories.Tenant, i: int) -> int:
+    keys = AccountKeys.load(s, t.account, [], [])
+    (user_id,) = provision_many(
+        s,
+        sync_actor(t.account),
+        t.account,
+        keys,
+        [NewDirectoryUser(_values(i, t.hq.id), f"dir-{i}", True)],
+    )
+    assert isinstance(user_id, int)
+    users.update_user(s, OP, t.account, user_id, UserPatch(phone_numbers=["+13125550100"]))
+    media.ingest(
+        s,
+        OP,
+        t.account,
+        media.MediaIn(
+            kind="voicemail",
+            user_id=user_id,
+            recorded_at=datetime(2026, 1, 10, tzinfo=UTC),
+            duration_seconds=3,
+        ),
+        io.BytesIO(b"RIFF...."),
+        content_type="audio/wav",
+    )
+    return user_id
+
+
+def test_delete_many_releases_numbers_keeps_media_and_audits(container: Container) -> None:
+    with container.unit_of_work() as s:
+        t = factories.tenant(s)
+        user_id = _directory_user(s, t, 1)
+        delete_many(s, sync_actor(t.account), t.account, [user_id])
+        assert s.get(User, user_id) is None
+        number = s.scalars(select(PhoneNumber).where(PhoneNumber.e164 == "+13125550100")).one()
+        assert (number.user_id, number.status) == (None, "available")
+        kept = s.scalars(select(Media)).one()
+        assert kept.user_id is None
+        actions = s.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.object_type == "user", AuditEvent.object_id == str(user_id))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert actions[-1] == "user.deleted"
+
+
+def test_relocate_many_moves_media_releases_numbers_and_keeps_status(
+    container: Container,
+) -> None:
+    with container.unit_of_work() as s:
+        t = factories.tenant(s)
+        user_id = _directory_user(s, t, 1)
+        extension = s.get(User, user_id).extension  # type: ignore[union-attr]
+        moved = Relocation(user_id, _values(1, t.branch.id), enabled=False)
+        keys = AccountKeys.load(s, t.account, [moved.data], [])
+        (new_id,) = relocate_many(s, sync_actor(t.account), t.account, keys, [moved])
+        assert isinstance(new_id, int)
+        user = s.get(User, new_id)
+        assert user is not None
+        assert (user.location_id, user.extension, user.status, user.directory_id) == (
+            t.branch.id,
+            extension,
+            "disabled_in_directory",
+            "dir-1",
+        )
+        assert user.numbers == []
+        assert s.scalars(select(Media.user_id)).one() == new_id
+        actions = s.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.object_type == "user", AuditEvent.object_id == str(new_id))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert actions[-2:] == ["user.created", "user.relocated"]

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.db.lookups import rows_matching_any
-from switchboard.db.models import Account, Base, Location, User
+from switchboard.db.lookups import LOOKUP_CHUNK, rows_matching_any
+from switchboard.db.models import Account, Base, Location, Media, PhoneNumber, User
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
+from switchboard.portal.errors import Conflict, NotFound, PortalError, ValidationFailed
 
 # Core tables: executemany of one short statement, no ORM bookkeeping per row.
 USERS = Base.metadata.tables["users"]
 AUDIT_EVENTS = Base.metadata.tables["audit_events"]
+MEDIA = Base.metadata.tables["media"]
 CREATE_FIELDS = ["username", "first_name", "last_name", "email", "location_id", "extension"]
 
 
@@ -206,6 +208,51 @@ def _audit_rows(
     ]
 
 
+def _new_row(
+    account: Account,
+    data: DirectoryValues,
+    extension: str,
+    license_id: int | None,
+    enabled: bool,
+    directory_id: str,
+    stamp: datetime,
+) -> dict[str, object]:
+    return {
+        "account_id": account.id,
+        "username": data.username,
+        "username_key": data.username.casefold(),
+        "first_name": data.first_name,
+        "last_name": data.last_name,
+        "email": data.email,
+        "email_key": data.email.casefold(),
+        "location_id": data.location_id,
+        "extension": extension,
+        "license_id": license_id,
+        "status": "active" if enabled else "disabled_in_directory",
+        "source": "directory",
+        "directory_id": directory_id,
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
+def _insert_new(session: Session, account: Account, rows: list[dict[str, object]]) -> list[int]:
+    """Insert directory users; their new ids, in order.
+
+    A plain executemany of one short statement, then the new ids by primary-key range (ids
+    only grow): on PostgreSQL INSERT .. RETURNING batches are long, ever-different statements
+    the driver parses one by one, and a lookup by a list of directory ids degrades as the
+    table grows.
+    """
+    before = session.scalar(select(func.max(User.id))) or 0
+    session.execute(insert(USERS), rows)
+    found = session.execute(
+        select(User.directory_id, User.id).where(User.account_id == account.id, User.id > before)
+    )
+    new_ids = {d: i for d, i in found}  # noqa: C416 - dict(result) would use its keys()
+    return [new_ids[str(r["directory_id"])] for r in rows]
+
+
 def provision_many(
     session: Session,
     actor: Actor,
@@ -241,23 +288,7 @@ def provision_many(
             continue
         username = data.username
         rows.append(
-            {
-                "account_id": account.id,
-                "username": username,
-                "username_key": username.casefold(),
-                "first_name": data.first_name,
-                "last_name": data.last_name,
-                "email": data.email,
-                "email_key": data.email.casefold(),
-                "location_id": data.location_id,
-                "extension": extension,
-                "license_id": None,
-                "status": "active" if entry.enabled else "disabled_in_directory",
-                "source": "directory",
-                "directory_id": entry.directory_id,
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
+            _new_row(account, data, extension, None, entry.enabled, entry.directory_id, stamp)
         )
         # Claim the keys at once, so later entries of this batch see them taken.
         keys.usernames[username.casefold()] = -1
@@ -267,19 +298,7 @@ def provision_many(
         slots.append(len(results))
         results.append(0)
     if rows:
-        # A plain executemany of one short statement, then the new ids by primary-key range
-        # (ids only grow): on PostgreSQL INSERT .. RETURNING batches are long, ever-different
-        # statements the driver parses one by one, and a lookup by a list of directory ids
-        # degrades as the table grows.
-        before = session.scalar(select(func.max(User.id))) or 0
-        session.execute(insert(USERS), rows)
-        found = session.execute(
-            select(User.directory_id, User.id).where(
-                User.account_id == account.id, User.id > before
-            )
-        )
-        new_ids = {d: i for d, i in found}  # noqa: C416 - dict(result) would use its keys()
-        ids = [new_ids[str(r["directory_id"])] for r in rows]
+        ids = _insert_new(session, account, rows)
         for slot, user_id, (username_key, email_key, _d, _e) in zip(
             slots, ids, claimed, strict=True
         ):
@@ -351,4 +370,131 @@ def update_many(
             insert(AUDIT_EVENTS),
             _audit_rows(actor, account.id, "user.updated", audited, session),
         )
+    return results
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        yield list(ids[start : start + LOOKUP_CHUNK])
+
+
+def delete_many(session: Session, actor: Actor, account: Account, user_ids: Sequence[int]) -> None:
+    """Delete users as ``users.delete_user`` does, a few statements for the lot: numbers go
+    back to the inventory, media stays without its link, one audit event each."""
+    actor.require_write(account.id)
+    if not actor.directory:
+        raise ValidationFailed("only the directory sync deletes users in bulk", field="source")
+    for part in _chunks(user_ids):
+        session.execute(
+            update(PhoneNumber)
+            .where(PhoneNumber.account_id == account.id, PhoneNumber.user_id.in_(part))
+            .values(user_id=None, status="available")
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Media)
+            .where(Media.account_id == account.id, Media.user_id.in_(part))
+            .values(user_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            delete(User)
+            .where(User.account_id == account.id, User.id.in_(part))
+            .execution_options(synchronize_session=False)
+        )
+    if user_ids:
+        session.execute(
+            insert(AUDIT_EVENTS),
+            _audit_rows(actor, account.id, "user.deleted", [(i, ()) for i in user_ids], session),
+        )
+    session.expire_all()  # users loaded earlier in this session may be gone
+
+
+@dataclass(frozen=True, slots=True)
+class Relocation:
+    user_id: int
+    data: DirectoryValues
+    enabled: bool
+
+
+def relocate_many(
+    session: Session,
+    actor: Actor,
+    account: Account,
+    keys: AccountKeys,
+    entries: Sequence[Relocation],
+) -> list[int | PortalError]:
+    """What ``directory_users.relocate`` does, for a batch: each user is deleted and created
+    again at its new location with its extension and license, its old numbers released and its
+    media moved to the new record. Each entry gets the new id, or the error that refused it."""
+    actor.require_write(account.id)
+    if not actor.directory:
+        raise ValidationFailed("only the directory sync relocates users", field="source")
+    olds: dict[int, tuple[str | None, str, int | None]] = {}
+    for part in _chunks([e.user_id for e in entries]):
+        for user_id, directory_id, extension, license_id in session.execute(
+            select(User.id, User.directory_id, User.extension, User.license_id).where(
+                User.account_id == account.id, User.id.in_(part)
+            )
+        ):
+            olds[user_id] = (directory_id, extension, license_id)
+    results: list[int | PortalError] = []
+    todo: list[tuple[int, Relocation, str, str, int | None]] = []
+    for entry in entries:
+        old = olds.get(entry.user_id)
+        try:
+            if old is None:
+                raise NotFound(
+                    f"user {entry.user_id} not found in account '{account.slug}'",
+                    code="user_not_found",
+                )
+            directory_id, extension, license_id = old
+            if directory_id is None:
+                raise ValidationFailed(
+                    "only directory users are relocated by the sync", field="source"
+                )
+            keys.check_free(entry.data, entry.user_id)
+        except PortalError as exc:
+            results.append(exc)
+            continue
+        todo.append((len(results), entry, directory_id, extension, license_id))
+        results.append(0)
+    if not todo:
+        return results
+    old_ids = [entry.user_id for _s, entry, _d, _e, _l in todo]
+    media: list[tuple[int, int]] = []
+    for part in _chunks(old_ids):
+        for media_id, owner in session.execute(
+            select(Media.id, Media.user_id).where(
+                Media.account_id == account.id, Media.user_id.in_(part)
+            )
+        ):
+            if owner is not None:
+                media.append((media_id, owner))
+    delete_many(session, actor, account, old_ids)
+    stamp = now(session)
+    rows = [
+        _new_row(account, entry.data, extension, license_id, entry.enabled, directory_id, stamp)
+        for _s, entry, directory_id, extension, license_id in todo
+    ]
+    new_ids = _insert_new(session, account, rows)
+    moved = dict(zip(old_ids, new_ids, strict=True))
+    if media:
+        session.execute(
+            update(MEDIA).where(MEDIA.c.id == bindparam("media_id")),
+            [{"media_id": m, "user_id": moved[u]} for m, u in media],
+        )
+    created, relocated = [], []
+    for (slot, entry, _d, _e, license_id), new_id in zip(todo, new_ids, strict=True):
+        results[slot] = new_id
+        keys.usernames[entry.data.username.casefold()] = new_id
+        keys.emails[entry.data.email.casefold()] = new_id
+        fields = [*CREATE_FIELDS, *(["license"] if license_id else [])]
+        created.append((new_id, fields + ([] if entry.enabled else ["status"])))
+        relocated.append((new_id, ["location_id", "phone_numbers"]))
+    session.execute(
+        insert(AUDIT_EVENTS),
+        _audit_rows(actor, account.id, "user.created", created, session)
+        + _audit_rows(actor, account.id, "user.relocated", relocated, session),
+    )
     return results

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from switchboard.db.lookups import LOOKUP_CHUNK
 from switchboard.db.models import Account, User
 from switchboard.portal import directory_users
 from switchboard.portal.actors import Actor
@@ -21,7 +22,10 @@ from switchboard.portal.bulk_users import (
     DirectoryValues,
     Extensions,
     NewDirectoryUser,
+    Relocation,
+    delete_many,
     provision_many,
+    relocate_many,
     update_many,
 )
 from switchboard.portal.errors import PortalError
@@ -190,9 +194,7 @@ def _bulk(
     """Creates and field updates in a few statements; None when the batch must go one by one."""
     creates, updates, records = [], [], []
     for item in items:
-        d = item.desired
-        assert d is not None
-        data = DirectoryValues(d.username, d.first_name, d.last_name, d.email, d.location.id)
+        data = _values(item)
         if item.action is Action.CREATE:
             assert item.directory_id is not None
             creates.append((item, NewDirectoryUser(data, item.directory_id, item.enabled)))
@@ -221,6 +223,59 @@ def _bulk(
     return records
 
 
+def _values(item: PlanItem) -> DirectoryValues:
+    d = item.desired
+    assert d is not None
+    return DirectoryValues(d.username, d.first_name, d.last_name, d.email, d.location.id)
+
+
+def _bulk_deletes(
+    session: Session, actor: Actor, account: Account, items: list[PlanItem]
+) -> list[ItemRecord] | None:
+    """Deletions in a few statements; None when the batch must go one by one."""
+    wanted = {item.user_id: item.directory_id for item in items if item.user_id is not None}
+    ids = list(wanted)
+    present: dict[int, str | None] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        part = ids[start : start + LOOKUP_CHUNK]
+        for user_id, directory_id in session.execute(
+            select(User.id, User.directory_id).where(
+                User.account_id == account.id, User.id.in_(part)
+            )
+        ):
+            present[user_id] = directory_id
+    # A replayed deletion (the user gone, or linked to someone else since) is a no-op.
+    doomed = [uid for uid, did in wanted.items() if uid in present and present[uid] == did]
+    try:
+        with session.begin_nested():
+            delete_many(session, actor, account, doomed)
+    except IntegrityError:
+        return None
+    return [_record(item, "applied") for item in items]
+
+
+def _bulk_relocations(
+    session: Session, actor: Actor, account: Account, items: list[PlanItem]
+) -> list[ItemRecord] | None:
+    """Relocations in a few statements; None when the batch must go one by one."""
+    entries = []
+    for item in items:
+        assert item.user_id is not None
+        entries.append(Relocation(item.user_id, _values(item), item.enabled))
+    keys = AccountKeys.load(session, account, [e.data for e in entries], [])
+    try:
+        with session.begin_nested():
+            outcomes = relocate_many(session, actor, account, keys, entries)
+    except IntegrityError:
+        return None
+    return [
+        _failure(item, outcome)
+        if isinstance(outcome, PortalError)
+        else _record(item, "applied", user_id=outcome)
+        for item, outcome in zip(items, outcomes, strict=True)
+    ]
+
+
 def apply_items(
     session: Session,
     actor: Actor,
@@ -231,9 +286,13 @@ def apply_items(
     dry_run: bool = False,
     bulk: BulkState | None = None,
 ) -> list[ItemRecord]:
-    """Apply the items and say what became of each: bulk where it can, else one by one, each
-    in its own savepoint."""
+    """Apply the items and say what became of each: bulk where it can (deletions, then
+    relocations, then what goes one by one in its own savepoint, then creates and updates:
+    the order a sorted plan has), else one by one."""
     records: list[ItemRecord] = []
+    deletes: list[PlanItem] = []
+    relocations: list[PlanItem] = []
+    singles: list[PlanItem] = []
     batch: list[PlanItem] = []
     for item in items:
         if item.action is Action.SKIP:
@@ -245,12 +304,33 @@ def apply_items(
             records.append(_record(item, "planned"))
         elif item.action is Action.DELETE and hold_deletions:
             records.append(_record(item, "pending"))
-        elif bulk is not None and item.action in BULK:
+        elif bulk is None:
+            singles.append(item)
+        elif item.action is Action.DELETE:
+            deletes.append(item)
+        elif item.action is Action.RELOCATE:
+            relocations.append(item)
+        elif item.action in BULK:
             batch.append(item)
         else:
-            if bulk is not None:
-                bulk.forget()  # a one-by-one change may take or free keys
-            records.append(_one_by_one(session, actor, account, item))
+            singles.append(item)
+    if deletes or relocations:
+        assert bulk is not None
+        bulk.forget()  # ids and keys move under the bulk writer
+    if deletes:
+        done = _bulk_deletes(session, actor, account, deletes)
+        if done is None:
+            done = [_one_by_one(session, actor, account, item) for item in deletes]
+        records.extend(done)
+    if relocations:
+        done = _bulk_relocations(session, actor, account, relocations)
+        if done is None:
+            done = [_one_by_one(session, actor, account, item) for item in relocations]
+        records.extend(done)
+    for item in singles:
+        if bulk is not None:
+            bulk.forget()  # a one-by-one change may take or free keys
+        records.append(_one_by_one(session, actor, account, item))
     if batch:
         assert bulk is not None
         done = _bulk(session, actor, account, batch, bulk)
