@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
+from switchboard.db import statistics
 from switchboard.db.lookups import rows_matching_any
 from switchboard.db.models import (
     Account,
@@ -78,6 +79,8 @@ APPLY_ORDER = {
 
 # What a full run carries out while it still reads: no deletions (the guard needs the whole
 # read) and nothing done one by one (links and relocations may free keys a bulk write takes).
+# A run that adds or removes this many users refreshes the database's planner statistics.
+ANALYZE_AFTER_ROWS = 5000
 STREAMED = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.SKIP, Action.ERROR}
 
 
@@ -688,6 +691,9 @@ class SyncEngine:
                         message = final_message = "dry run: nothing was changed"
                     runs.finish(session, run_id, status=status, counts=counts, message=message)
             progress("apply", writer.done, total)
+        if writer.bulk_rows >= ANALYZE_AFTER_ROWS and not dry_run:
+            with self.container.unit_of_work() as session:
+                statistics.refresh(session)
         if two_way and counts.get("write_back"):
             self._write_back(ctx, run_id, counts)
         return RunSummary(
@@ -712,6 +718,8 @@ class _RunWriter:
         self.bulk = BulkState(whole_account=full)
         self.failed = self.pending = self.done = 0
         self.applied: dict[str, int] = {}
+        # Rows this run added or removed: enough of them and the planner needs new statistics.
+        self.bulk_rows = 0
 
     def apply(
         self,
@@ -737,6 +745,8 @@ class _RunWriter:
         self.done += len(items)
         for item in items:
             self.applied[item.action.value] = self.applied.get(item.action.value, 0) + 1
+            if item.action in (Action.CREATE, Action.DELETE, Action.RELOCATE):
+                self.bulk_rows += 1
 
     def write_chunk(self, items: Sequence[PlanItem]) -> None:
         """One chunk in its own transaction, the run's counts so far with it: a run that fails
