@@ -79,9 +79,10 @@ APPLY_ORDER = {
 
 # What a full run carries out while it still reads: no deletions (the guard needs the whole
 # read) and nothing done one by one (links and relocations may free keys a bulk write takes).
+STREAMED = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.SKIP, Action.ERROR}
 # A run that adds or removes this many users refreshes the database's planner statistics.
 ANALYZE_AFTER_ROWS = 5000
-STREAMED = {Action.CREATE, Action.UPDATE, Action.ENABLE, Action.DISABLE, Action.SKIP, Action.ERROR}
+ROW_CHANGES = {Action.CREATE.value, Action.DELETE.value, Action.RELOCATE.value}
 
 
 def _no_progress(_phase: str, _done: int, _total: int | None) -> None:
@@ -691,7 +692,7 @@ class SyncEngine:
                         message = final_message = "dry run: nothing was changed"
                     runs.finish(session, run_id, status=status, counts=counts, message=message)
             progress("apply", writer.done, total)
-        if writer.bulk_rows >= ANALYZE_AFTER_ROWS and not dry_run:
+        if writer.bulk_rows >= ANALYZE_AFTER_ROWS:
             with self.container.unit_of_work() as session:
                 statistics.refresh(session)
         if two_way and counts.get("write_back"):
@@ -743,10 +744,11 @@ class _RunWriter:
         self.failed += sum(1 for r in records if r.state == "failed" and r.action != "error")
         self.pending += sum(1 for r in records if r.state == "pending")
         self.done += len(items)
+        self.bulk_rows += sum(
+            1 for r in records if r.state == "applied" and r.action in ROW_CHANGES
+        )
         for item in items:
             self.applied[item.action.value] = self.applied.get(item.action.value, 0) + 1
-            if item.action in (Action.CREATE, Action.DELETE, Action.RELOCATE):
-                self.bulk_rows += 1
 
     def write_chunk(self, items: Sequence[PlanItem]) -> None:
         """One chunk in its own transaction, the run's counts so far with it: a run that fails
