@@ -85,6 +85,12 @@ ANALYZE_AFTER_ROWS = 5000
 ROW_CHANGES = {Action.CREATE.value, Action.DELETE.value, Action.RELOCATE.value}
 
 
+def _in_apply_order(items: Sequence[PlanItem]) -> list[PlanItem]:
+    """Deletions, relocations and links first, creates and updates after: what the first free
+    is there for the others to take."""
+    return sorted(items, key=lambda i: APPLY_ORDER.get(i.action, 3))
+
+
 def _no_progress(_phase: str, _done: int, _total: int | None) -> None:
     return None
 
@@ -397,7 +403,7 @@ class SyncEngine:
                 progress("read", read, None)
         progress("read", read, read)
         swept = planner.finish(full=True)
-        rest = sorted([*ready, *waiting, *swept], key=lambda i: APPLY_ORDER.get(i.action, 3))
+        rest = _in_apply_order([*ready, *waiting, *swept])
         return self._apply(
             ctx,
             trigger,
@@ -629,8 +635,7 @@ class SyncEngine:
                 full=full,
                 linked_count=portal[1] if portal is not None else None,
             )
-        # One-by-one changes first, bulk ones after: the bulk writer's keys then stay valid.
-        items = sorted(the_plan.items, key=lambda i: APPLY_ORDER.get(i.action, 3))
+        items = _in_apply_order(the_plan.items)
         return self._apply(
             ctx,
             trigger,
