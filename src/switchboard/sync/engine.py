@@ -1,8 +1,9 @@
 """Runs of the directory sync: full reconcile, delta rounds and single users.
 
 Each run reads the directory, plans with the pure plan function and applies in chunks of
-users, each chunk one transaction. Delta links are saved only in the transaction of the last
-chunk, so a crash anywhere leaves the previous links and the next run replays (idempotently).
+users, each chunk one transaction (a full run while it still reads). Delta links are saved
+only in the transaction of the last chunk, so a crash anywhere leaves the previous links and
+the next run replays (idempotently).
 """
 
 from __future__ import annotations
