@@ -12,7 +12,7 @@ from switchboard.sync.policy import SyncPolicy
 
 USERNAME_MAX = 254
 # Whitespace (re's \s is str.isspace's set) or a control character: not in a username.
-_NOT_IN_USERNAME = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_NOT_IN_USERNAME = re.compile(r"\s|" + validation.CONTROL_RE.pattern)
 
 
 @dataclass(frozen=True)
