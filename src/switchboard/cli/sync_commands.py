@@ -29,14 +29,14 @@ from switchboard.sync.engine import RunSummary, SyncEngine
 RUN_COLUMNS = ["id", "trigger", "kind", "status", "counts", "started_at", "message"]
 
 
-def _run(work: str, as_json: bool, call: Any) -> None:
+def _run(account: str, as_json: bool, call: Any) -> None:
     with container() as c:
         engine = SyncEngine(c, c.directory_factory())
         try:
             summary: RunSummary = call(engine)
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
-    print_summary(summary, as_json)
+    print_summary(summary, as_json, account=account)
     if summary.status == "failed":
         raise typer.Exit(1)
 
@@ -80,11 +80,11 @@ def directory_reconcile(
 ) -> None:
     """Full reconcile: read the synced groups, plan, apply, sweep what left the scope."""
     if as_json:
-        _run("reconcile", True, lambda e: e.reconcile(cli_actor(), account, dry_run=dry_run))
+        _run(account, True, lambda e: e.reconcile(cli_actor(), account, dry_run=dry_run))
         return
     with progress_bar() as progress:
         _run(
-            "reconcile",
+            account,
             False,
             lambda e: e.reconcile(cli_actor(), account, dry_run=dry_run, progress=progress),
         )
@@ -93,7 +93,7 @@ def directory_reconcile(
 @directory.command("delta")
 def directory_delta(account: str, as_json: bool = JsonOption) -> None:
     """Incremental round from the saved delta links (a full reconcile when there are none)."""
-    _run("delta", as_json, lambda e: e.delta(cli_actor(), account, trigger="manual"))
+    _run(account, as_json, lambda e: e.delta(cli_actor(), account, trigger="manual"))
 
 
 @directory.command("sync-user")
@@ -103,7 +103,7 @@ def directory_sync_user(
     as_json: bool = JsonOption,
 ) -> None:
     """Sync one user now."""
-    _run("sync-user", as_json, lambda e: e.sync_user(cli_actor(), account, user))
+    _run(account, as_json, lambda e: e.sync_user(cli_actor(), account, user))
 
 
 @directory.command("runs")
@@ -173,13 +173,13 @@ def directory_run(
 @directory.command("approve")
 def directory_approve(account: str, run_id: int, as_json: bool = JsonOption) -> None:
     """Carry out the deletions a guard held back in this run."""
-    _run("approve", as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=True))
+    _run(account, as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=True))
 
 
 @directory.command("reject")
 def directory_reject(account: str, run_id: int, as_json: bool = JsonOption) -> None:
     """Drop the deletions a guard held back in this run; the users stay."""
-    _run("reject", as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=False))
+    _run(account, as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=False))
 
 
 @directory.command("writebacks")

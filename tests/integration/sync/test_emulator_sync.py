@@ -204,8 +204,12 @@ def test_cli_reconcile_and_runs(connected: Connected, tmp_path: Path) -> None:
     assert real.exit_code == 0, real.output
     summary = json.loads(real.stdout)
     assert summary["counts"].get("create", 0) > 0
+    shown = runner.invoke(cli, ["directory", "reconcile", "acme"], env=env)  # progress bar
+    assert shown.exit_code == 0, shown.output
+    assert f"details: switchboard directory run acme {summary['run_id'] + 1}" in shown.stdout
     listed = runner.invoke(cli, ["directory", "runs", "acme", "--json"], env=env)
-    assert [r["id"] for r in json.loads(listed.stdout)][:2] == [
+    assert [r["id"] for r in json.loads(listed.stdout)][:3] == [
+        summary["run_id"] + 1,
         summary["run_id"],
         summary["run_id"] - 1,
     ]
