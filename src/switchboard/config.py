@@ -45,6 +45,20 @@ class Settings(BaseSettings):
         le=60,
         description="How long change notifications for one account gather into one delta round",
     )
+    run_lease_seconds: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="A sync run renews its lease every quarter of this; a run whose last sign"
+        " of life is older is taken as stopped, and the next run of its account goes ahead",
+    )
+    worker_stalled_seconds: float = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="A queue worker sends a heartbeat every third of this; the jobs of a worker"
+        " silent for longer are retried by the others",
+    )
 
     @field_validator("public_url")
     @classmethod

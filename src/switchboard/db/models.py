@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -27,6 +28,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The rows the run lease covers (see SyncRun): written the same on SQLite and PostgreSQL.
+RUNNING_LEASE = "status = 'running' AND NOT dry_run"
 
 
 class Base(DeclarativeBase):
@@ -264,18 +269,31 @@ class DirectorySyncState(Base):
 
 class SyncRun(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_account_started", "account_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_runs_account_started", "account_id", "started_at"),
+        # The run lease: at most one running run per account (dry runs change nothing).
+        Index(
+            "uq_sync_runs_one_running",
+            "account_id",
+            unique=True,
+            sqlite_where=text(RUNNING_LEASE),
+            postgresql_where=text(RUNNING_LEASE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, notification, api
     kind: Mapped[str] = mapped_column(String(8))  # full, delta, single
-    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, partial, failed, held
+    # running, succeeded, partial, failed, held, abandoned (stopped heartbeating)
+    status: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(default=False)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Renewed while the run works; a running run whose heartbeat is old has died.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SyncRunItem(Base):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from switchboard.portal.errors import PortalError
 from switchboard.sync import subscriptions, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
-from switchboard.sync.schedule import Decision, RunRecord, SyncTimes, due
+from switchboard.sync.schedule import DEFAULT_LEASE, Decision, RunRecord, SyncTimes, due
 
 log = logging.getLogger("switchboard.worker")
 # Enough history for the backoff to see a long streak of failures.
@@ -53,7 +54,13 @@ class TickReport:
     subscriptions: list[str] = field(default_factory=list)
 
 
-def decide(session: Session, account: Account, registration: DirectoryRegistration) -> Decision:
+def decide(
+    session: Session,
+    account: Account,
+    registration: DirectoryRegistration,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Decision:
     state = session.get(DirectorySyncState, account.id)
     times = (
         SyncTimes(state.last_full_at, state.last_delta_at, state.delta_chain_started_at)
@@ -61,7 +68,7 @@ def decide(session: Session, account: Account, registration: DirectoryRegistrati
         else None
     )
     history = [
-        RunRecord(r.trigger, r.kind, r.status, r.started_at, r.finished_at)
+        RunRecord(r.trigger, r.kind, r.status, r.started_at, r.finished_at, r.heartbeat_at)
         for r in session.scalars(
             select(SyncRun)
             .where(
@@ -74,7 +81,18 @@ def decide(session: Session, account: Account, registration: DirectoryRegistrati
         )
     ]
     policy = SyncPolicy.model_validate(registration.policy or {})
-    return due(now(session), policy, times, history, terminated=account.status == "terminated")
+    return due(
+        now(session),
+        policy,
+        times,
+        history,
+        terminated=account.status == "terminated",
+        lease=lease,
+    )
+
+
+def _lease(container: Container) -> timedelta:
+    return timedelta(seconds=container.settings.run_lease_seconds)
 
 
 def scan(container: Container) -> list[AccountDecision]:
@@ -90,7 +108,7 @@ def scan(container: Container) -> list[AccountDecision]:
                 account.id,
                 account.slug,
                 str((registration.policy or {}).get("mode", "on_demand")),
-                decide(session, account, registration),
+                decide(session, account, registration, lease=_lease(container)),
             )
             for account, registration in rows
         ]
@@ -186,7 +204,7 @@ def run_sync(container: Container, account_id: int, kind: str) -> RunSummary | N
         if account is None or registration is None:
             log.info("account %s is gone or disconnected; nothing to sync", account_id)
             return None
-        decision = decide(session, account, registration)
+        decision = decide(session, account, registration, lease=_lease(container))
         slug, actor = account.slug, sync_actor(account)
     if not decision.is_due:
         log.info("%s: no longer due (%s)", slug, decision.reason)

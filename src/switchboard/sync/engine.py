@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
@@ -37,7 +38,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
-from switchboard.sync import runs, writeback
+from switchboard.sync import lease, runs, writeback
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.mapping import Desired, LocationRef, map_user
 from switchboard.sync.plan import (
@@ -54,7 +55,6 @@ from switchboard.sync.read_ahead import read_ahead
 
 Progress = Callable[[str, int, int | None], None]
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
-STALE_RUN = timedelta(hours=2)
 # A delta or single run with more users than this loads the whole account, as a full run does.
 TARGETED_LOAD_MAX = 2000
 PORTAL_USER_COLUMNS = (
@@ -155,6 +155,11 @@ class SyncEngine:
         ctx, run_id, directory = self._begin(
             actor, slug, trigger=trigger, kind=kind, dry_run=dry_run and kind == "full"
         )
+        # From here the run is alive: it renews its lease until ``execute`` ends (while it
+        # waits for a job runner too), so every prepared run must be executed.
+        heartbeat = lease.Heartbeat(
+            self.container, run_id, self.container.settings.run_lease_seconds / 4
+        ).start()
         if provision and kind == "single":
             chosen = ctx.policy.model_copy(update={"provisioning": "automatic"})
             ctx = _Context(ctx.account_id, ctx.slug, chosen, ctx.registration_id)
@@ -168,7 +173,8 @@ class SyncEngine:
             return self._single(ctx, run_id, directory, trigger, key)
 
         return PreparedRun(
-            run_id, lambda: self._guarded(directory, run_id, trigger, kind, dry_run, body)
+            run_id,
+            lambda: self._guarded(directory, heartbeat, run_id, trigger, kind, dry_run, body),
         )
 
     def reconcile(
@@ -267,39 +273,39 @@ class SyncEngine:
     def _begin(
         self, actor: Actor, slug: str, *, trigger: str, kind: str, dry_run: bool
     ) -> tuple[_Context, int, DirectorySource]:
-        with self.container.unit_of_work() as session:
-            account = get_account(session, actor, slug, write=True)
-            registration = session.scalar(
-                select(DirectoryRegistration).where(DirectoryRegistration.account_id == account.id)
-            )
-            if registration is None:
-                raise Conflict(
-                    f"account '{slug}' is not connected to Entra ID; connect it first"
-                    " (switchboard directory connect)",
-                    code="not_connected",
+        lease_time = timedelta(seconds=self.container.settings.run_lease_seconds)
+        account_id: int | None = None
+        try:
+            with self.container.unit_of_work() as session:
+                account = get_account(session, actor, slug, write=True)
+                account_id = account.id
+                lease.lock_for_start(session, account.id)
+                registration = session.scalar(
+                    select(DirectoryRegistration).where(
+                        DirectoryRegistration.account_id == account.id
+                    )
                 )
-            busy = session.scalar(
-                select(SyncRun.id).where(
-                    SyncRun.account_id == account.id,
-                    SyncRun.status == "running",
-                    SyncRun.dry_run.is_(False),
-                    SyncRun.started_at > now(session) - STALE_RUN,
-                )
-            )
-            if busy is not None and not dry_run:
-                raise Conflict(
-                    f"run {busy} is still in progress for '{slug}'; wait for it",
-                    code="run_in_progress",
-                )
-            policy = SyncPolicy.model_validate(registration.policy or {})
-            run = runs.start(session, account, trigger=trigger, kind=kind, dry_run=dry_run)
-            ctx = _Context(account.id, slug, policy, registration.id)
-            directory = self.directory_for(registration)
-            return ctx, run.id, directory
+                if registration is None:
+                    raise Conflict(
+                        f"account '{slug}' is not connected to Entra ID; connect it first"
+                        " (switchboard directory connect)",
+                        code="not_connected",
+                    )
+                lease.claim(session, account.id, slug, lease=lease_time, dry_run=dry_run)
+                policy = SyncPolicy.model_validate(registration.policy or {})
+                run = runs.start(session, account, trigger=trigger, kind=kind, dry_run=dry_run)
+                ctx = _Context(account.id, slug, policy, registration.id)
+                return ctx, run.id, self.directory_for(registration)
+        except IntegrityError as exc:  # the database's own guard of the lease
+            if account_id is None or not lease.is_lease_violation(exc):
+                raise
+            with self.container.unit_of_work() as session:
+                raise lease.refused_start(session, account_id, slug) from None
 
     def _guarded(
         self,
         directory: DirectorySource,
+        heartbeat: lease.Heartbeat,
         run_id: int,
         trigger: str,
         kind: str,
@@ -308,6 +314,14 @@ class SyncEngine:
     ) -> RunSummary:
         try:
             return body()
+        except lease.LeaseLost:
+            # Taken as stopped while it waited or worked; the run that went ahead owns the
+            # account now, and the abandoned mark says what this one had carried out.
+            with self.container.unit_of_work() as session:
+                run = session.get(SyncRun, run_id)
+                counts = dict(run.counts) if run else {}
+                message = run.message if run else None
+            return RunSummary(run_id, kind, trigger, lease.ABANDONED, dry_run, counts, message)
         except GraphError as exc:
             message = f"Entra ID: {exc.message}"
             if exc.request_id:
@@ -317,6 +331,7 @@ class SyncEngine:
             self._fail(run_id, trigger, kind, dry_run, f"{exc.__class__.__name__}: {exc}")
             raise
         finally:
+            heartbeat.stop()
             close = getattr(directory, "close", None)  # a live Graph client holds connections
             if callable(close):
                 close()
@@ -327,6 +342,8 @@ class SyncEngine:
         with self.container.unit_of_work() as session:
             run = session.get(SyncRun, run_id)
             counts = dict(run.counts) if run else {}
+            if run is not None and run.status != "running":  # abandoned meanwhile: keep that
+                return RunSummary(run_id, kind, trigger, run.status, dry_run, counts, run.message)
             runs.finish(session, run_id, status="failed", counts=counts, message=message)
         return RunSummary(run_id, kind, trigger, "failed", dry_run, counts, message)
 
@@ -580,6 +597,7 @@ class SyncEngine:
         state = "failed" if action == "error" else "skipped"
         status = "partial" if action == "error" else "succeeded"
         with self.container.unit_of_work() as session:
+            lease.hold(session, run_id)
             runs.add_items(
                 session,
                 run_id,
@@ -737,6 +755,8 @@ class _RunWriter:
         held: bool = False,
         dry_run: bool = False,
     ) -> None:
+        # Nothing of a run whose lease another run took may land (the transaction rolls back).
+        lease.hold(session, self.run_id)
         records = apply_items(
             session,
             sync_actor(account),

@@ -17,9 +17,12 @@ from switchboard.portal.errors import NotFound
 
 TRIGGERS = ("manual", "schedule", "notification", "api")
 KINDS = ("full", "delta", "single")
+# abandoned: the run stopped heartbeating (its process died); what it committed stays.
+STATUSES = ("running", "succeeded", "partial", "failed", "held", "abandoned")
 
 
 def start(session: Session, account: Account, *, trigger: str, kind: str, dry_run: bool) -> SyncRun:
+    stamp = now(session)
     run = SyncRun(
         account_id=account.id,
         trigger=trigger,
@@ -27,7 +30,8 @@ def start(session: Session, account: Account, *, trigger: str, kind: str, dry_ru
         status="running",
         dry_run=dry_run,
         counts={},
-        started_at=now(session),
+        started_at=stamp,
+        heartbeat_at=stamp,
     )
     session.add(run)
     session.flush()

@@ -4,21 +4,23 @@ Batched mode runs a delta round every N minutes (measured from the start of the 
 or manual run) or when its cron expression fires. Every mode keeps the safety net: a delta
 round at least daily, a full reconcile at least every 6 days (Graph delta links expire after
 7) or whenever there is no delta chain yet. Failed runs back off exponentially, so a broken
-tenant is not hammered; a run in progress and a terminated account get nothing.
+tenant is not hammered; a run in progress and a terminated account get nothing. A run that
+stopped heartbeating is not in progress: the next run marks it abandoned, and what it did not
+finish (a full reconcile's safety net, say) is still due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from switchboard.sync.cron import parse_cron
-from switchboard.sync.engine import STALE_RUN
 from switchboard.sync.policy import SyncPolicy
 
 DAILY_DELTA = timedelta(hours=24)
+DEFAULT_LEASE = timedelta(seconds=60)
 FULL_EVERY = timedelta(days=6)
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_CAP = timedelta(hours=6)
@@ -44,6 +46,11 @@ class RunRecord:
     status: str
     started_at: datetime
     finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+    def alive(self, now: datetime, lease: timedelta) -> bool:
+        """Running, and heard from within the lease (a dead one is abandoned by the next)."""
+        return self.status == "running" and now - (self.heartbeat_at or self.started_at) < lease
 
 
 @dataclass(frozen=True)
@@ -72,18 +79,21 @@ def due(
     runs: Sequence[RunRecord],
     *,
     terminated: bool = False,
+    lease: timedelta = DEFAULT_LEASE,
 ) -> Decision:
     """What the scheduler should start for the account now (``runs``: any order)."""
     if terminated:
         return Decision("none", "the account is terminated")
     history = sorted(runs, key=lambda r: r.started_at, reverse=True)
-    running = [r for r in history if r.status == "running" and now - r.started_at < STALE_RUN]
+    running = [r for r in history if r.alive(now, lease)]
     if running:
         return Decision(
             "none",
             f"a {running[0].kind} run started at {_at(running[0].started_at)} is in progress",
-            running[0].started_at + STALE_RUN,
+            (running[0].heartbeat_at or running[0].started_at) + lease,
         )
+    # Runs that stopped heartbeating count as what the next start marks them: abandoned.
+    history = [replace(r, status="abandoned") if r.status == "running" else r for r in history]
     state = state or SyncTimes()
 
     # Each candidate: (kind, reason, when it is or becomes due).
@@ -164,6 +174,10 @@ def _failures(history: Sequence[RunRecord]) -> tuple[int, datetime | None]:
     failures = 0
     last: datetime | None = None
     for run in history:
+        if run.status == "abandoned":
+            # A killed process says nothing about the tenant: neither a failure (its account
+            # syncs again at once) nor the end of a streak of them.
+            continue
         if run.status != "failed":
             break
         if last is None:

@@ -79,13 +79,42 @@ def test_batched_cron_fires_once_its_next_time_after_the_last_run_has_come() -> 
     assert decision.next_at == NOW + timedelta(hours=1)
 
 
-def test_a_run_in_progress_blocks_until_it_is_stale() -> None:
-    busy = RunRecord("manual", "full", "running", NOW - timedelta(minutes=3))
-    decision = due(NOW, EVERY_15, None, [busy])
+LEASE = timedelta(seconds=60)
+
+
+def test_a_run_in_progress_blocks_while_it_heartbeats() -> None:
+    started = NOW - timedelta(hours=3)
+    beating = NOW - timedelta(seconds=20)
+    busy = RunRecord("manual", "full", "running", started, heartbeat_at=beating)
+    decision = due(NOW, EVERY_15, None, [busy], lease=LEASE)
     assert decision.kind == "none"
     assert "in progress" in decision.reason
-    dead = RunRecord("manual", "full", "running", NOW - timedelta(hours=3))
-    assert due(NOW, EVERY_15, None, [dead]).kind == "full"
+    assert decision.next_at == beating + LEASE
+    # Silent for longer than the lease: it has died, and the full reconcile is due again.
+    silent = RunRecord("manual", "full", "running", started, heartbeat_at=NOW - LEASE)
+    assert due(NOW, EVERY_15, None, [silent], lease=LEASE).kind == "full"
+    # A run that never heartbeated counts from its start.
+    fresh = RunRecord("manual", "full", "running", NOW - timedelta(seconds=5))
+    assert due(NOW, EVERY_15, None, [fresh], lease=LEASE).kind == "none"
+
+
+def test_an_abandoned_full_leaves_the_safety_net_due() -> None:
+    old_chain = SyncTimes(
+        NOW - timedelta(days=7), NOW - timedelta(hours=1), NOW - timedelta(days=7)
+    )
+    abandoned = run(timedelta(minutes=5), status="abandoned", kind="full")
+    decision = due(NOW, ON_DEMAND, old_chain, [abandoned], lease=LEASE)
+    assert decision.kind == "full"  # not paused the way a held run pauses it
+
+
+def test_an_abandoned_run_neither_starts_nor_ends_a_backoff() -> None:
+    # Killed once: the account syncs again at once, no backoff.
+    assert due(NOW, EVERY_15, FRESH, [run(timedelta(minutes=20), status="abandoned")]).is_due
+    # Failing before and after a kill: still three failures in a row.
+    failed = [run(timedelta(minutes=m), status="failed") for m in (30, 60, 90)]
+    killed = run(timedelta(minutes=45), status="abandoned")
+    decision = due(NOW, EVERY_15, FRESH, [*failed, killed])
+    assert decision.reason.startswith("backing off after 3 failed run(s) in a row")
 
 
 def test_terminated_accounts_get_nothing() -> None:
@@ -118,8 +147,10 @@ records = st.builds(
     RunRecord,
     st.sampled_from(["manual", "schedule", "notification", "api"]),
     st.sampled_from(["full", "delta"]),
-    st.sampled_from(["succeeded", "partial", "failed", "held", "running"]),
+    st.sampled_from(["succeeded", "partial", "failed", "held", "running", "abandoned"]),
     st.integers(0, 3 * 24 * 60).map(lambda m: NOW - timedelta(minutes=m)),
+    st.none(),
+    st.none() | st.integers(0, 180).map(lambda s: NOW - timedelta(seconds=s)),
 )
 policies = st.sampled_from(
     [
@@ -141,15 +172,13 @@ def test_a_wait_always_names_a_future_time_at_which_something_is_due(
         assert decision.kind == "none"
         return
     if decision.kind != "none":
-        assert not any(
-            r.status == "running" and NOW - r.started_at < timedelta(hours=2) for r in history
-        )
+        assert not any(r.alive(NOW, LEASE) for r in history)
         return
     assert decision.next_at is not None and decision.next_at > NOW
     later = due(decision.next_at, policy, state, history)
-    running = [r for r in history if r.status == "running"]
-    if not running:
-        assert later.kind != "none", later.reason
+    assert later.kind != "none" or any(r.alive(decision.next_at, LEASE) for r in history), (
+        later.reason
+    )
 
 
 @given(policies, times, st.lists(records, max_size=6))
