@@ -141,7 +141,7 @@ def test_two_starts_racing_run_exactly_once(world: World) -> None:
 
 def test_a_manual_run_racing_a_notification_round(world: World) -> None:
     gate = Gate(world.directory)
-    world.container.directory_for = lambda _registration: gate  # type: ignore[assignment, return-value]
+    world.container.directory_for = lambda _registration: gate
     engine = type(world.engine)(world.container, world.container.directory_factory())
     seed(world, "u1")
     outcomes: list[object] = []
@@ -218,7 +218,7 @@ def test_a_fresh_heartbeat_refuses_the_start(world: World, clock: FixedClock) ->
 def test_a_run_heartbeats_while_it_works_and_never_after(world: World, clock: FixedClock) -> None:
     world.container.settings.run_lease_seconds = 1  # a beat every 0.25 s
     gate = Gate(world.directory)
-    world.container.directory_for = lambda _registration: gate  # type: ignore[assignment, return-value]
+    world.container.directory_for = lambda _registration: gate
     engine = type(world.engine)(world.container, world.container.directory_factory())
     seed(world, "u1")
     done: list[object] = []

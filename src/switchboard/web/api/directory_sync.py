@@ -59,7 +59,10 @@ class RunOut(BaseModel):
     id: int
     trigger: str
     kind: str
-    status: str
+    status: str = Field(
+        description="running, succeeded, partial, failed, held (deletions wait for approval)"
+        " or abandoned (it stopped without finishing; what it had carried out stays)"
+    )
     dry_run: bool
     counts: dict[str, int]
     message: str | None
