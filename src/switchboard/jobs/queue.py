@@ -3,8 +3,13 @@
 A periodic ``tick`` (every 30 s; every worker runs the deferrer, procrastinate defers each
 tick once) enqueues ``sync_account``, ``push_writebacks`` and ``maintain_subscriptions`` jobs
 for the accounts that are due. Per account, a queueing lock keeps at most one job waiting
-and a lock keeps two workers from running the account at once; the engine's run_in_progress
-check backs both up.
+and a lock keeps two workers from running the account at once; the engine's run lease backs
+both up.
+
+Workers send heartbeats. The tick first looks for jobs left in ``doing`` by a worker that
+stopped sending them (killed, its machine lost): such a job would keep its account's lock for
+good. It is put back in the queue, to start once the run it had begun has missed its lease,
+so the next worker takes the account over from the abandoned run.
 
 procrastinate's tables, types and functions live in their own PostgreSQL schema
 (``procrastinate``), apart from ours: its connections put that schema on their search_path.
@@ -13,10 +18,12 @@ procrastinate's tables, types and functions live in their own PostgreSQL schema
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from procrastinate import App, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate import App, PsycopgConnector, sql
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
+from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -83,8 +90,16 @@ def make_app(container: Container) -> App:
         conninfo=conninfo(container.settings.database_url),
         kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"},
     )
-    # Keep failed jobs for diagnosis; a tick every 30 s would otherwise pile up rows.
-    app = App(connector=connector, worker_defaults={"delete_jobs": "successful"})
+    stalled_after = container.settings.worker_stalled_seconds
+    app = App(
+        connector=connector,
+        worker_defaults={
+            # Keep failed jobs for diagnosis; a tick every 30 s would otherwise pile up rows.
+            "delete_jobs": "successful",
+            "update_heartbeat_interval": stalled_after / 3,
+            "stalled_worker_timeout": stalled_after,
+        },
+    )
 
     @app.task(name="switchboard.sync_account", queue=SYNC_QUEUE)
     def sync_account(account_id: int, kind: str) -> None:
@@ -101,9 +116,57 @@ def make_app(container: Container) -> App:
     @app.periodic(cron=TICK_CRON)
     @app.task(name="switchboard.tick", queue=TICK_QUEUE, queueing_lock="switchboard.tick")
     def tick(timestamp: int) -> None:
+        recover_stalled(app, container)
         enqueue_due(app, container)
 
     return app
+
+
+def recover_stalled(app: App, container: Container) -> list[int]:
+    """Put the jobs of workers that stopped heartbeating back in the queue; their ids.
+
+    A sync job restarts once the run it had begun is past its lease (so it takes the account
+    over at once instead of being refused). When a newer job of the same kind already waits
+    for the account (its queueing lock), the stalled one is closed as failed instead.
+    """
+    settings = container.settings
+    stalled_after = settings.worker_stalled_seconds
+    # procrastinate's own queries (those of JobManager.get_stalled_jobs, retry_job_by_id and
+    # finish_job) through its synchronous connector: this runs in a worker's task thread
+    # (the worker's pool serves it) or in a command that opened the app.
+    connector = app.connector.get_sync_connector()
+    stalled = [
+        Job.from_row(row)
+        for row in connector.execute_query_all(
+            query=sql.queries["select_stalled_jobs_by_heartbeat"],
+            queue=None,
+            task_name=None,
+            seconds_since_heartbeat=stalled_after,
+        )
+    ]
+    wait = timedelta(seconds=max(settings.run_lease_seconds - stalled_after, 0))
+    recovered: list[int] = []
+    for job in stalled:
+        assert job.id is not None
+        try:
+            try:
+                app.job_manager.retry_job_by_id(job.id, retry_at=datetime.now(UTC) + wait)
+            except UniqueViolation:
+                connector.execute_query(
+                    query=sql.queries["finish_job"],
+                    job_id=job.id,
+                    status=Status.FAILED.value,
+                    delete_job=False,
+                )
+        except ConnectorException:  # handled by another worker's tick meanwhile
+            continue
+        log.warning(
+            "job %s (%s) of a worker that stopped heartbeating is back in the queue",
+            job.id,
+            job.task_name,
+        )
+        recovered.append(job.id)
+    return recovered
 
 
 def enqueue_due(app: App, container: Container) -> sync_work.TickReport:

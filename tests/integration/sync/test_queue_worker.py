@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from procrastinate import App
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import select, text
 
 from switchboard.clock import FixedClock
-from switchboard.db.models import SyncRun
+from switchboard.db.models import SyncRun, User
 from switchboard.jobs import queue
 from tests.integration.sync.conftest import SALES, World
 
@@ -45,6 +53,11 @@ def jobs(world: World) -> list[tuple[str, str, str | None, str | None]]:
             )
         ).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def sync_jobs(world: World) -> list[str]:
+    """The statuses of the sync jobs in the queue (the workers' ticks left aside)."""
+    return [j[1] for j in jobs(world) if j[0] == "switchboard.sync_account"]
 
 
 def work(app: App) -> None:
@@ -84,3 +97,82 @@ def test_tick_enqueues_due_accounts_once_and_a_worker_runs_them(
     assert runs(world)[-1] == ("schedule", "delta", "succeeded")
     assert jobs(world) == []
     assert [r[:2] for r in runs(world)] == [("schedule", "full"), ("schedule", "delta")]
+
+
+def test_a_killed_workers_account_is_taken_over_by_another_worker(
+    world: World, app: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    settings = world.container.settings
+    settings.worker_stalled_seconds = 2  # heartbeats every 0.7 s
+    settings.run_lease_seconds = 4
+    world.directory.add_user("u1")
+    world.directory.add_member(SALES, "u1")
+    with app.open():
+        assert len(queue.enqueue_due(app, world.container).started) == 1
+    marker = tmp_path / "reading"
+    env = {**os.environ, "SWITCHBOARD_WORKER_STALLED_SECONDS": "2"}
+    doomed = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.sync.stalling_worker",
+            settings.database_url,
+            str(marker),
+        ],
+        cwd=Path(__file__).resolve().parents[3],
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and doomed.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the first worker never started its job"
+    finally:
+        os.kill(doomed.pid, signal.SIGKILL)  # mid-job: no cleanup of any kind
+        doomed.wait(10)
+    assert sync_jobs(world) == ["doing"]
+    assert runs(world) == [("schedule", "full", "running")]
+
+    time.sleep(2.5)  # the dead worker's heartbeat is now too old
+    clock.advance(datetime.now(UTC) + timedelta(seconds=5) - clock.now())  # its run's too
+    # A second worker's tick (one may wait already) finds the stalled job and queues it again.
+    with app.open(), contextlib.suppress(AlreadyEnqueued):
+        app.tasks["switchboard.tick"].defer(timestamp=0)
+    app.run_worker(
+        queues=[queue.TICK_QUEUE, queue.SYNC_QUEUE],
+        wait=False,
+        install_signal_handlers=False,
+        listen_notify=False,
+    )
+    assert sync_jobs(world) == ["todo"]
+    # It starts once the abandoned run's lease has run out (lease minus the worker timeout).
+    deadline = time.monotonic() + 10
+    while sync_jobs(world) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        work(app)
+    assert runs(world) == [("schedule", "full", "abandoned"), ("schedule", "full", "succeeded")]
+    assert sync_jobs(world) == []
+    with world.container.unit_of_work() as s:
+        assert s.scalars(select(User.directory_id)).all() == ["u1"]
+
+
+def test_a_stalled_job_gives_way_to_a_newer_job_of_its_account(world: World, app: App) -> None:
+    world.directory.add_user("u1")
+    world.directory.add_member(SALES, "u1")
+    with app.open():
+        queue.enqueue_due(app, world.container)
+    # As a worker pruned for silence leaves its job: doing, and no worker behind it.
+    with world.container.engine.begin() as conn:
+        conn.execute(text(f'set local search_path to "{queue.QUEUE_SCHEMA}"'))
+        conn.execute(text("update procrastinate_jobs set status = 'doing'"))
+    with app.open():
+        # A newer job of the account waits already (the lock keeps it from running)...
+        assert len(queue.enqueue_due(app, world.container).started) == 1
+    work(app)
+    assert sync_jobs(world) == ["doing", "todo"]
+    with app.open():
+        # ...so the stalled one is closed, not queued a second time, and the newer one runs.
+        assert len(queue.recover_stalled(app, world.container)) == 1
+    work(app)
+    assert sync_jobs(world) == ["failed"]
+    assert runs(world) == [("schedule", "full", "succeeded")]
