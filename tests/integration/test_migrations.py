@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from switchboard.db.engine import make_engine
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Base
+from tests import factories
+from tests.conftest import START, _postgres_database
 
 
 def test_migrated_schema_matches_models(migrated_engine: Engine) -> None:
@@ -20,3 +28,38 @@ def test_upgrade_is_idempotent(migrated_engine: Engine) -> None:
     upgrade(migrated_engine)
     with migrated_engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() is not None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+        yield engine
+        engine.dispose()
+        return
+    databases = _postgres_database()
+    engine = make_engine(next(databases))
+    yield engine
+    engine.dispose()
+    databases.close()
+
+
+def test_runs_left_running_before_leases_are_abandoned_by_the_upgrade(
+    blank_engine: Engine,
+) -> None:
+    upgrade(blank_engine, "0004")
+    with Session(blank_engine) as session:
+        account_id = factories.account(session, "acme").id
+        session.commit()
+    insert = text(
+        "insert into sync_runs (account_id, trigger, kind, status, dry_run, counts, started_at)"
+        " values (:account, 'schedule', 'full', :status, false, '{}', :at)"
+    )
+    with blank_engine.begin() as conn:
+        for status in ("running", "running", "succeeded"):
+            conn.execute(insert, {"account": account_id, "status": status, "at": START})
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        rows = conn.execute(text("select status, finished_at from sync_runs order by id")).all()
+    assert [r[0] for r in rows] == ["abandoned", "abandoned", "succeeded"]
+    assert rows[0][1] is not None

@@ -524,6 +524,7 @@ class SyncEngine:
         why: str,
     ) -> RunSummary:
         with self.container.unit_of_work() as session:
+            lease.hold(session, run_id)
             run = session.get(SyncRun, run_id)
             assert run is not None
             run.kind = "full"
