@@ -17,8 +17,6 @@ from switchboard.portal.errors import NotFound
 
 TRIGGERS = ("manual", "schedule", "notification", "api")
 KINDS = ("full", "delta", "single")
-# abandoned: the run stopped heartbeating (its process died); what it committed stays.
-STATUSES = ("running", "succeeded", "partial", "failed", "held", "abandoned")
 
 
 def start(session: Session, account: Account, *, trigger: str, kind: str, dry_run: bool) -> SyncRun:
