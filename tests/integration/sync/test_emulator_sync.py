@@ -57,7 +57,16 @@ def connected(container: Container, emulator: RunningEmulator) -> Iterator[Conne
     def fresh() -> None:
         emu.reset(SEED)
         emu.clock.offset_seconds = 0.0
-        emu.faults.update({"error_rate": 0.0, "latency_ms": 0, "retry_after_seconds": 1.0})
+        emu.faults.update(
+            {
+                "error_rate": 0.0,
+                "latency_ms": 0,
+                "retry_after_seconds": 1.0,
+                "error_kinds": ["429", "503"],
+                "error_targets": ["graph", "token"],
+                "error_budget": None,
+            }
+        )
         emu.graph.delta.page_size = 200
 
     emulator.call(fresh)
