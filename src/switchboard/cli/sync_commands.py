@@ -37,7 +37,7 @@ def _run(account: str, as_json: bool, call: Any) -> None:
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
     print_summary(summary, as_json, account=account)
-    if summary.status == "failed":
+    if summary.status in ("failed", "interrupted"):  # interrupted: resumes on its own later
         raise typer.Exit(1)
 
 

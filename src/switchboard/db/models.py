@@ -270,12 +270,15 @@ class SyncRun(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, notification, api
     kind: Mapped[str] = mapped_column(String(8))  # full, delta, single
-    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, partial, failed, held
+    # running, succeeded, partial, failed, held, interrupted
+    status: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(default=False)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Interrupted by throttling: no run reads Entra ID for the account before this time.
+    resume_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SyncRunItem(Base):

@@ -24,7 +24,7 @@ from switchboard.db.models import (
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
-from switchboard.sync import subscriptions, writeback
+from switchboard.sync import subscriptions, throttling, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.schedule import Decision, RunRecord, SyncTimes, due
@@ -61,7 +61,7 @@ def decide(session: Session, account: Account, registration: DirectoryRegistrati
         else None
     )
     history = [
-        RunRecord(r.trigger, r.kind, r.status, r.started_at, r.finished_at)
+        RunRecord(r.trigger, r.kind, r.status, r.started_at, r.finished_at, r.resume_after)
         for r in session.scalars(
             select(SyncRun)
             .where(
@@ -74,7 +74,14 @@ def decide(session: Session, account: Account, registration: DirectoryRegistrati
         )
     ]
     policy = SyncPolicy.model_validate(registration.policy or {})
-    return due(now(session), policy, times, history, terminated=account.status == "terminated")
+    return due(
+        now(session),
+        policy,
+        times,
+        history,
+        terminated=account.status == "terminated",
+        throttled_until=throttling.throttled_until(session, account.id),
+    )
 
 
 def scan(container: Container) -> list[AccountDecision]:
