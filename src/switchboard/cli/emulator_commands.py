@@ -186,6 +186,12 @@ def faults(
     error_kinds: Annotated[
         str | None, typer.Option(help="Comma list of 429,503,reset,timeout")
     ] = None,
+    error_targets: Annotated[
+        str | None, typer.Option(help="Comma list of graph,token: where errors are injected")
+    ] = None,
+    error_budget: Annotated[
+        int | None, typer.Option(min=-1, help="Inject only this many more errors (-1: no limit)")
+    ] = None,
     retry_after: Annotated[
         float | None, typer.Option(help="Retry-After seconds on 429/503")
     ] = None,
@@ -211,6 +217,7 @@ def faults(
             "latency_ms": latency_ms,
             "error_rate": error_rate,
             "error_kinds": error_kinds.split(",") if error_kinds else None,
+            "error_targets": error_targets.split(",") if error_targets else None,
             "retry_after_seconds": retry_after,
             "timeout_seconds": timeout_seconds,
             "notification_delay_ms": notification_delay_ms,
@@ -222,6 +229,8 @@ def faults(
         }.items()
         if v is not None
     }
+    if error_budget is not None:  # -1 lifts the limit (null in the control API)
+        changes["error_budget"] = None if error_budget < 0 else error_budget
     data = _control(state_dir, "PATCH" if changes else "GET", "/faults", changes or None)
     _print(data, as_json)
 

@@ -37,7 +37,8 @@ def _run(account: str, as_json: bool, call: Any) -> None:
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
     print_summary(summary, as_json, account=account)
-    if summary.status in ("failed", "abandoned"):  # abandoned: another run took over
+    # abandoned: another run took over; interrupted: resumes on its own later
+    if summary.status in ("failed", "abandoned", "interrupted"):
         raise typer.Exit(1)
 
 

@@ -285,7 +285,8 @@ class SyncRun(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, notification, api
     kind: Mapped[str] = mapped_column(String(8))  # full, delta, single
-    # running, succeeded, partial, failed, held, abandoned (stopped heartbeating)
+    # running, succeeded, partial, failed, held, abandoned (stopped heartbeating),
+    # interrupted (throttled; resumes after resume_after)
     status: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(default=False)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
@@ -294,6 +295,8 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Renewed while the run works; a running run whose heartbeat is old has died.
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Interrupted by throttling: no run reads Entra ID for the account before this time.
+    resume_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SyncRunItem(Base):

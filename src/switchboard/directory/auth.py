@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from switchboard.directory.errors import GraphAuthError, TransientGraphError
+from switchboard.directory.waits import parse_retry_after
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,73 @@ def _ca_bundle_file(pem: str) -> str:
     return str(path)
 
 
+_STATUS_WORDS = {
+    429: "asked to slow down",
+    500: "had an internal error",
+    502: "is unavailable (bad gateway)",
+    503: "is unavailable",
+    504: "did not answer in time (gateway timeout)",
+}
+
+
+class TokenEndpointHttp:
+    """The HTTP client msal talks to the token endpoint through (msal's ``http_client``).
+
+    msal turns a 5xx from the token endpoint into its own exception ("HTTP Error: 503"), and
+    it remembers a 429/5xx answer for its Retry-After (5 s without one), so a retry through
+    msal within that time meets the same answer without asking again. Answered here, before
+    msal sees them, throttling, 5xx, resets and timeouts become TransientGraphError with the
+    server's Retry-After, which the Graph client retries with backoff like any Graph call.
+    """
+
+    def __init__(self, session: requests.Session, *, timeout: float) -> None:
+        self.session = session
+        self.timeout = timeout
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._send("POST", url, kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._send("GET", url, kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        host = urlsplit(url).netloc
+        try:
+            resp = self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise TransientGraphError(
+                f"the token endpoint at {host} did not answer within {self.timeout:g} s",
+                code="timeout",
+            ) from exc
+        except requests.exceptions.SSLError as exc:
+            raise TransientGraphError(
+                f"the secure connection to the token endpoint at {host} failed; if this "
+                f"persists, check the registration's CA bundle",
+                code="tlsError",
+            ) from exc
+        except requests.RequestException as exc:
+            raise TransientGraphError(
+                f"could not reach the token endpoint at {host}: the connection failed or was reset",
+                code="connectionError",
+            ) from exc
+        status = resp.status_code
+        if status == 429 or status >= 500:
+            resp.close()  # back to the pool now, not when the exception is collected
+            words = _STATUS_WORDS.get(status, "failed")
+            raise TransientGraphError(
+                f"the token endpoint at {host} {words} (HTTP {status})",
+                status=status,
+                code=f"http{status}",
+                request_id=resp.headers.get("x-ms-request-id"),
+                retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+            )
+        return resp
+
+
 class MsalTokenProvider:
     """One msal ConfidentialClientApplication for one registration certificate."""
 
@@ -198,8 +266,8 @@ class MsalTokenProvider:
         session.trust_env = False
         if creds.ca_bundle_pem:
             session.verify = _ca_bundle_file(creds.ca_bundle_pem)
-        self._session = session
-        self._timeout = timeout
+        # msal applies its own timeout only to a session it makes itself.
+        self._http = TokenEndpointHttp(session, timeout=timeout)
         self._app: Any = None
 
     def _application(self) -> Any:
@@ -216,12 +284,13 @@ class MsalTokenProvider:
                     "public_certificate": creds.certificate_pem,
                 },
                 instance_discovery=host in KNOWN_AUTHORITY_HOSTS,
-                http_client=self._session,
-                timeout=self._timeout,
+                http_client=self._http,
             )
         return self._app
 
     def token(self, *, refresh: bool = False) -> str:
+        """The access token; TransientGraphError when the token endpoint is busy or out of
+        reach (the Graph client retries it), GraphAuthError when it refuses."""
         with self._lock:
             try:
                 if refresh:
@@ -231,15 +300,17 @@ class MsalTokenProvider:
                     self._app = None
                 app = self._application()
                 result = app.acquire_token_for_client(scopes=[self.creds.scope])
-            except requests.RequestException as exc:
-                raise TransientGraphError(
-                    f"could not reach the token endpoint {self.creds.authority_url}: {exc}"
-                ) from exc
             except ValueError as exc:
                 # msal raises ValueError for authority discovery failures and unusable keys.
                 raise GraphAuthError(
                     f"cannot request a token from {self.creds.authority}: {exc}",
                     code="configuration",
+                ) from exc
+            except msal.exceptions.MsalError as exc:  # an answer msal could not use
+                raise TransientGraphError(
+                    f"the token endpoint at {urlsplit(self.creds.authority_url).netloc} gave an "
+                    f"answer that could not be used",
+                    code="tokenEndpointError",
                 ) from exc
         if not isinstance(result, dict) or "access_token" not in result:
             raise auth_error_from_result(result if isinstance(result, dict) else {}, self.creds)
@@ -250,7 +321,7 @@ class MsalTokenProvider:
         return token_roles(self.token())
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
 
 
 _PROVIDERS: dict[tuple[str, str, str], MsalTokenProvider] = {}

@@ -7,7 +7,6 @@ without waiting.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import ssl
@@ -30,8 +29,11 @@ from switchboard.directory.errors import (
     GraphError,
     GraphForbidden,
     GraphNotFound,
+    GraphThrottled,
     TransientGraphError,
 )
+from switchboard.directory.waits import describe_wait
+from switchboard.directory.waits import parse_retry_after as parse_retry_after  # re-exported
 
 log = logging.getLogger("switchboard.directory.client")
 
@@ -86,24 +88,6 @@ class BatchResult:
         if self.ok:
             return None
         return map_error(self.status, self.body, self.headers, what)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait: Graph sends decimals ("2.128"); HTTP also allows a date."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(seconds, 0.0)
 
 
 def _envelope(body: Any) -> tuple[str, str, str | None]:
@@ -263,12 +247,11 @@ class GraphClient:
                         "client-request-id": request_id,
                     },
                 )
-            except TransientGraphError as exc:  # token endpoint busy
-                failure = exc
+            except TransientGraphError as exc:  # the token endpoint is busy or out of reach
+                failure, delay = exc, exc.retry_after
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 failure = TransientGraphError(
-                    f"{what}: {type(exc).__name__}: {str(exc) or 'connection failed'}",
-                    code=type(exc).__name__,
+                    f"{what}: {_network_words(exc)}", code=type(exc).__name__
                 )
             else:
                 if resp.status_code < 400:
@@ -282,15 +265,40 @@ class GraphClient:
                 if resp.status_code not in RETRY_STATUSES:
                     raise failure
                 delay = parse_retry_after(resp.headers.get("Retry-After"))
-            if delay is None:
-                delay = self._backoff(attempt - 1)
-            if delay > self.retry.max_delay:
-                raise _exhausted(failure, f"Graph asked to wait {delay:g} s")
-            if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
-                raise _exhausted(failure, f"gave up after {attempt} attempts")
-            log.info("%s: %s; retrying in %.2f s", what, failure.message, delay)
-            self.sleep(delay)
-            waited += delay
+            waited += self._wait(failure, delay, attempt, waited)
+
+    def token(self, *, refresh: bool = False) -> str:
+        """A token from the provider, retried like a request while the token endpoint is busy."""
+        attempt = 0
+        waited = 0.0
+        while True:
+            attempt += 1
+            try:
+                return self.tokens.token(refresh=refresh)
+            except TransientGraphError as exc:
+                waited += self._wait(exc, exc.retry_after, attempt, waited)
+
+    def _wait(self, failure: GraphError, delay: float | None, attempt: int, waited: float) -> float:
+        """Sleep before the next attempt and return how long; raise when retrying is over.
+
+        A wait longer than the cap is GraphThrottled at once (the caller stops and comes back
+        after it); attempts or total waiting used up is the failure itself.
+        """
+        if delay is None:
+            delay = self._backoff(attempt - 1)
+        if delay > self.retry.max_delay:
+            raise GraphThrottled(
+                f"{failure.message} (asked to wait {describe_wait(delay)})",
+                wait_seconds=delay,
+                status=failure.status,
+                code=failure.code,
+                request_id=failure.request_id,
+            )
+        if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
+            raise _exhausted(failure, f"gave up after {attempt} attempts")
+        log.info("%s; retrying in %.2f s", failure.message, delay)
+        self.sleep(delay)
+        return delay
 
     def get(self, path_or_url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return _body(self.request("GET", path_or_url, params=params))
@@ -385,11 +393,16 @@ class GraphClient:
             if not pending:
                 break
             delay = max(retry_after)
-            if (
-                round_no >= self.retry.max_attempts
-                or delay > self.retry.max_delay
-                or waited + delay > self.retry.max_total_wait
-            ):
+            if delay > self.retry.max_delay:
+                first = done[next(iter(pending))]
+                raise GraphThrottled(
+                    f"POST /$batch: {len(pending)} of {len(chunk)} requests were throttled "
+                    f"(asked to wait {describe_wait(delay)})",
+                    wait_seconds=delay,
+                    status=first.status,
+                    code="TooManyRequests" if first.status == 429 else "ServiceUnavailable",
+                )
+            if round_no >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
                 break  # the remaining items keep their 429/503 result
             self.sleep(delay)
             waited += delay
@@ -412,6 +425,15 @@ def _body(resp: httpx.Response) -> dict[str, Any]:
             code="invalidResponse",
         )
     return data
+
+
+def _network_words(exc: Exception) -> str:
+    """A connection problem in words (the exception's own text names internals)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "Graph did not answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect to Graph"
+    return "the connection to Graph was reset"
 
 
 def _exhausted(failure: GraphError, why: str) -> GraphError:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from switchboard.directory.auth import GraphCredentials, TokenProvider, token_provider, token_roles
+from switchboard.directory.auth import GraphCredentials, token_provider, token_roles
 from switchboard.directory.client import GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphError, GraphForbidden, GraphNotFound
 from switchboard.sync.policy import SyncPolicy
@@ -56,13 +56,14 @@ def how_to_grant(permission: str, client_id: str) -> str:
 
 
 def check_connection(
-    client: GraphClient, tokens: TokenProvider, policy: SyncPolicy, *, client_id: str
+    client: GraphClient, policy: SyncPolicy, *, client_id: str
 ) -> ConnectionReport:
     """Run every check the policy needs; a failed token stops there (nothing else can work)."""
     report = ConnectionReport()
     try:
         # A fresh token: a cached one would not show permissions granted since it was issued.
-        access_token = tokens.token(refresh=True)
+        # Retried while the token endpoint is busy, like every Graph request.
+        access_token = client.token(refresh=True)
     except GraphError as exc:
         report.checks.append(Check("token", False, exc.message))
         return report
@@ -167,13 +168,12 @@ def _write_back(policy: SyncPolicy, roles: set[str], client_id: str) -> Check:
 
 def run_connection_test(creds: GraphCredentials, policy: SyncPolicy) -> ConnectionReport:
     """Test a registration as stored: its cached token provider and a short-lived client."""
-    tokens = token_provider(creds)
     with GraphClient(
         creds.graph_url,
-        tokens,
+        token_provider(creds),
         verify=creds.ssl_context(),
         retry=TEST_RETRY,
         background=False,
         max_connections=4,
     ) as client:
-        return check_connection(client, tokens, policy, client_id=creds.client_id)
+        return check_connection(client, policy, client_id=creds.client_id)

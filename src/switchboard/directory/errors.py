@@ -22,7 +22,41 @@ class GraphError(Exception):
 
 
 class TransientGraphError(GraphError):
-    """Throttling, 5xx, timeouts or resets that outlasted the retries: try again later."""
+    """Throttling, 5xx, timeouts or resets: retried by the client; raised once they outlast
+    the retries. ``retry_after``: the wait the service asked for, in seconds, when it said."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code, request_id=request_id)
+        self.retry_after = retry_after
+
+
+class GraphThrottled(TransientGraphError):
+    """The service asked to wait longer than the client waits in one request (its cap).
+
+    Not a failure: the run stops cleanly and is started again after ``wait_seconds``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        wait_seconds: float,
+        status: int | None = None,
+        code: str = "",
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, code=code, request_id=request_id, retry_after=wait_seconds
+        )
+        self.wait_seconds = wait_seconds
 
 
 class GraphNotFound(GraphError):

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 ErrorKind = Literal["429", "503", "reset", "timeout"]
 ERROR_KINDS: tuple[str, ...] = ("429", "503", "reset", "timeout")
+# Where errors are injected: Graph requests ($batch included) and the token endpoint.
+ERROR_TARGETS: tuple[str, ...] = ("graph", "token")
 
 
 @dataclass
@@ -15,6 +17,9 @@ class Faults:
     latency_ms: int = 0
     error_rate: float = 0.0
     error_kinds: list[str] = field(default_factory=lambda: ["429", "503"])
+    error_targets: list[str] = field(default_factory=lambda: list(ERROR_TARGETS))
+    # How many more errors to inject (None: no limit), e.g. "the next 2 token requests fail".
+    error_budget: int | None = None
     retry_after_seconds: float = 1.0
     timeout_seconds: float = 30.0
     notification_delay_ms: int = 0
@@ -51,6 +56,8 @@ class Faults:
             "delta_expired_status": (int, lambda v: v in (400, 410)),
             "seed": (int, lambda v: True),
             "error_kinds": (list, lambda v: bool(v) and all(k in ERROR_KINDS for k in v)),
+            "error_targets": (list, lambda v: bool(v) and all(t in ERROR_TARGETS for t in v)),
+            "error_budget": ((int, type(None)), lambda v: v is None or 0 <= v <= 1_000_000),
         }
         for key, value in changes.items():
             kinds, rule = checks[key]
@@ -63,7 +70,12 @@ class Faults:
         if "seed" in changes:
             self.rng = random.Random(self.seed)  # noqa: S311 - reproducible fault pattern
 
-    def pick_error(self) -> str | None:
+    def pick_error(self, target: str = "graph") -> str | None:
+        """The error to inject into this request to ``target`` ("graph" or "token"), if any."""
+        if target not in self.error_targets or self.error_budget == 0:
+            return None
         if self.error_rate and self.rng.random() < self.error_rate:
+            if self.error_budget is not None:
+                self.error_budget -= 1
             return self.rng.choice(self.error_kinds)
         return None

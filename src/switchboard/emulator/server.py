@@ -73,7 +73,7 @@ def build_app(emu: Emulator, on_ready: Callable[[], None] | None = None) -> Star
         f = emu.faults
         if f.latency_ms:
             await asyncio.sleep(f.latency_ms / 1000)
-        kind = f.pick_error()
+        kind = f.pick_error("graph" if graph else "token")
         if kind is None:
             return None
         rid = str(uuid.uuid4())

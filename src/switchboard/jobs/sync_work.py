@@ -25,7 +25,7 @@ from switchboard.db.models import (
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
-from switchboard.sync import subscriptions, writeback
+from switchboard.sync import subscriptions, throttling, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.schedule import DEFAULT_LEASE, Decision, RunRecord, SyncTimes, due
@@ -68,7 +68,15 @@ def decide(
         else None
     )
     history = [
-        RunRecord(r.trigger, r.kind, r.status, r.started_at, r.finished_at, r.heartbeat_at)
+        RunRecord(
+            r.trigger,
+            r.kind,
+            r.status,
+            r.started_at,
+            r.finished_at,
+            heartbeat_at=r.heartbeat_at,
+            resume_after=r.resume_after,
+        )
         for r in session.scalars(
             select(SyncRun)
             .where(
@@ -88,6 +96,7 @@ def decide(
         history,
         terminated=account.status == "terminated",
         lease=lease,
+        throttled_until=throttling.throttled_until(session, account.id),
     )
 
 

@@ -28,7 +28,7 @@ from switchboard.db.models import (
     SyncRun,
     User,
 )
-from switchboard.directory.errors import DeltaTokenExpired, GraphError
+from switchboard.directory.errors import DeltaTokenExpired, GraphError, GraphThrottled
 from switchboard.directory.models import DirectoryUser
 from switchboard.directory.source import DirectorySource
 from switchboard.portal import audit
@@ -38,7 +38,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
-from switchboard.sync import lease, runs, writeback
+from switchboard.sync import lease, runs, throttling, writeback
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.mapping import Desired, LocationRef, map_user
 from switchboard.sync.plan import (
@@ -57,6 +57,13 @@ Progress = Callable[[str, int, int | None], None]
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
 # A delta or single run with more users than this loads the whole account, as a full run does.
 TARGETED_LOAD_MAX = 2000
+# A delta round with more changed users than this (with synced groups) runs as a full
+# reconcile. Each changed user costs a checkMemberGroups request (20 per $batch), which Graph
+# counts against the app's write budget (3,000 per 2.5 minutes): 1,000 checks fit in one
+# budget window with room for other work, while a full read of the synced groups costs one
+# request per 999 users and the deletion guard sees the whole picture. Beyond it a backlog
+# would be throttled for minutes at a time.
+DELTA_BACKLOG_MAX = 1000
 PORTAL_USER_COLUMNS = (
     User.id,
     User.username,
@@ -124,11 +131,17 @@ class _Context:
 
 class SyncEngine:
     def __init__(
-        self, container: Container, directory_for: DirectoryFactory, *, chunk_size: int = 2000
+        self,
+        container: Container,
+        directory_for: DirectoryFactory,
+        *,
+        chunk_size: int = 2000,
+        delta_backlog_max: int = DELTA_BACKLOG_MAX,
     ) -> None:
         self.container = container
         self.directory_for = directory_for
         self.chunk_size = chunk_size
+        self.delta_backlog_max = delta_backlog_max
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -152,6 +165,7 @@ class SyncEngine:
         """
         if kind == "single" and not key:
             raise ValidationFailed("name the user to sync by UPN or object id", field="user")
+        throttling.refuse_while_throttled(self.container, actor, slug)
         ctx, run_id, directory = self._begin(
             actor, slug, trigger=trigger, kind=kind, dry_run=dry_run and kind == "full"
         )
@@ -322,6 +336,11 @@ class SyncEngine:
                 counts = dict(run.counts) if run else {}
                 message = run.message if run else None
             return RunSummary(run_id, kind, trigger, lease.ABANDONED, dry_run, counts, message)
+        except GraphThrottled as exc:
+            with self.container.unit_of_work() as session:
+                run = throttling.interrupt(session, run_id, exc.wait_seconds)
+                counts, message, kind = dict(run.counts), run.message, run.kind
+            return RunSummary(run_id, kind, trigger, "interrupted", dry_run, counts, message)
         except GraphError as exc:
             message = f"Entra ID: {exc.message}"
             if exc.request_id:
@@ -479,6 +498,18 @@ class SyncEngine:
         changed: dict[str, DirectoryUser] = dict(user_round.changed)
         touched = group_round.touched_members() if group_round else set()
         extra = touched - set(changed) - set(user_round.removed)
+        backlog = len(changed) + len(extra)
+        if groups and backlog > self.delta_backlog_max:
+            # Each would need its own membership check: reading the groups is cheaper.
+            return self._as_full(
+                ctx,
+                run_id,
+                directory,
+                trigger,
+                progress,
+                f"{backlog} changed users since the last round (more than "
+                f"{self.delta_backlog_max} to check one by one): full reconcile",
+            )
         if extra:
             fetched = directory.get_users(extra, select_)
             if set(extra) - set(fetched):

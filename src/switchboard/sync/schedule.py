@@ -6,7 +6,9 @@ round at least daily, a full reconcile at least every 6 days (Graph delta links 
 7) or whenever there is no delta chain yet. Failed runs back off exponentially, so a broken
 tenant is not hammered; a run in progress and a terminated account get nothing. A run that
 stopped heartbeating is not in progress: the next run marks it abandoned, and what it did not
-finish (a full reconcile's safety net, say) is still due.
+finish (a full reconcile's safety net, say) is still due. A run
+interrupted by throttling is started again once the wait Entra ID asked for is over (not
+before, and without the failure backoff).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class RunRecord:
     started_at: datetime
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    # Interrupted by throttling: not to be started again before this time.
+    resume_after: datetime | None = None
 
     def alive(self, now: datetime, lease: timedelta) -> bool:
         """Running, and heard from within the lease (a dead one is abandoned by the next)."""
@@ -80,8 +84,13 @@ def due(
     *,
     terminated: bool = False,
     lease: timedelta = DEFAULT_LEASE,
+    throttled_until: datetime | None = None,
 ) -> Decision:
-    """What the scheduler should start for the account now (``runs``: any order)."""
+    """What the scheduler should start for the account now (``runs``: any order).
+
+    ``throttled_until``: the latest resume time of the account's runs (dry runs included);
+    the newest run's own resume time counts as well.
+    """
     if terminated:
         return Decision("none", "the account is terminated")
     history = sorted(runs, key=lambda r: r.started_at, reverse=True)
@@ -94,6 +103,13 @@ def due(
         )
     # Runs that stopped heartbeating count as what the next start marks them: abandoned.
     history = [replace(r, status="abandoned") if r.status == "running" else r for r in history]
+    newest = history[0] if history else None
+    waits = [throttled_until, newest.resume_after if newest is not None else None]
+    until = max((w for w in waits if w is not None), default=None)
+    if until is not None and now < until:
+        return Decision(
+            "none", f"Entra ID asked to wait (throttled); resuming after {_at(until)}", until
+        )
     state = state or SyncTimes()
 
     # Each candidate: (kind, reason, when it is or becomes due).
@@ -116,6 +132,12 @@ def due(
                 f"safety net: last delta round at {_at(last_round)} (one at least daily)",
                 last_round + DAILY_DELTA,
             )
+        )
+    if newest is not None and newest.status == "interrupted":
+        resumed: Kind = "full" if newest.kind == "full" else "delta"
+        since = newest.resume_after or newest.finished_at or newest.started_at
+        candidates.append(
+            (resumed, f"resuming the {newest.kind} run interrupted by throttling", since)
         )
     held = next((r for r in history if r.status == "held"), None)
     if held is not None and any(c[0] == "delta" for c in candidates):

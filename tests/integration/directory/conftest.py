@@ -7,6 +7,7 @@ registration's CA bundle, as a custom cloud would.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,6 +49,8 @@ def emu(emulator_server: RunningEmulator) -> RunningEmulator:
                 "latency_ms": 0,
                 "error_rate": 0.0,
                 "error_kinds": ["429", "503"],
+                "error_targets": ["graph", "token"],
+                "error_budget": None,
                 "delta_replays": False,
                 "delta_expired_status": 400,
                 "seed": 0,
@@ -107,6 +110,9 @@ def directory_for(
     for d, creds in opened:
         d.close()
         forget_provider(creds.account_id)
+    # requests keeps the connection of a 503 from the token endpoint out of its pool, held by
+    # a reference cycle: collect it now, while the server can still close its end.
+    gc.collect()
 
 
 @pytest.fixture

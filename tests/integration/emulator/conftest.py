@@ -75,6 +75,8 @@ def emu(emulator_server: RunningEmulator) -> RunningEmulator:
                 "latency_ms": 0,
                 "error_rate": 0.0,
                 "error_kinds": ["429", "503"],
+                "error_targets": ["graph", "token"],
+                "error_budget": None,
                 "notification_delay_ms": 0,
                 "notification_duplicate_rate": 0.0,
                 "delta_empty_pages": False,

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from switchboard.bootstrap import Container
 from switchboard.cli.main import app as cli
+from switchboard.clock import FixedClock
 from switchboard.db.models import User
 from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
@@ -57,7 +59,16 @@ def connected(container: Container, emulator: RunningEmulator) -> Iterator[Conne
     def fresh() -> None:
         emu.reset(SEED)
         emu.clock.offset_seconds = 0.0
-        emu.faults.update({"error_rate": 0.0, "latency_ms": 0, "retry_after_seconds": 1.0})
+        emu.faults.update(
+            {
+                "error_rate": 0.0,
+                "latency_ms": 0,
+                "retry_after_seconds": 1.0,
+                "error_kinds": ["429", "503"],
+                "error_targets": ["graph", "token"],
+                "error_budget": None,
+            }
+        )
         emu.graph.delta.page_size = 200
 
     emulator.call(fresh)
@@ -288,3 +299,53 @@ def test_expired_delta_token_falls_back_to_a_full_reconcile(connected: Connected
     assert summary.kind == "full"
     assert "expired" in (summary.message or "")
     assert summary.status in ("succeeded", "partial")
+
+
+# --- transient trouble: the token endpoint retried, a long Retry-After interrupts ----------
+
+
+def inject(c: Connected, **faults: Any) -> None:
+    emu = c.emulator.emulator
+    c.emulator.call(lambda: emu.faults.update({"error_rate": 1.0, **faults}))
+
+
+def test_token_endpoint_503s_are_retried_and_the_run_succeeds(connected: Connected) -> None:
+    expected = expected_outcomes(connected)
+    inject(
+        connected,
+        error_kinds=["503"],
+        error_targets=["token"],
+        error_budget=3,
+        retry_after_seconds=0.05,
+    )
+    summary = connected.engine.reconcile(OP, "acme")
+    assert summary.status in ("succeeded", "partial"), summary.message
+    assert set(synced(connected)) == {u for u, o in expected.items() if o == "create"}
+    assert connected.emulator.call(lambda: connected.emulator.emulator.faults.error_budget) == 0
+
+
+def test_a_token_endpoint_that_stays_down_fails_the_run_in_words(connected: Connected) -> None:
+    inject(connected, error_kinds=["503"], error_targets=["token"], retry_after_seconds=0.05)
+    summary = connected.engine.reconcile(OP, "acme")
+    host = connected.emulator.url.split("://", 1)[1]
+    assert summary.status == "failed"
+    assert summary.message == (
+        f"Entra ID: the token endpoint at {host} is unavailable (HTTP 503) "
+        "(gave up after 6 attempts)"
+    )
+    assert synced(connected) == {}
+
+
+def test_a_long_retry_after_from_graph_interrupts_the_run(
+    connected: Connected, clock: FixedClock
+) -> None:
+    inject(connected, error_kinds=["429"], error_targets=["graph"], retry_after_seconds=300)
+    summary = connected.engine.reconcile(OP, "acme")
+    assert summary.status == "interrupted"
+    assert summary.message == (
+        "Entra ID asked to wait 5 minutes (throttled); the sync resumes after 09:05 UTC"
+    )
+    inject(connected, error_rate=0.0)
+    clock.advance(timedelta(minutes=5))
+    again = connected.engine.reconcile(OP, "acme")
+    assert again.status in ("succeeded", "partial"), again.message

@@ -23,6 +23,7 @@ from switchboard.directory.errors import (
     GraphBadRequest,
     GraphForbidden,
     GraphNotFound,
+    GraphThrottled,
     TransientGraphError,
 )
 
@@ -134,14 +135,87 @@ def test_total_wait_is_capped() -> None:
     assert sleeps == [20.0, 20.0]  # a third wait would pass 50 s in total
 
 
-def test_retry_after_beyond_the_cap_fails_at_once() -> None:
+def test_retry_after_beyond_the_cap_stops_at_once_as_throttled() -> None:
     client, sleeps, _, _ = make(
         lambda r: httpx.Response(503, headers={"Retry-After": "3600"}),
         retry=RetryPolicy(max_delay=30),
     )
-    with pytest.raises(TransientGraphError, match="asked to wait 3600 s"):
+    with pytest.raises(GraphThrottled, match="asked to wait 60 minutes") as err:
         client.get("/users")
-    assert sleeps == []
+    assert sleeps == [] and err.value.wait_seconds == 3600.0
+    assert isinstance(err.value, TransientGraphError)  # callers that only retry still do
+
+
+def test_retry_after_within_the_cap_is_waited_not_throttled() -> None:
+    client, sleeps, _, _ = make(
+        sequence(httpx.Response(429, headers={"Retry-After": "30"}), OK),
+        retry=RetryPolicy(max_delay=30),
+    )
+    assert client.get("/users") == {"value": []}
+    assert sleeps == [30.0]
+
+
+class FlakyTokens:
+    """A token provider whose token endpoint fails ``failures`` times first."""
+
+    def __init__(self, *failures: TransientGraphError) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    def token(self, *, refresh: bool = False) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "fresh"
+
+
+def test_token_endpoint_busy_is_retried_with_its_retry_after_then_backoff() -> None:
+    busy = TransientGraphError("the token endpoint is unavailable (HTTP 503)", retry_after=2.0)
+    reset = TransientGraphError("could not reach the token endpoint: connection reset")
+    tokens = FlakyTokens(busy, reset)
+    sleeps: list[float] = []
+    seen: list[httpx.Request] = []
+    client = GraphClient(
+        GRAPH,
+        tokens,
+        transport=httpx.MockTransport(lambda r: seen.append(r) or OK),
+        sleep=sleeps.append,
+        rng=random.Random(3),  # noqa: S311 - jitter
+    )
+    assert client.get("/users") == {"value": []}
+    assert tokens.calls == 3 and len(seen) == 1
+    assert sleeps[0] == 2.0 and 0 <= sleeps[1] <= RetryPolicy().base_delay * 2
+    # The token alone (the connection test asks for one) is retried the same way.
+    tokens.failures = [TransientGraphError("busy", retry_after=1.5)]
+    assert client.token(refresh=True) == "fresh" and sleeps[-1] == 1.5
+
+
+def test_token_endpoint_failing_for_good_gives_up_with_its_message() -> None:
+    tokens = FlakyTokens(
+        *[TransientGraphError("the token endpoint at login.test is unavailable", status=503)] * 9
+    )
+    client = GraphClient(
+        GRAPH,
+        tokens,
+        transport=httpx.MockTransport(lambda r: OK),
+        retry=RetryPolicy(max_attempts=4),
+        sleep=lambda s: None,
+    )
+    with pytest.raises(TransientGraphError) as err:
+        client.get("/users")
+    assert not isinstance(err.value, GraphThrottled)
+    assert err.value.message == (
+        "the token endpoint at login.test is unavailable (gave up after 4 attempts)"
+    )
+    assert tokens.calls == 4
+
+
+def test_token_endpoint_asking_for_a_long_wait_is_throttled() -> None:
+    tokens = FlakyTokens(TransientGraphError("asked to slow down (HTTP 429)", retry_after=900))
+    client = GraphClient(GRAPH, tokens, transport=httpx.MockTransport(lambda r: OK))
+    with pytest.raises(GraphThrottled, match="asked to wait 15 minutes") as err:
+        client.get("/users")
+    assert err.value.wait_seconds == 900
 
 
 @pytest.mark.parametrize(
@@ -163,8 +237,9 @@ def test_resets_that_persist_become_transient() -> None:
         raise httpx.ConnectError("connection refused")
 
     client, _, _, _ = make(fail, retry=RetryPolicy(max_attempts=3))
-    with pytest.raises(TransientGraphError, match="ConnectError"):
+    with pytest.raises(TransientGraphError, match="could not connect to Graph") as err:
         client.get("/users")
+    assert err.value.code == "ConnectError"
 
 
 def test_headers_priority_and_one_client_request_id_across_retries() -> None:
@@ -343,6 +418,19 @@ def test_batch_item_throttled_past_the_cap_keeps_its_429() -> None:
     [result] = client.batch([BatchRequest("a", "GET", "/users/a")])
     assert result.status == 429 and sleeps == [2.0, 2.0] and len(seen) == 3
     assert isinstance(result.error("GET /users/a"), TransientGraphError)
+
+
+def test_batch_item_asked_to_wait_past_the_cap_is_throttled() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        answers = [{"id": r["id"], "status": 200, "body": {"value": []}} for r in body["requests"]]
+        answers[-1] = {"id": answers[-1]["id"], "status": 429, "headers": {"Retry-After": "140"}}
+        return httpx.Response(200, json={"responses": answers})
+
+    client, sleeps, _, _ = make(handler, retry=RetryPolicy(max_delay=30))
+    with pytest.raises(GraphThrottled, match="1 of 3 requests were throttled") as err:
+        client.batch([BatchRequest(i, "GET", f"/users/{i}") for i in "abc"])
+    assert err.value.wait_seconds == 140 and sleeps == []
 
 
 def test_batch_request_sets_content_type_with_a_body() -> None:

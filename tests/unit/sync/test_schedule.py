@@ -152,6 +152,16 @@ records = st.builds(
     st.none(),
     st.none() | st.integers(0, 180).map(lambda s: NOW - timedelta(seconds=s)),
 )
+# Runs interrupted by throttling, with the time they may resume (before or after NOW).
+interrupted = st.builds(
+    RunRecord,
+    st.sampled_from(["manual", "schedule", "notification"]),
+    st.sampled_from(["full", "delta"]),
+    st.just("interrupted"),
+    st.integers(0, 3 * 24 * 60).map(lambda m: NOW - timedelta(minutes=m)),
+    st.none(),
+    st.integers(-600, 600).map(lambda m: NOW + timedelta(minutes=m)),
+)
 policies = st.sampled_from(
     [
         ON_DEMAND,
@@ -163,7 +173,7 @@ policies = st.sampled_from(
 )
 
 
-@given(policies, times, st.lists(records, max_size=6), st.booleans())
+@given(policies, times, st.lists(records | interrupted, max_size=6), st.booleans())
 def test_a_wait_always_names_a_future_time_at_which_something_is_due(
     policy: SyncPolicy, state: SyncTimes, history: list[RunRecord], terminated: bool
 ) -> None:
@@ -205,3 +215,52 @@ def test_a_held_run_pauses_full_reconciles_but_not_delta_rounds() -> None:
     decision = due(NOW, ON_DEMAND, old_chain, [held])
     assert decision.kind == "delta"
     assert due(NOW, ON_DEMAND, old_chain, []).kind == "full"
+
+
+def interrupted_run(ago: timedelta, wait: timedelta, kind: str = "delta") -> RunRecord:
+    ended = NOW - ago + timedelta(minutes=1)
+    return RunRecord(
+        "notification", kind, "interrupted", NOW - ago, ended, resume_after=ended + wait
+    )
+
+
+def test_an_interrupted_run_waits_for_its_resume_time_then_runs_again() -> None:
+    stopped = interrupted_run(timedelta(minutes=5), timedelta(minutes=30))
+    resume = stopped.resume_after
+    assert resume is not None
+    for policy in (ON_DEMAND, EVERY_15, SyncPolicy(mode="jit")):
+        decision = due(NOW, policy, FRESH, [stopped])
+        assert decision.kind == "none"
+        assert decision.next_at == resume
+        assert decision.reason == (
+            "Entra ID asked to wait (throttled); resuming after 2026-01-15 09:26 UTC"
+        )
+        assert due(resume - timedelta(seconds=1), policy, FRESH, [stopped]).kind == "none"
+        # On demand, nothing else would be due for a day: the interrupted round is resumed.
+        after = due(resume, policy, FRESH, [stopped])
+        assert after.kind == "delta"
+        if policy is ON_DEMAND:
+            assert after.reason == "resuming the delta run interrupted by throttling"
+
+
+def test_an_interrupted_full_reconcile_resumes_as_a_full_one() -> None:
+    stopped = interrupted_run(timedelta(minutes=5), timedelta(minutes=10), kind="full")
+    assert stopped.resume_after is not None
+    assert due(stopped.resume_after, ON_DEMAND, FRESH, [stopped]).kind == "full"
+
+
+def test_after_throttling_no_failure_backoff_applies() -> None:
+    failed = [run(timedelta(minutes=m), status="failed") for m in (30, 60, 90)]
+    stopped = interrupted_run(timedelta(minutes=5), timedelta(minutes=2))
+    assert stopped.resume_after is not None
+    decision = due(stopped.resume_after, EVERY_15, FRESH, [stopped, *failed])
+    assert decision.kind == "delta"  # not "backing off after 3 failed runs"
+
+
+def test_the_accounts_throttled_time_holds_whatever_the_newest_run() -> None:
+    until = NOW + timedelta(minutes=12)
+    history = [run(timedelta(hours=2))]
+    stale = SyncTimes(NOW - timedelta(days=2), NOW - timedelta(hours=25), NOW - timedelta(days=2))
+    decision = due(NOW, ON_DEMAND, stale, history, throttled_until=until)
+    assert decision.kind == "none" and decision.next_at == until
+    assert due(until, ON_DEMAND, stale, history, throttled_until=until).kind == "delta"
