@@ -131,7 +131,9 @@ def resolve(
         if callable(close):
             close()
     with container.unit_of_work() as session:
-        run = _held_run(session, actor, slug, run_id)  # not decided meanwhile by someone else
+        # Decided meanwhile by someone else? Two approvals at once: the second waits here.
+        session.execute(select(SyncRun.id).where(SyncRun.id == run_id).with_for_update())
+        run = _held_run(session, actor, slug, run_id)
         return _approve(session, actor, ctx, run, fresh)
 
 

@@ -65,7 +65,9 @@ def after_settings_change(
         prepared = engine.prepare(actor, slug, kind="full", trigger=trigger)
     except PortalError as exc:  # another run in progress: the scheduler follows up
         return Rescoped(
-            fields, note=f"{exc.message}; the full reconcile starts after it (scheduled)"
+            fields,
+            note=f"the full reconcile could not start now ({exc.message}); the scheduler"
+            " starts it on its next tick",
         )
     with container.unit_of_work() as session:
         run = session.get(SyncRun, prepared.run_id)
