@@ -70,7 +70,7 @@ def connect(container: Container, tenant: DemoTenant) -> DemoConnection:
                     authority_url=tenant.url,
                     graph_url=tenant.url,
                     ca_bundle_pem=tenant.ca_pem,
-                    settings=SyncPolicy(location_rules=LOCATION_RULES),
+                    settings=SyncPolicy(all_users=True, location_rules=LOCATION_RULES),
                 ),
             )
         account_id, client_id, certificate = account.id, reg.client_id, reg.certificate_pem

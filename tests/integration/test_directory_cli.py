@@ -241,3 +241,38 @@ def test_bad_guid_and_second_connect(run: Run) -> None:
     assert code == 1 and "already connected" in flat(err)
     code, _, err = run("directory", "settings", "acme")
     assert code == 2 and "nothing to change" in flat(err)
+
+
+def test_connect_needs_groups_or_all_users(run: Run) -> None:
+    base = ("directory", "connect", "acme", "--tenant-id", TENANT, "--client-id", CLIENT)
+    code, _, err = run(*base)
+    assert code == 2
+    assert "choose at least one group, or sync all users explicitly" in flat(err)
+    code, _, err = run(*base, "--groups", "")
+    assert code == 2
+    assert "choose at least one group, or sync all users explicitly" in flat(err)
+    code, _, err = run(*base, "--groups", GROUPS, "--all-users")
+    assert code == 2 and "not both" in flat(err)
+    code, out, err = run(*base, "--all-users", "--json")
+    assert code == 0, err
+    settings = json.loads(out)["settings"]
+    assert settings["all_users"] is True and settings["groups"] == []
+    code, out, _ = run("directory", "show", "acme")
+    assert "(all users of the tenant)" in flat(out)
+
+
+def test_settings_switch_between_groups_and_all_users(run: Run) -> None:
+    connect(run)
+    code, out, err = run("directory", "settings", "acme", "--all-users", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["settings"]["all_users"] is True and body["settings"]["groups"] == []
+    # Never synced yet: the first reconcile uses the new settings, none starts now.
+    assert body["reconcile_run_id"] is None
+    code, out, err = run("directory", "settings", "acme", "--groups", GROUPS, "--json")
+    assert code == 0, err
+    settings = json.loads(out)["settings"]
+    assert settings["all_users"] is False and len(settings["groups"]) == 2
+    code, _, err = run("directory", "settings", "acme", "--groups", " , ")
+    assert code == 2
+    assert "choose at least one group, or sync all users explicitly" in flat(err)

@@ -427,7 +427,7 @@ def test_held_run_is_approved_or_rejected_by_an_admin(env: Env) -> None:
 
     held_again = run_path(env.post("/reconcile"))
     approved = env.post(held_again.removeprefix(BASE) + "/approve", follow_redirects=True)
-    assert "Held deletions approved" in approved.text
+    assert "Each held change was checked against Entra ID" in approved.text
     assert "Approve deletions" not in approved.text
     assert sorted(u.directory_id or "" for u in env.users()) == ["u8", "u9"]
 
@@ -524,3 +524,33 @@ def test_a_provider_admin_acts_on_any_account(app_client: TestClient, container:
     page = env.client.get(run_path(env.post("/reconcile")))
     assert "succeeded" in page.text
     assert [u.directory_id for u in env.users()] == ["ada"]
+
+
+def test_settings_form_all_users_box_and_a_reconcile_at_once(
+    env: Env, container: Container
+) -> None:
+    add_users(env, "u1", "u2")
+    env.directory.add_user("x1", givenName="Xavier")  # in no group
+    run_path(env.post("/reconcile"))
+    assert {u.directory_id for u in env.users()} == {"u1", "u2"}
+    form = env.get("/settings")
+    assert 'name="all_users"' in form.text
+    empty = env.post("/settings", {**CONNECT, "groups": ""})
+    assert empty.status_code == 422
+    assert "choose at least one group, or sync all users explicitly" in error_under(
+        empty.text, "groups"
+    )
+    both = env.post("/settings", {**CONNECT, "all_users": "yes"})
+    assert both.status_code == 422
+    assert "not both" in error_under(both.text, "groups")
+    saved = env.post("/settings", {**CONNECT, "groups": "", "all_users": "yes"})
+    assert saved.status_code == 303, saved.text
+    # The scope changed: the full reconcile started at once and its page opens.
+    assert "done=directory-rescoped" in saved.headers["location"]
+    page = env.client.get(saved.headers["location"])
+    assert "this full reconcile started at once" in page.text
+    assert {u.directory_id for u in env.users()} == {"u1", "u2", "x1"}
+    with container.unit_of_work() as s:
+        policy = service.policy_of(s.scalars(select(DirectoryRegistration)).one())
+    assert policy.all_users and policy.groups == []
+    assert re.search(r'name="all_users" value="yes" checked', env.get("/settings").text)

@@ -9,18 +9,24 @@ from typing import Annotated, Any
 
 import typer
 
+from switchboard.bootstrap import Container
 from switchboard.cli.common import (
     JsonOption,
     cli_actor,
     console,
+    container,
     dumps,
     fail,
     parse,
     unit_of_work,
 )
+from switchboard.db.models import SyncRun
 from switchboard.directory import registration as service
+from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
-from switchboard.web.api.directory_schemas import RegistrationOut
+from switchboard.portal.errors import PortalError
+from switchboard.sync import rescope
+from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
 
@@ -28,6 +34,15 @@ directory = typer.Typer(help="The account's Entra ID connection and sync.", no_a
 Groups = Annotated[
     str | None,
     typer.Option("--groups", help="Comma-separated object ids of the Entra groups to sync"),
+]
+AllUsers = Annotated[
+    bool | None,
+    typer.Option(
+        "--all-users/--chosen-groups",
+        help="Sync every user of the tenant (an explicit choice; no groups), or only the"
+        " groups given with --groups",
+        show_default=False,
+    ),
 ]
 TwoWay = Annotated[
     bool | None,
@@ -88,6 +103,7 @@ def _pairs(values: list[str] | None, option: str, shape: str) -> dict[str, str]:
 def _settings_patch(
     *,
     groups: str | None,
+    all_users: bool | None = None,
     two_way: bool | None,
     mode: str | None,
     rules: list[str] | None,
@@ -101,6 +117,8 @@ def _settings_patch(
     patch: dict[str, Any] = {}
     if groups is not None:
         patch["groups"] = [g.strip() for g in groups.split(",") if g.strip()]
+    if all_users is not None:
+        patch["all_users"] = all_users
     if two_way is not None:
         patch["direction"] = "two_way" if two_way else "one_way"
     if mode is not None:
@@ -141,7 +159,12 @@ def _print(out: RegistrationOut, as_json: bool, title: str) -> None:
             ("next certificate", f"{nxt.thumbprint_sha1}  waiting to be proven and promoted")
         )
     rows += [
-        ("groups", ", ".join(settings["groups"]) or "(none: nothing is synced)"),
+        (
+            "groups",
+            "(all users of the tenant)"
+            if settings.get("all_users")
+            else ", ".join(settings["groups"]) or "(none: choose groups or --all-users)",
+        ),
         ("direction", settings["direction"]),
         ("mode", settings["mode"]),
         ("provisioning", settings["provisioning"]),
@@ -174,8 +197,10 @@ def directory_connect(
     tenant_id: Annotated[str, typer.Option("--tenant-id", help="Directory (tenant) id")],
     client_id: Annotated[str, typer.Option("--client-id", help="Application (client) id")],
     groups: Annotated[
-        str, typer.Option("--groups", help="Comma-separated object ids of the groups to sync")
-    ],
+        str | None,
+        typer.Option("--groups", help="Comma-separated object ids of the groups to sync"),
+    ] = None,
+    all_users: AllUsers = None,
     cloud: Annotated[
         str | None, typer.Option("--cloud", help="global, usgov or china (default global)")
     ] = None,
@@ -210,6 +235,7 @@ def directory_connect(
     """Connect ACCOUNT to its Entra tenant; Switchboard generates the app certificate."""
     patch = _settings_patch(
         groups=groups,
+        all_users=all_users,
         two_way=two_way,
         mode=mode,
         rules=location_rule,
@@ -246,6 +272,7 @@ def directory_connect(
 def directory_settings(
     account: str,
     groups: Groups = None,
+    all_users: AllUsers = None,
     two_way: TwoWay = None,
     mode: Mode = None,
     location_rule: Rules = None,
@@ -260,6 +287,7 @@ def directory_settings(
     """Change ACCOUNT's sync settings; options not given stay as they are."""
     patch = _settings_patch(
         groups=groups,
+        all_users=all_users,
         two_way=two_way,
         mode=mode,
         rules=location_rule,
@@ -272,19 +300,58 @@ def directory_settings(
     )
     if not patch:
         raise fail("nothing to change: give at least one option (see --help)", 2)
-    with unit_of_work() as s:
-        actor = cli_actor()
-        acct = accounts_service.get_account(s, actor, account, write=True)
-        if "location_rules" in patch:
-            # The rules given replace the current ones: the rest are removed (null).
-            current = service.policy_of(service.get_registration(s, actor, acct))
-            given = {k.strip().casefold(): v for k, v in patch["location_rules"].items()}
-            patch["location_rules"] = {
-                **{k: None for k in current.location_rules if k not in given},
-                **given,
-            }
-        out = RegistrationOut.of(service.update_settings(s, actor, acct, patch))
-    _print(out, as_json, f"Sync settings of {account}")
+    actor = cli_actor()
+    with container() as c:
+        try:
+            with c.unit_of_work() as s:
+                acct = accounts_service.get_account(s, actor, account, write=True)
+                current = service.policy_of(service.get_registration(s, actor, acct))
+                if "location_rules" in patch:
+                    # The rules given replace the current ones: the rest are removed (null).
+                    given = {k.strip().casefold(): v for k, v in patch["location_rules"].items()}
+                    patch["location_rules"] = {
+                        **{k: None for k in current.location_rules if k not in given},
+                        **given,
+                    }
+                registration = service.update_settings(s, actor, acct, patch)
+                out, account_id = RegistrationOut.of(registration), acct.id
+                changed = service.policy_of(registration)
+        except PortalError as exc:
+            raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+        if not as_json:
+            _print(out, as_json, f"Sync settings of {account}")
+        # A new scope or mapping: the full reconcile runs now, in this command.
+        started = rescope.after_settings_change(
+            c, InlineJobRunner(), actor, account, account_id, current, changed, trigger="manual"
+        )
+        status = _run_status(c, started.run_id) if started and started.run_id else None
+    if as_json:
+        body = SettingsOut(
+            **out.model_dump(),
+            reconcile_run_id=started.run_id if started else None,
+            reconcile_note=started.note if started else None,
+        )
+        sys.stdout.write(json.dumps(dumps(body), indent=2) + "\n")
+        return
+    if started is not None:
+        what = ", ".join(started.fields)
+        if started.run_id is None:
+            console.print(f"\n{what} changed: {started.note}")
+        else:
+            console.print(
+                f"\n{what} changed: full reconcile run {started.run_id} {status};"
+                f" details: switchboard directory run {account} {started.run_id}"
+            )
+
+
+def _run_status(c: Container, run_id: int) -> str:
+    with c.unit_of_work() as s:
+        run = s.get(SyncRun, run_id)
+        if run is None:
+            return "not found"
+        return run.status + (
+            f" ({run.message})" if run.status != "succeeded" and run.message else ""
+        )
 
 
 @directory.command("show")

@@ -226,7 +226,24 @@ def _checked_policy(
         )
     if policy.schedule_cron is not None:
         _check_cron(policy.schedule_cron, prefix)
+    _check_scope(policy, prefix)
     return policy.model_copy(update={"location_rules": rules, "default_location": default})
+
+
+def _check_scope(policy: SyncPolicy, prefix: str) -> None:
+    """The whole tenant is an explicit choice, never what an empty group list means."""
+    if not policy.groups and not policy.all_users:
+        raise ValidationFailed(
+            f"{prefix}groups: choose at least one group, or sync all users explicitly"
+            " (all_users, --all-users, or the 'Sync all users' box)",
+            field=f"{prefix}groups",
+        )
+    if policy.groups and policy.all_users:
+        raise ValidationFailed(
+            f"{prefix}groups: sync either the chosen groups or all users, not both; remove"
+            " the groups to sync all users",
+            field=f"{prefix}groups",
+        )
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -240,6 +257,27 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             merged[key] = merge_patch(merged.get(key), value)
     return merged
+
+
+def _explicit_scope(patch: dict[str, Any]) -> dict[str, Any]:
+    """Choosing groups means not the whole tenant, and choosing the whole tenant means no
+    groups: a patch that says one implies the other unless it says both."""
+    if patch.get("all_users") is True and "groups" not in patch:
+        patch["groups"] = None
+    groups = patch.get("groups")
+    if isinstance(groups, list) and groups and "all_users" not in patch:
+        patch["all_users"] = None
+    return patch
+
+
+# Settings whose change alters who is synced or what they become: a full reconcile follows.
+RESCOPING = ("groups", "all_users", "mapping", "location_rules", "default_location")
+
+
+def rescoped_fields(before: SyncPolicy, after: SyncPolicy) -> list[str]:
+    """The settings among RESCOPING that differ between the two policies."""
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return [name for name in RESCOPING if old.get(name) != new.get(name)]
 
 
 def validate_settings(session: Session, account: Account, data: Mapping[str, Any]) -> SyncPolicy:
@@ -258,7 +296,7 @@ def update_settings(
     registration = get_registration(session, actor, account)
     if not isinstance(changes, Mapping):
         raise ValidationFailed("the settings must be a JSON object", field=None)
-    patch = dict(changes)
+    patch = _explicit_scope(dict(changes))
     rules = patch.get("location_rules")
     if isinstance(rules, Mapping):
         # Rules are keyed by the case-folded directory value; so is the patch.
@@ -272,6 +310,10 @@ def update_settings(
             emit(session, JitEnded(account.id, f"mode changed to {new.get('mode')}"))
         registration.policy = new
         registration.updated_at = now(session)
+        state = session.get(DirectorySyncState, account.id)
+        if state is not None and any(name in RESCOPING for name in changed):
+            # A full reconcile is due now; the scheduler's safety net sees it (see rescope).
+            state.delta_chain_started_at = None
         session.flush()
         audit.record(
             session,

@@ -283,12 +283,17 @@ def apply_items(
     items: Iterable[PlanItem],
     *,
     hold_deletions: bool = False,
+    hold_creates: bool = False,
     dry_run: bool = False,
     bulk: BulkState | None = None,
 ) -> list[ItemRecord]:
     """Apply the items and say what became of each: bulk where it can (deletions, then
     relocations, then what goes one by one in its own savepoint, then creates and updates:
     the order a sorted plan has), else one by one."""
+    # What waits for an admin's approval (see sync.held).
+    held = {Action.DELETE} if hold_deletions else set()
+    if hold_creates:
+        held.add(Action.CREATE)
     records: list[ItemRecord] = []
     deletes: list[PlanItem] = []
     relocations: list[PlanItem] = []
@@ -302,7 +307,9 @@ def apply_items(
             records.append(_record(item, "failed"))
         elif dry_run:
             records.append(_record(item, "planned"))
-        elif item.action is Action.DELETE and hold_deletions:
+        elif (item.action is Action.DELETE and hold_deletions) or (
+            item.action is Action.CREATE and hold_creates
+        ):
             records.append(_record(item, "pending"))
         elif bulk is None:
             singles.append(item)

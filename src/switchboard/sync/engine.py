@@ -31,14 +31,12 @@ from switchboard.db.models import (
 from switchboard.directory.errors import DeltaTokenExpired, GraphError, GraphThrottled
 from switchboard.directory.models import DirectoryUser
 from switchboard.directory.source import DirectorySource
-from switchboard.portal import audit
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
-from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
-from switchboard.portal.users import delete_user
-from switchboard.sync import lease, runs, throttling, writeback
+from switchboard.portal.errors import Conflict, ValidationFailed
+from switchboard.sync import guards, lease, runs, throttling, writeback
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.mapping import Desired, LocationRef, map_user
 from switchboard.sync.plan import (
@@ -228,59 +226,11 @@ class SyncEngine:
         ).execute()
 
     def resolve_held(self, actor: Actor, slug: str, run_id: int, *, approve: bool) -> RunSummary:
-        """Carry out (approve) or drop (reject) the deletions a guard held back."""
-        with self.container.unit_of_work() as session:
-            account = get_account(session, actor, slug, write=True)
-            run = runs.get_run(session, actor, account, run_id)
-            if run.status != "held":
-                raise Conflict(
-                    f"run {run_id} is {run.status}; only a held run can be approved or rejected",
-                    code="run_not_held",
-                )
-            pending = runs.items(session, run, action="delete", state="pending")
-            sync = sync_actor(account)
-            failed = 0
-            for item in pending:
-                if not approve:
-                    item.state = "rejected"
-                    continue
-                try:
-                    with session.begin_nested():
-                        still = session.scalar(
-                            select(User.id).where(
-                                User.account_id == account.id,
-                                User.id == item.user_id,
-                                User.directory_id == item.directory_id,
-                            )
-                        )
-                        if still is not None and item.user_id is not None:
-                            delete_user(session, sync, account, item.user_id)
-                    item.state = "applied"
-                except PortalError as exc:
-                    item.state, item.error_code, item.message = "failed", exc.code, exc.message
-                    failed += 1
-            counts = dict(run.counts)
-            counts.pop("pending", None)
-            counts["failed"] = counts.get("failed", 0) + failed
-            verdict = "approved" if approve else "rejected"
-            status = "partial" if counts.get("failed") or counts.get("error") else "succeeded"
-            runs.finish(
-                session,
-                run.id,
-                status=status,
-                counts=counts,
-                message=f"held deletions {verdict} by {actor.label}",
-            )
-            audit.record(
-                session,
-                actor,
-                f"sync.deletions_{verdict}",
-                account_id=account.id,
-                object_type="sync_run",
-                object_id=run.id,
-                fields=[f"count={len(pending)}"],
-            )
-            return RunSummary(run.id, run.kind, run.trigger, status, False, counts, run.message)
+        """Carry out (approve) or drop (reject) the deletions and creates a guard held back;
+        approving re-checks each against the directory first (see ``held``)."""
+        from switchboard.sync import held
+
+        return held.resolve(self, actor, slug, run_id, approve=approve)
 
     # --- run phases ----------------------------------------------------------------------------
 
@@ -431,6 +381,8 @@ class SyncEngine:
                 kept.append(obs)
             for item in planner.observe(obs):
                 streamed = item.action in STREAMED and not planner.may_collide(item)
+                if item.action is Action.CREATE and planner.creates_wait:
+                    streamed = False  # the creation guard judges them after the read
                 (ready if streamed else waiting).append(item)
             if len(ready) >= self.chunk_size:
                 writer.write_chunk(ready)
@@ -719,6 +671,9 @@ class SyncEngine:
         """Carry out the plan's remaining items in chunks, each its own transaction; the last
         one also saves the delta links and closes the run."""
         run_id = writer.run_id
+        if not dry_run:
+            with self.container.unit_of_work() as session:
+                guards.hold_for_account(session, ctx.account_id, ctx.policy, the_plan, run_id)
         counts = the_plan.counts()
         held = the_plan.hold_reason is not None
         two_way = ctx.policy.direction == "two_way" and not dry_run
@@ -730,7 +685,14 @@ class SyncEngine:
             with self.container.unit_of_work() as session:
                 account = session.get(Account, ctx.account_id)
                 assert account is not None
-                writer.apply(session, account, chunk, held=held, dry_run=dry_run)
+                writer.apply(
+                    session,
+                    account,
+                    chunk,
+                    held=held,
+                    hold_creates=held and the_plan.hold_creates,
+                    dry_run=dry_run,
+                )
                 if index == len(chunks) - 1:
                     if two_way:
                         _queue_drift(session, account, ctx.policy, observations, run_id, counts)
@@ -785,6 +747,7 @@ class _RunWriter:
         items: Sequence[PlanItem],
         *,
         held: bool = False,
+        hold_creates: bool = False,
         dry_run: bool = False,
     ) -> None:
         # Nothing of a run whose lease another run took may land (the transaction rolls back).
@@ -795,6 +758,7 @@ class _RunWriter:
             account,
             items,
             hold_deletions=held,
+            hold_creates=hold_creates,
             dry_run=dry_run,
             bulk=self.bulk,
         )

@@ -72,7 +72,10 @@ class PlanItem:
 @dataclass
 class Plan:
     items: list[PlanItem] = field(default_factory=list)
+    # Why the run waits for an admin; a held run's deletions wait, and with ``hold_creates``
+    # its creates too (the creation guard).
     hold_reason: str | None = None
+    hold_creates: bool = False
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -378,6 +381,12 @@ class Planner:
         self._planner.observe(obs)
         return items[start:]
 
+    @property
+    def creates_wait(self) -> bool:
+        """Whether creates must wait for the complete read: the creation guard judges them
+        all at once, and it only applies to an account that already has synced users."""
+        return self.index.linked_count > 0
+
     def may_collide(self, item: PlanItem) -> bool:
         """Whether the item takes a username or email another portal user holds now: such an
         item waits until the one-by-one changes (links, relocations, deletions) are done."""
@@ -411,7 +420,10 @@ class Planner:
                         )
                     )
         linked = self.index.linked_count if linked_count is None else linked_count
-        self.plan.hold_reason = _guard(self.plan, self.policy, linked, self.in_scope, full)
+        deletions = _guard(self.plan, self.policy, linked, self.in_scope, full)
+        creations = _creation_guard(self.plan, self.policy, linked)
+        self.plan.hold_reason = "; ".join(r for r in (deletions, creations) if r) or None
+        self.plan.hold_creates = creations is not None
         return items[start:]
 
 
@@ -448,5 +460,19 @@ def _guard(result: Plan, policy: SyncPolicy, linked: int, in_scope: int, full: b
         return (
             f"the run would delete {deletions} of {linked} synced users (more than"
             f" {guard.max_percent:g}% and more than {guard.max_count}); approve or reject"
+        )
+    return None
+
+
+def _creation_guard(result: Plan, policy: SyncPolicy, linked: int) -> str | None:
+    """Mass creation on an account that already has synced users (a wrong group, the whole
+    tenant by mistake); an account's first sync has nothing to compare with and goes ahead."""
+    guard = policy.creation_guard
+    creates = sum(1 for i in result.items if i.action is Action.CREATE)
+    if linked and creates > guard.max_count and creates * 100 > guard.max_percent * linked:
+        return (
+            f"the run would create {creates} users while {linked} are synced (more than"
+            f" {guard.max_percent:g}% and more than {guard.max_count}); check the synced groups,"
+            " then approve or reject"
         )
     return None

@@ -60,8 +60,19 @@ class DeletionGuard(Strict):
     hold_empty_enumeration: bool = True
 
 
+class CreationGuard(Strict):
+    """Hold a run that creates more than ``max_percent`` % of the account's synced users AND
+    more than ``max_count`` users. An account with no synced users yet (its first sync) is
+    never held: there is nothing a wrong scope could be compared with."""
+
+    max_percent: float = Field(default=10.0, ge=0, le=100)
+    max_count: int = Field(default=20, ge=0)
+
+
 class SyncPolicy(Strict):
     groups: list[GroupId] = Field(default_factory=list, max_length=100)
+    # The whole tenant, chosen explicitly: an empty group list alone is refused when saved.
+    all_users: bool = False
     mapping: AttributeMapping = AttributeMapping()
     # Directory value (matched ignoring case) -> portal location name.
     location_rules: dict[str, str] = Field(default_factory=dict)
@@ -74,6 +85,7 @@ class SyncPolicy(Strict):
     schedule_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     schedule_cron: str | None = None
     deletion_guard: DeletionGuard = DeletionGuard()
+    creation_guard: CreationGuard = CreationGuard()
 
     @field_validator("location_rules")
     @classmethod

@@ -115,7 +115,12 @@ def due(
     # Each candidate: (kind, reason, when it is or becomes due).
     candidates: list[tuple[Kind, str, datetime]] = []
     if state.delta_chain_started_at is None or state.last_full_at is None:
-        candidates.append(("full", "safety net: no delta chain yet", now))
+        reason = (
+            "safety net: no delta chain yet"
+            if state.last_full_at is None
+            else "the synced groups or mapping changed since the last full reconcile"
+        )
+        candidates.append(("full", reason, now))
     else:
         candidates.append(
             (

@@ -28,12 +28,10 @@ def directory_ids(w: World) -> set[str]:
 def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The account's first sync: no synced users yet, so creates go while the read goes on.
     d = world.directory
-    d.add_user("a-linked")
-    d.add_member(SALES, "a-linked")
-    world.engine.reconcile(OP, "acme")
-    with world.container.unit_of_work() as s:
-        s.query(DirectorySyncState).delete()  # so a saved link would show
+    d.add_user("a-first")
+    d.add_member(SALES, "a-first")
     for i in range(7):
         d.add_user(f"u{i}", givenName=f"N{i}")
         d.add_member(SALES, f"u{i}")
@@ -51,20 +49,52 @@ def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(
     summary = world.engine.reconcile(OP, "acme")
     assert summary.status == "failed"
     assert "unavailable" in (summary.message or "")
-    # The engine's chunks are 3: a-linked (unchanged) and u0..u4 went in two chunks while the
-    # read went on; u5 was planned but not yet written when the read failed.
-    assert directory_ids(world) == {"a-linked", "u0", "u1", "u2", "u3", "u4"}
+    # The engine's chunks are 3: a-first and u0..u4 went in two chunks while the read went
+    # on; u5 was planned but not yet written when the read failed.
+    assert directory_ids(world) == {"a-first", "u0", "u1", "u2", "u3", "u4"}
     with world.container.unit_of_work() as s:
         account = get_account(s, OP, "acme")
         run = runs.get_run(s, OP, account, summary.run_id)
-        assert run.counts == {"skip": 1, "create": 5}
-        assert {i.directory_id for i in runs.items(s, run)} == {f"u{i}" for i in range(5)}
+        assert run.counts == {"create": 6}
+        assert {i.directory_id for i in runs.items(s, run)} == {"a-first"} | {
+            f"u{i}" for i in range(5)
+        }
         assert s.get(DirectorySyncState, account.id) is None  # the next run starts over
     # Nothing unseen was swept: the read never completed.
     monkeypatch.setattr(d, "users_in_scope", whole)
     again = world.engine.reconcile(OP, "acme")
     assert again.status == "succeeded"
     assert again.counts == {"skip": 6, "create": 2}
+
+
+def test_with_synced_users_creates_wait_for_the_whole_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The creation guard judges a run's creates together, so none goes before the read ends.
+    d = world.directory
+    d.add_user("a-linked")
+    d.add_member(SALES, "a-linked")
+    world.engine.reconcile(OP, "acme")
+    for i in range(7):
+        d.add_user(f"u{i}", givenName=f"N{i}")
+        d.add_member(SALES, f"u{i}")
+    whole = d.users_in_scope
+
+    def breaks_after_seven(
+        groups: Sequence[str], select_: Sequence[str]
+    ) -> Iterator[DirectoryUser]:
+        for n, user in enumerate(whole(groups, select_)):
+            if n == 7:
+                raise TransientGraphError("the service is unavailable", status=503)
+            yield user
+
+    monkeypatch.setattr(d, "users_in_scope", breaks_after_seven)
+    assert world.engine.reconcile(OP, "acme").status == "failed"
+    assert directory_ids(world) == {"a-linked"}
+    monkeypatch.setattr(d, "users_in_scope", whole)
+    again = world.engine.reconcile(OP, "acme")
+    assert again.status == "succeeded"
+    assert again.counts == {"skip": 1, "create": 7}
 
 
 def test_a_create_waits_for_the_link_that_frees_its_email(world: World) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from switchboard.directory.models import DirectoryUser
 from switchboard.sync.mapping import LocationRef
 from switchboard.sync.plan import Action, Observation, PortalUser, plan
-from switchboard.sync.policy import DeletionGuard, SyncPolicy
+from switchboard.sync.policy import CreationGuard, DeletionGuard, SyncPolicy
 
 HQ = LocationRef(1, "HQ")
 BRANCH = LocationRef(2, "Branch")
@@ -267,3 +267,40 @@ def test_each_directory_user_gets_at_most_one_item(kinds: list[str]) -> None:
     ids = [i.directory_id for i in result.items]
     assert len(ids) == len(set(ids))
     assert result.counts().get("delete", 0) == kinds.count("delete") + kinds.count("out")
+
+
+def _newcomers(n: int) -> list[Observation]:
+    return [seen(entra(f"n{i}")) for i in range(n)]
+
+
+def test_mass_creation_on_a_synced_account_is_held_with_its_creates() -> None:
+    synced = [portal(i, f"s{i}") for i in range(50)]
+    observed = [seen(entra(f"s{i}")) for i in range(50)] + _newcomers(21)
+    result = plan(observed, synced, POLICY, LOCATIONS, full=True)
+    assert result.hold_reason is not None
+    assert "would create 21 users while 50 are synced" in result.hold_reason
+    assert result.hold_creates
+    # Within the creation guard (here 20 is both the count and 40% of 50): not held.
+    calm = plan(observed[:70], synced, POLICY, LOCATIONS, full=True)
+    assert calm.hold_reason is None and not calm.hold_creates
+
+
+def test_an_accounts_first_sync_is_never_held_for_creating() -> None:
+    result = plan(_newcomers(120), [], POLICY, LOCATIONS, full=True)
+    assert result.hold_reason is None
+    assert result.counts() == {"create": 120}
+
+
+def test_the_creation_guard_has_its_own_threshold() -> None:
+    policy = SyncPolicy(creation_guard=CreationGuard(max_percent=50, max_count=2))
+    synced = [portal(i, f"s{i}") for i in range(4)]
+    observed = [seen(entra(f"s{i}")) for i in range(4)]
+    assert (
+        plan([*observed, *_newcomers(2)], synced, policy, LOCATIONS, full=True).hold_reason is None
+    )
+    held = plan([*observed, *_newcomers(3)], synced, policy, LOCATIONS, full=True)
+    assert held.hold_creates
+    # A deletion-only hold keeps creates going.
+    many = [portal(i, f"s{i}") for i in range(10)]
+    gone = plan(_newcomers(1), many, policy, LOCATIONS, full=True)
+    assert gone.hold_reason is not None and not gone.hold_creates

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from switchboard.directory import registration as service
-from switchboard.web.api.directory_schemas import RegistrationOut
-from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount
+from switchboard.sync import rescope
+from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
+from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
 
 router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory"])
 
@@ -45,6 +46,7 @@ def disconnect(account: WriteAccount, session: DB, actor: Caller) -> Response:
 
 @router.patch("/settings")
 def update_settings(
+    request: Request,
     account: WriteAccount,
     session: DB,
     actor: Caller,
@@ -55,8 +57,23 @@ def update_settings(
             examples=[{"groups": ["0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"], "mode": "jit"}],
         ),
     ],
-) -> RegistrationOut:
-    return RegistrationOut.of(service.update_settings(session, actor, account, body))
+) -> SettingsOut:
+    """Change the sync settings. A change of the synced groups, ``all_users`` (the whole
+    tenant, an explicit choice) or the mapping starts a guarded full reconcile at once."""
+    before = service.policy_of(service.get_registration(session, actor, account))
+    registration = service.update_settings(session, actor, account, body)
+    out = RegistrationOut.of(registration)
+    after = service.policy_of(registration)
+    session.commit()  # the reconcile runs in transactions of its own
+    c = container(request)
+    started = rescope.after_settings_change(
+        c, c.jobs, actor, account.slug, account.id, before, after, trigger="api"
+    )
+    return SettingsOut(
+        **out.model_dump(),
+        reconcile_run_id=started.run_id if started else None,
+        reconcile_note=started.note if started else None,
+    )
 
 
 @router.get(

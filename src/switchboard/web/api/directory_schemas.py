@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory import certificates
@@ -68,6 +68,19 @@ class RegistrationOut(BaseModel):
             created_at=r.created_at,
             updated_at=r.updated_at,
         )
+
+
+class SettingsOut(RegistrationOut):
+    """The registration after a settings change, with the full reconcile it started."""
+
+    reconcile_run_id: int | None = Field(
+        default=None,
+        description="The full reconcile started because the synced groups, whole tenant or"
+        " mapping changed (it runs in the background; follow it under runs)",
+    )
+    reconcile_note: str | None = Field(
+        default=None, description="Why that reconcile did not start at once, if it did not"
+    )
 
 
 class DisconnectOut(BaseModel):

@@ -24,7 +24,8 @@ from switchboard.directory.connection_service import verify_connection
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
-from switchboard.sync import runs, subscriptions
+from switchboard.sync import rescope, runs, subscriptions
+from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
 from switchboard.web.ui import directory_form as forms
 from switchboard.web.ui.context import account_page
@@ -187,17 +188,31 @@ def show_settings(request: Request, slug: str, viewer: CurrentViewer) -> Respons
 
 @router.post("/accounts/{slug}/directory/settings")
 def save_settings(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
-    def change(session: Session) -> DirectoryRegistration:
+    def change(session: Session) -> tuple[int, SyncPolicy, SyncPolicy]:
         account = get_account(session, viewer.actor, slug, write=True)
         registration = service.get_registration(session, viewer.actor, account)
+        before = service.policy_of(registration)
         patch = forms.settings_patch(registration, form)
-        return service.update_settings(session, viewer.actor, account, patch)
+        saved = service.update_settings(session, viewer.actor, account, patch)
+        return account.id, before, service.policy_of(saved)
 
-    outcome = inside(container(request), change)
+    c = container(request)
+    outcome = inside(c, change)
     if outcome is Outcome.NOT_CONNECTED:
         return not_connected(slug)
     if isinstance(outcome, FormError):
         return _settings_page(request, viewer, slug, values=forms.typed_values(form), error=outcome)
+    assert not isinstance(outcome, Outcome)
+    account_id, before, after = outcome
+    started = rescope.after_settings_change(
+        c, c.jobs, viewer.actor, slug, account_id, before, after, trigger="manual"
+    )
+    if started is not None and started.run_id is not None:
+        # The new scope is being reconciled: show that run.
+        return RedirectResponse(
+            f"/accounts/{slug}/directory/runs/{started.run_id}?done=directory-rescoped",
+            status_code=303,
+        )
     return RedirectResponse(
         f"/accounts/{slug}/directory?done=directory-settings-saved", status_code=303
     )

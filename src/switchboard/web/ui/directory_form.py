@@ -59,6 +59,7 @@ def registration_values(registration: DirectoryRegistration) -> dict[str, str]:
         "graph_url": registration.graph_url if registration.cloud == "custom" else "",
         "ca_bundle_pem": registration.ca_bundle_pem or "",
         "groups": "\n".join(policy.groups),
+        "all_users": "yes" if policy.all_users else "",
         "location_rules": "\n".join(f"{k} = {v}" for k, v in policy.location_rules.items()),
         "default_location": policy.default_location or "",
         "direction": policy.direction,
@@ -101,6 +102,7 @@ def settings_from(form: Submitted) -> dict[str, Any]:
     batched = mode == "batched"
     return {
         "groups": [g for g in _SPLIT.split(form.raw("groups")) if g],
+        "all_users": form.text("all_users") == "yes",
         "location_rules": location_rules(form.raw("location_rules")),
         "default_location": form.optional("default_location"),
         "direction": direction,

@@ -39,6 +39,8 @@ NOTICES = {
     "directory-connected": "Connected. Download the certificate, upload it to the app"
     " registration in Entra ID (Certificates & secrets), then test the connection.",
     "directory-settings-saved": "Sync settings saved.",
+    "directory-rescoped": "Sync settings saved. The synced groups or the mapping changed, so"
+    " this full reconcile started at once; mass deletions and creations wait for approval.",
     "directory-tested": "Connection tested; the result is below.",
     "directory-disconnected": "Disconnected from Entra ID. Directory users are now ordinary"
     " portal users.",
@@ -47,8 +49,9 @@ NOTICES = {
     " registration, test the connection, then promote it.",
     "certificate-promoted": "The new certificate is now in use.",
     "certificate-discarded": "The new certificate was discarded; the current one stays.",
-    "run-approved": "Held deletions approved and carried out.",
-    "run-rejected": "Held deletions rejected; the users stay.",
+    "run-approved": "Approved. Each held change was checked against Entra ID first: users"
+    " back in scope were kept, and only what is still wanted was carried out.",
+    "run-rejected": "Held changes rejected; nothing was deleted or created.",
 }
 
 _env = jinja2.Environment(
