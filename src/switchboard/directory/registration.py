@@ -271,7 +271,7 @@ def _explicit_scope(patch: dict[str, Any]) -> dict[str, Any]:
 
 
 # Settings whose change alters who is synced or what they become: a full reconcile follows.
-RESCOPING = ("groups", "all_users", "mapping", "location_rules", "default_location")
+RESCOPING = frozenset({"groups", "all_users", "mapping", "location_rules", "default_location"})
 
 
 def rescoped_fields(before: SyncPolicy, after: SyncPolicy) -> list[str]:

@@ -365,7 +365,12 @@ class SyncEngine:
         with them wait for the complete read and the deletion guard."""
         with self.container.unit_of_work() as session:
             locations = _locations(session, ctx.account_id)
-            planner = Planner(_portal_users(session, ctx.account_id), ctx.policy, locations)
+            planner = Planner(
+                _portal_users(session, ctx.account_id),
+                ctx.policy,
+                locations,
+                guard_creations=_scope_changed(session, ctx.account_id),
+            )
         writer = _RunWriter(self.container, ctx, run_id, full=True)
         # Two-way runs compare every user's numbers afterwards; one-way runs keep no user past
         # its plan, so memory does not grow with the tenant.
@@ -637,6 +642,7 @@ class SyncEngine:
                 locations,
                 full=full,
                 linked_count=portal[1] if portal is not None else None,
+                guard_creations=_scope_changed(session, ctx.account_id),
             )
         items = _in_apply_order(the_plan.items)
         return self._apply(
@@ -876,6 +882,14 @@ def _locations(session: Session, account_id: int) -> list[LocationRef]:
         select(Location.id, Location.name).where(Location.account_id == account_id)
     )
     return [LocationRef(int(i), str(n)) for i, n in rows]
+
+
+def _scope_changed(session: Session, account_id: int) -> bool:
+    """Whether the account has no delta chain: never synced, or its groups or mapping changed
+    since the last full reconcile (the creation guard's case; a first sync has no synced users
+    and so is never held for creating)."""
+    state = session.get(DirectorySyncState, account_id)
+    return state is None or state.delta_chain_started_at is None
 
 
 def _save_state(session: Session, account_id: int, links: tuple[str, str], *, full: bool) -> None:

@@ -356,9 +356,14 @@ class Planner:
         portal_users: Iterable[PortalUser],
         policy: SyncPolicy,
         locations: Sequence[LocationRef],
+        *,
+        guard_creations: bool = True,
     ) -> None:
         self.index = PortalIndex(portal_users)
         self.policy = policy
+        # The creation guard watches scope changes (a wrong group, the whole tenant by
+        # mistake), not an account growing through ordinary directory changes.
+        self.guard_creations = guard_creations
         self._planner = _Planner(
             self.index, policy, {loc.name.casefold(): loc for loc in locations}
         )
@@ -385,7 +390,7 @@ class Planner:
     def creates_wait(self) -> bool:
         """Whether creates must wait for the complete read: the creation guard judges them
         all at once, and it only applies to an account that already has synced users."""
-        return self.index.linked_count > 0
+        return self.guard_creations and self.index.linked_count > 0
 
     def may_collide(self, item: PlanItem) -> bool:
         """Whether the item takes a username or email another portal user holds now: such an
@@ -421,7 +426,9 @@ class Planner:
                     )
         linked = self.index.linked_count if linked_count is None else linked_count
         deletions = _guard(self.plan, self.policy, linked, self.in_scope, full)
-        creations = _creation_guard(self.plan, self.policy, linked)
+        creations = (
+            _creation_guard(self.plan, self.policy, linked) if self.guard_creations else None
+        )
         self.plan.hold_reason = "; ".join(r for r in (deletions, creations) if r) or None
         self.plan.hold_creates = creations is not None
         return items[start:]
@@ -435,13 +442,15 @@ def plan(
     *,
     full: bool,
     linked_count: int | None = None,
+    guard_creations: bool = True,
 ) -> Plan:
     """Decide what to do. With ``full``, linked users not observed at all are swept (deleted).
 
     ``portal_users`` may be only the users the observations can concern (a delta round); then
     ``linked_count`` gives how many linked users the account has, for the deletion guard.
+    ``guard_creations``: apply the creation guard (runs after a change of scope).
     """
-    planner = Planner(portal_users, policy, locations)
+    planner = Planner(portal_users, policy, locations, guard_creations=guard_creations)
     for obs in observations:
         planner.observe(obs)
     planner.finish(full=full, linked_count=linked_count)

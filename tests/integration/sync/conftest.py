@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from switchboard.bootstrap import Container
-from switchboard.db.models import DirectoryRegistration
+from switchboard.db.models import DirectoryRegistration, DirectorySyncState
+from switchboard.directory.registration import RESCOPING
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.sync.engine import SyncEngine
@@ -35,6 +36,10 @@ class World:
             reg = s.query(DirectoryRegistration).one()
             policy = SyncPolicy.model_validate({**reg.policy, **changes})
             reg.policy = policy.model_dump(mode="json")
+            state = s.get(DirectorySyncState, reg.account_id)
+            if state is not None and RESCOPING & changes.keys():
+                # As the settings service does: a change of scope wants a full reconcile.
+                state.delta_chain_started_at = None
 
 
 def connect(container: Container, policy: SyncPolicy) -> None:

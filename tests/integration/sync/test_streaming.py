@@ -15,7 +15,7 @@ from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import create_user
 from switchboard.sync import runs
 from tests import factories
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync.conftest import OTHER, SALES, World
 
 OP = factories.OPERATOR
 
@@ -67,18 +67,8 @@ def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(
     assert again.counts == {"skip": 6, "create": 2}
 
 
-def test_with_synced_users_creates_wait_for_the_whole_read(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The creation guard judges a run's creates together, so none goes before the read ends.
-    d = world.directory
-    d.add_user("a-linked")
-    d.add_member(SALES, "a-linked")
-    world.engine.reconcile(OP, "acme")
-    for i in range(7):
-        d.add_user(f"u{i}", givenName=f"N{i}")
-        d.add_member(SALES, f"u{i}")
-    whole = d.users_in_scope
+def _breaks_after_seven(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = world.directory.users_in_scope
 
     def breaks_after_seven(
         groups: Sequence[str], select_: Sequence[str]
@@ -88,13 +78,47 @@ def test_with_synced_users_creates_wait_for_the_whole_read(
                 raise TransientGraphError("the service is unavailable", status=503)
             yield user
 
-    monkeypatch.setattr(d, "users_in_scope", breaks_after_seven)
+    monkeypatch.setattr(world.directory, "users_in_scope", breaks_after_seven)
+
+
+def test_after_a_scope_change_creates_wait_for_the_whole_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The creation guard judges a scope change's creates together: none goes before the read
+    # ends.
+    d = world.directory
+    d.add_user("a-linked")
+    d.add_member(SALES, "a-linked")
+    world.engine.reconcile(OP, "acme")
+    for i in range(7):
+        d.add_user(f"u{i}", givenName=f"N{i}")
+        d.add_member(OTHER, f"u{i}")
+    world.set_policy(groups=[SALES, OTHER])
+    _breaks_after_seven(world, monkeypatch)
     assert world.engine.reconcile(OP, "acme").status == "failed"
     assert directory_ids(world) == {"a-linked"}
-    monkeypatch.setattr(d, "users_in_scope", whole)
+    monkeypatch.undo()
     again = world.engine.reconcile(OP, "acme")
     assert again.status == "succeeded"
     assert again.counts == {"skip": 1, "create": 7}
+
+
+def test_without_a_scope_change_new_users_are_created_while_reading(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ordinary growth is not the creation guard's business: creates stream as on a first sync.
+    d = world.directory
+    d.add_user("a-linked")
+    d.add_member(SALES, "a-linked")
+    world.engine.reconcile(OP, "acme")
+    for i in range(7):
+        d.add_user(f"u{i}", givenName=f"N{i}")
+        d.add_member(SALES, f"u{i}")
+    engine = world.engine
+    engine.chunk_size = 2
+    _breaks_after_seven(world, monkeypatch)
+    assert engine.reconcile(OP, "acme").status == "failed"
+    assert len(directory_ids(world)) > 1
 
 
 def test_a_create_waits_for_the_link_that_frees_its_email(world: World) -> None:
