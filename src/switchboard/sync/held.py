@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from switchboard.bootstrap import Container
 from switchboard.db.models import DirectoryRegistration, SyncRun, SyncRunItem
 from switchboard.directory.errors import GraphError
 from switchboard.directory.models import DirectoryUser
@@ -26,7 +28,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict
-from switchboard.sync import runs
+from switchboard.sync import lease, runs
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.engine import (
     RunSummary,
@@ -131,10 +133,22 @@ def resolve(
         if callable(close):
             close()
     with container.unit_of_work() as session:
+        # Approval changes users as a run does: not while a run of the account is in progress.
+        lease.lock_for_start(session, ctx.account_id)
+        try:
+            lease.claim(session, ctx.account_id, slug, lease=_lease(container), dry_run=False)
+        except Conflict as exc:
+            raise Conflict(
+                exc.message.replace("then start again", "then approve again"), code=exc.code
+            ) from exc
         # Decided meanwhile by someone else? Two approvals at once: the second waits here.
         session.execute(select(SyncRun.id).where(SyncRun.id == run_id).with_for_update())
         run = _held_run(session, actor, slug, run_id)
         return _approve(session, actor, ctx, run, fresh)
+
+
+def _lease(container: Container) -> timedelta:
+    return timedelta(seconds=container.settings.run_lease_seconds)
 
 
 def _approve(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from switchboard.clock import FixedClock
 from switchboard.db.models import SyncRunItem, User
 from switchboard.portal.accounts import get_account
+from switchboard.portal.errors import Conflict
 from switchboard.sync import runs
 from tests import factories
 from tests.integration.sync.conftest import OTHER, SALES, World
@@ -204,3 +206,26 @@ def test_a_few_new_users_are_not_held(world: World) -> None:
     summary = world.engine.reconcile(OP, "acme")
     assert summary.status == "succeeded"
     assert summary.counts["create"] == 5
+
+
+def test_approval_waits_for_a_run_in_progress(world: World) -> None:
+    ids = populate(world, 20)
+    world.engine.reconcile(OP, "acme")
+    for uid in ids[:8]:
+        world.directory.remove_member(SALES, uid)
+    held = world.engine.reconcile(OP, "acme")
+    assert held.status == "held"
+    with world.container.unit_of_work() as s:
+        account = get_account(s, OP, "acme")
+        busy = runs.start(s, account, trigger="schedule", kind="delta", dry_run=False).id
+    with pytest.raises(Conflict) as refused:
+        world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    assert refused.value.code == "run_in_progress"
+    assert f"run {busy} (delta round" in refused.value.message
+    assert refused.value.message.endswith("wait for it to finish, then approve again")
+    assert len(synced(world)) == 20
+    with world.container.unit_of_work() as s:
+        runs.finish(s, busy, status="succeeded", counts={})
+    approved = world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    assert approved.counts["delete"] == 8
+    assert len(synced(world)) == 12
