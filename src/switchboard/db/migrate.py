@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,3 +31,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def current_tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names())
+
+
+@lru_cache(maxsize=1)
+def _heads() -> frozenset[str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether every migration of this version has been applied to the database."""
+    with engine.connect() as connection:
+        applied = MigrationContext.configure(connection).get_current_heads()
+    return frozenset(applied) == _heads()
