@@ -24,9 +24,25 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Migrations rebuild SQLite tables (copy, drop, rename); with foreign keys enforced
+            # the drop would delete or null the rows that reference the table. The pragma only
+            # takes effect outside a transaction, so it is set before the first statement.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration left dangling references: {broken[:5]}")
+            connection.commit()
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def current_tables(engine: Engine) -> set[str]:
