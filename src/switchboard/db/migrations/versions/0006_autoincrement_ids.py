@@ -13,6 +13,7 @@ Create Date: 2026-11-30 09:00:00.000000
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -44,12 +45,22 @@ def upgrade() -> None:
     _rebuild(True)
     for table, object_type in TABLES.items():
         # Ids deleted before this migration stay unused too, as far as the audit log knows them.
-        op.execute(f"DELETE FROM sqlite_sequence WHERE name = '{table}'")
-        op.execute(
-            "INSERT INTO sqlite_sequence (name, seq) SELECT"
-            f" '{table}', max(coalesce((SELECT max(id) FROM {table}), 0),"
-            " coalesce((SELECT max(CAST(object_id AS INTEGER)) FROM audit_events"
-            f" WHERE object_type = '{object_type}'), 0))"
+        bind = op.get_bind()
+        bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": table})
+        highest = sa.select(sa.func.coalesce(sa.func.max(sa.column("id")), 0)).select_from(
+            sa.table(table)
+        )
+        audited = sa.text(
+            "SELECT coalesce(max(CAST(object_id AS INTEGER)), 0) FROM audit_events"
+            " WHERE object_type = :kind"
+        )
+        seq = max(
+            bind.execute(highest).scalar_one(),
+            bind.execute(audited, {"kind": object_type}).scalar_one(),
+        )
+        bind.execute(
+            sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :seq)"),
+            {"t": table, "seq": seq},
         )
 
 
