@@ -39,6 +39,7 @@ from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
 from switchboard.sync import runs, writeback
 from switchboard.sync.apply import BulkState, apply_items
+from switchboard.sync.failure_text import unexpected_failure
 from switchboard.sync.mapping import Desired, LocationRef, map_user
 from switchboard.sync.plan import (
     Action,
@@ -314,7 +315,7 @@ class SyncEngine:
                 message += f" (request-id {exc.request_id})"
             return self._fail(run_id, trigger, kind, dry_run, message)
         except BaseException as exc:
-            self._fail(run_id, trigger, kind, dry_run, f"{exc.__class__.__name__}: {exc}")
+            self._fail(run_id, trigger, kind, dry_run, unexpected_failure(exc, run_id))
             raise
         finally:
             close = getattr(directory, "close", None)  # a live Graph client holds connections
