@@ -47,9 +47,9 @@ def upgrade() -> None:
         # Ids deleted before this migration stay unused too, as far as the audit log knows them.
         bind = op.get_bind()
         bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": table})
-        highest = sa.select(sa.func.coalesce(sa.func.max(sa.column("id")), 0)).select_from(
-            sa.table(table)
-        )
+        highest: sa.Select[tuple[int]] = sa.select(
+            sa.func.coalesce(sa.func.max(sa.column("id", sa.Integer)), 0)
+        ).select_from(sa.table(table))
         audited = sa.text(
             "SELECT coalesce(max(CAST(object_id AS INTEGER)), 0) FROM audit_events"
             " WHERE object_type = :kind"
