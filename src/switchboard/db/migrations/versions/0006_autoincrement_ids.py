@@ -47,7 +47,7 @@ def upgrade() -> None:
         # Ids deleted before this migration stay unused too, as far as the audit log knows them.
         bind = op.get_bind()
         bind.execute(sa.text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": table})
-        highest: sa.Select[tuple[int]] = sa.select(
+        highest: sa.Select[int] = sa.select(
             sa.func.coalesce(sa.func.max(sa.column("id", sa.Integer)), 0)
         ).select_from(sa.table(table))
         audited = sa.text(
