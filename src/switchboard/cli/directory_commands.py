@@ -20,6 +20,7 @@ from switchboard.cli.common import (
 )
 from switchboard.directory import registration as service
 from switchboard.portal import accounts as accounts_service
+from switchboard.portal.validation import quote
 from switchboard.web.api.directory_schemas import RegistrationOut
 
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
@@ -80,7 +81,7 @@ def _pairs(values: list[str] | None, option: str, shape: str) -> dict[str, str]:
     for raw in values or []:
         left, sep, right = raw.rpartition("=")
         if not sep or not left.strip() or not right.strip():
-            raise fail(f"{option}: '{raw}' is not {shape}", 2)
+            raise fail(f"{option}: {quote(raw)} is not {shape}", 2)
         found[left.strip()] = right.strip()
     return found
 

@@ -96,7 +96,7 @@ def content_type_of(raw: str | None) -> str:
     """The bare, lower-cased media type, if it is one of the accepted audio types."""
     base = (raw or "").split(";", 1)[0].strip().lower()
     if base not in CONTENT_TYPES:
-        given = f"'{base}'" if base else "no content type"
+        given = v.quote(base) if base else "no content type"
         raise ValidationFailed(
             f"file: {given} is not an accepted audio type; send the file with one of"
             f" {', '.join(sorted(CONTENT_TYPES))}",

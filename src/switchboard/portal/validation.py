@@ -136,13 +136,13 @@ def e164(value: str) -> str:
     raw = value.strip()
     hint = "write it as + then the country code and number, e.g. +14155550123"
     if not raw.startswith("+"):
-        raise ValueError(f"'{raw}' is not in E.164 form: {hint}")
+        raise ValueError(f"{quote(raw)} is not in E.164 form: {hint}")
     try:
         parsed = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"'{raw}' is not a phone number: {hint}") from exc
+        raise ValueError(f"{quote(raw)} is not a phone number: {hint}") from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"'{raw}' is not a valid phone number for its country code: {hint}")
+        raise ValueError(f"{quote(raw)} is not a valid phone number for its country code: {hint}")
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -163,7 +163,7 @@ def time_zone(value: str) -> str:
     value = value.strip()
     if value not in _time_zones():
         raise ValueError(
-            f"'{value}' is not an IANA time zone (e.g. America/New_York, Europe/Paris)"
+            f"{quote(value)} is not an IANA time zone (e.g. America/New_York, Europe/Paris)"
         )
     return value
 
@@ -171,14 +171,16 @@ def time_zone(value: str) -> str:
 def country(value: str) -> str:
     value = value.strip().upper()
     if len(value) != 2 or value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code (e.g. US, FR, DE)")
+        raise ValueError(
+            f"{quote(value)} is not an ISO 3166-1 alpha-2 country code (e.g. US, FR, DE)"
+        )
     return value
 
 
 def extension(value: str, length: int) -> str:
     if not (value.isascii() and value.isdigit()) or len(value) != length:
         raise ValidationFailed(
-            f"extension: '{value}' must be exactly {length} digits (the account's dial plan)",
+            f"extension: {quote(value)} must be exactly {length} digits (the account's dial plan)",
             field="extension",
         )
     return value

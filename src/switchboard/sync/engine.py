@@ -37,6 +37,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, PortalError, ValidationFailed
 from switchboard.portal.users import delete_user
+from switchboard.portal.validation import quote
 from switchboard.sync import runs, writeback
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.failure_text import unexpected_failure
@@ -529,7 +530,7 @@ class SyncEngine:
                 )
                 linked_id = linked.directory_id if linked else None
             if linked_id is None:
-                message = f"no user '{key}' in Entra ID (by object id or UPN)"
+                message = f"no user {quote(key)} in Entra ID (by object id or UPN)"
                 return self._single_outcome(
                     run_id, trigger, None, key, "error", "not_found", message
                 )

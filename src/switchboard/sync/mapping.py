@@ -104,11 +104,13 @@ def map_user(
     try:
         email = validation.email(raw_email)
     except ValueError as exc:
-        return MappingError("invalid_email", f"the email '{raw_email}' from Entra ID {exc}")
+        return MappingError(
+            "invalid_email", f"the email {validation.quote(raw_email)} from Entra ID {exc}"
+        )
     location_value = _text(user, m.location)
     location = resolve_location(location_value, policy, locations)
     if location is None:
-        shown = f"'{location_value}'" if location_value else "empty"
+        shown = validation.quote(location_value) if location_value else "empty"
         return MappingError(
             "unmapped_location",
             f"{m.location} is {shown} and matches no location; add a location rule for it or"
