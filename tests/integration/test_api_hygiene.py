@@ -75,19 +75,22 @@ def test_token_expiry_in_days_is_bounded(api: Api) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", f"{BASE}/users", {"GET", "HEAD", "POST"}),
-        ("POST", f"{BASE}/users/1", {"GET", "HEAD", "PATCH", "DELETE"}),
-        ("DELETE", "/api/v1/me", {"GET", "HEAD"}),
-        ("TRACE", f"{BASE}/directory/registration", {"GET", "HEAD", "PUT", "DELETE"}),
+        ("PUT", f"{BASE}/users", {"GET", "POST"}),
+        ("POST", f"{BASE}/users/1", {"GET", "PATCH", "DELETE"}),
+        ("DELETE", "/api/v1/me", {"GET"}),
+        ("HEAD", "/api/v1/me", {"GET"}),
+        ("TRACE", f"{BASE}/directory/registration", {"GET", "PUT", "DELETE"}),
+        ("POST", "/openapi.json", {"GET", "HEAD"}),
     ],
 )
 def test_405_names_every_allowed_method(
     api: Api, method: str, path: str, allowed: set[str]
 ) -> None:
     response = api.client.request(method, path, headers=api.headers)
-    message = error_of(response, 405, "method_not_allowed")
+    assert response.status_code == 405
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
-    assert method in message
+    if method != "HEAD":  # a HEAD answer has no body
+        assert method in error_of(response, 405, "method_not_allowed")
 
 
 def test_openapi_lists_error_statuses_with_the_envelope(app_client: TestClient) -> None:

@@ -26,7 +26,7 @@ def envelope(
     )
 
 
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def allowed_methods(request: Request) -> str:
@@ -42,8 +42,6 @@ def allowed_methods(request: Request) -> str:
             for route in request.app.router.routes
         )
     }
-    if "GET" in allowed:
-        allowed.add("HEAD")
     return ", ".join(sorted(allowed))
 
 
