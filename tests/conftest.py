@@ -90,6 +90,8 @@ def _wipe(engine: Engine) -> None:
         else:
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
+            # AUTOINCREMENT counters, like PostgreSQL's RESTART IDENTITY above.
+            conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @pytest.fixture

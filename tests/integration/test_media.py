@@ -318,7 +318,7 @@ def test_terminated_account_media_is_purged_by_retention(
         ({"duration_seconds": "-1"}, 422, "duration_seconds", "validation_failed"),
         ({"recorded_at": "2026-01-15T08:00:00"}, 422, "recorded_at", "validation_failed"),
         ({"recorded_at": "2026-01-15T10:00:00+00:00"}, 422, "recorded_at", "validation_failed"),
-        ({"user_id": "999999"}, 422, "user_id", "user_not_found"),
+        ({"user_id": "999999"}, 404, "user_id", "user_not_found"),
         ({"content": b""}, 422, "file", "validation_failed"),
     ],
 )
@@ -348,7 +348,7 @@ def test_user_of_another_account_and_missing_file(
     st = _setup(container)
     other = _setup(container, "globex", area="415")
     foreign = _upload(app_client, st.admin, other.user_id)
-    assert foreign["_status"] == 422
+    assert foreign["_status"] == 404
     assert foreign["error"] == {
         "code": "user_not_found",
         "field": "user_id",

@@ -115,6 +115,7 @@ def test_api_without_a_client_certificate_is_refused_while_healthz_works(
     token = token_for(container, "op@example.com", Role.PROVIDER_ADMIN)
     with client(pki, server_port) as http:
         refused = http.get("/api/v1/accounts", headers=bearer(token))
+        document = http.get("/openapi.json")
         health = http.get("/healthz")
 
     assert refused.status_code == 403
@@ -122,6 +123,9 @@ def test_api_without_a_client_certificate_is_refused_while_healthz_works(
     assert error["code"] == "client_certificate_required"
     assert error["field"] is None
     assert "certs issue-client" in error["message"] and "--cert" in error["message"]
+    # The API's description is gated like the API and its /api/docs page.
+    assert document.status_code == 403
+    assert document.json()["error"]["code"] == "client_certificate_required"
     assert health.status_code == 200
     assert health.json() == {"status": "ok"}
 
@@ -137,18 +141,24 @@ def test_good_certificate_and_token_reach_the_api(
     with client(pki, server_port, pki.alice) as http:
         listed = http.get("/api/v1/accounts", headers=bearer(token))
         no_token = http.get("/api/v1/accounts")
+        document = http.get("/openapi.json")
 
     assert listed.status_code == 200, listed.text
     assert [a["slug"] for a in listed.json()] == ["acme"]
+    assert document.status_code == 200
+    assert document.json()["info"]["title"] == "Switchboard"
     # The certificate admits the client to the API; it does not replace the API token.
     assert no_token.status_code == 401
     assert no_token.json()["error"]["code"] != "client_certificate_required"
     assert "client certificate CN=alice" in caplog.text
 
 
-@pytest.mark.parametrize("which", ["stranger", "expired"])
-def test_rejected_certificate_fails_the_handshake(
-    container: Container, pki: Pki, server_port: int, which: str
+@pytest.mark.parametrize(
+    ("which", "alert"),
+    [("stranger", "ALERT_UNKNOWN_CA"), ("expired", "ALERT_CERTIFICATE_EXPIRED")],
+)
+def test_rejected_certificate_fails_the_handshake_with_an_alert(
+    container: Container, pki: Pki, server_port: int, which: str, alert: str
 ) -> None:
     token = token_for(container, "op@example.com", Role.PROVIDER_ADMIN)
     pair: IssuedFiles = getattr(pki, which)
@@ -157,14 +167,26 @@ def test_rejected_certificate_fails_the_handshake(
     with client(pki, server_port, pair) as http, pytest.raises(httpx.TransportError):
         http.get("/healthz", headers=bearer(token))
 
-    # TLS 1.2: the client certificate is checked inside the handshake, which fails.
+    # TLS 1.2: the client certificate is checked inside the handshake, which fails; the server
+    # says why with a TLS alert rather than just closing the connection.
     ctx = client_context(pki, pair)
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     with (
         socket.create_connection(("127.0.0.1", server_port), timeout=10) as raw,
-        pytest.raises(ssl.SSLError),
+        pytest.raises(ssl.SSLError, match=alert),
     ):
-        ctx.wrap_socket(raw, server_hostname="localhost")
+        ctx.wrap_socket(raw, server_hostname="localhost").close()
+
+    # TLS 1.3: the handshake completes on the client's side first; the alert arrives on read.
+    ctx13 = client_context(pki, pair)
+    ctx13.minimum_version = ssl.TLSVersion.TLSv1_3
+    with (
+        socket.create_connection(("127.0.0.1", server_port), timeout=10) as raw,
+        ctx13.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        with pytest.raises(ssl.SSLError, match=alert):
+            tls.recv(64)
 
 
 def test_good_certificate_completes_a_tls12_handshake(pki: Pki, server_port: int) -> None:

@@ -61,7 +61,7 @@ def call(
     return status, body, inner
 
 
-@pytest.mark.parametrize("path", ["/api/v1/accounts", "/api", "/api/docs"])
+@pytest.mark.parametrize("path", ["/api/v1/accounts", "/api", "/api/docs", "/openapi.json"])
 @pytest.mark.parametrize("state", [None, {}, {PEER_CERT_STATE_KEY: None}])
 def test_api_without_a_verified_certificate_is_refused(
     path: str, state: dict[str, Any] | None
@@ -72,7 +72,9 @@ def test_api_without_a_verified_certificate_is_refused(
     assert inner.seen is None
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/", "/webhooks/graph", "/apix", "/ui/api/x"])
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/", "/webhooks/graph", "/apix", "/ui/api/x", "/openapi.jsonx"]
+)
 def test_paths_outside_the_api_pass_without_a_certificate(path: str) -> None:
     status, body, _ = call(True, path, {PEER_CERT_STATE_KEY: None})
     assert (status, body) == (200, b"inner")

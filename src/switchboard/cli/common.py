@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container, build
 from switchboard.config import Settings
+from switchboard.db.migrate import is_current
 from switchboard.portal.actors import Actor, system_actor
 from switchboard.portal.errors import PortalError
 from switchboard.portal.validation import from_pydantic
@@ -37,11 +38,28 @@ def cli_actor() -> Actor:
     return system_actor(f"cli:{user}")
 
 
+NOT_MIGRATED = (
+    "the database at {where} is not set up for this version of Switchboard;"
+    " run `switchboard db upgrade` first"
+)
+
+
+def require_current_schema(c: Container) -> None:
+    """Stop with what to do, rather than a traceback, on an unmigrated or older database."""
+    if not is_current(c.engine):
+        raise fail(NOT_MIGRATED.format(where=c.engine.url.render_as_string(hide_password=True)))
+
+
 @contextmanager
-def container() -> Iterator[Container]:
-    """The composition root for one command; its connections close when the command ends."""
+def container(*, migrated: bool = True) -> Iterator[Container]:
+    """The composition root for one command; its connections close when the command ends.
+
+    ``migrated=False`` for the commands that bring the schema up to date themselves.
+    """
     c = build(Settings())
     try:
+        if migrated:
+            require_current_schema(c)
         yield c
     finally:
         c.engine.dispose()

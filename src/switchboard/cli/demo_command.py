@@ -92,7 +92,7 @@ def demo(
     try:
         # The emulator starts in its own process while the sample account is prepared here.
         with demo_emulator.tenant(state_dir, port=emulator_port) as starting:
-            with container() as c:
+            with container(migrated=False) as c:
                 upgrade(c.engine)
                 login = demo_data.prepare(c)
                 where = c.engine.url.render_as_string(hide_password=True)

@@ -25,6 +25,7 @@ from switchboard.directory import registration as service
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError
+from switchboard.portal.validation import quote
 from switchboard.sync import rescope
 from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 
@@ -95,7 +96,7 @@ def _pairs(values: list[str] | None, option: str, shape: str) -> dict[str, str]:
     for raw in values or []:
         left, sep, right = raw.rpartition("=")
         if not sep or not left.strip() or not right.strip():
-            raise fail(f"{option}: '{raw}' is not {shape}", 2)
+            raise fail(f"{option}: {quote(raw)} is not {shape}", 2)
         found[left.strip()] = right.strip()
     return found
 

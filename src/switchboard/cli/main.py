@@ -57,7 +57,7 @@ def db_upgrade() -> None:
 
     On PostgreSQL this also creates the job queue's schema (``procrastinate``) if missing.
     """
-    with container() as c:
+    with container(migrated=False) as c:
         upgrade(c.engine)
         where = c.engine.url.render_as_string(hide_password=True)
         if not c.is_sqlite():

@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 
 from switchboard.bootstrap import Container
-from switchboard.cli.common import JsonOption, cli_actor, container, emit, fail, unit_of_work
+from switchboard.cli.common import (
+    JsonOption,
+    cli_actor,
+    container,
+    emit,
+    fail,
+    require_current_schema,
+    unit_of_work,
+)
 from switchboard.db.migrate import upgrade
 from switchboard.jobs import sync_work
 from switchboard.portal.accounts import get_account
@@ -36,11 +44,12 @@ def worker(
     `switchboard db upgrade`).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with container() as c:
+    with container(migrated=False) as c:
         if c.is_sqlite():
             upgrade(c.engine)  # as `serve` does for an embedded database
             _embedded(c, once=once, concurrency=concurrency)
         else:
+            require_current_schema(c)
             _queue(c, once=once, concurrency=concurrency)
 
 

@@ -51,9 +51,14 @@ class Account(Base):
     terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+# Tables whose ids the audit log names: SQLite must never hand a deleted row's id to a new
+# one (AUTOINCREMENT; PostgreSQL's sequences never reuse ids). Migration 0006.
+NO_ID_REUSE = {"sqlite_autoincrement": True}
+
+
 class Location(Base):
     __tablename__ = "locations"
-    __table_args__ = (UniqueConstraint("account_id", "name_key"),)
+    __table_args__ = (UniqueConstraint("account_id", "name_key"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -70,7 +75,7 @@ class Location(Base):
 
 class LicenseType(Base):
     __tablename__ = "license_types"
-    __table_args__ = (UniqueConstraint("account_id", "name_key"),)
+    __table_args__ = (UniqueConstraint("account_id", "name_key"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -87,6 +92,7 @@ class User(Base):
         UniqueConstraint("account_id", "extension"),
         UniqueConstraint("account_id", "directory_id"),
         Index("ix_users_account_last_first", "account_id", "last_name", "first_name"),
+        NO_ID_REUSE,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -117,6 +123,7 @@ class User(Base):
 
 class PhoneNumber(Base):
     __tablename__ = "phone_numbers"
+    __table_args__ = (NO_ID_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -136,7 +143,7 @@ class Media(Base):
     """A voicemail or call recording; outlives its user until the retention plan expires it."""
 
     __tablename__ = "media"
-    __table_args__ = (Index("ix_media_account_recorded", "account_id", "recorded_at"),)
+    __table_args__ = (Index("ix_media_account_recorded", "account_id", "recorded_at"), NO_ID_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

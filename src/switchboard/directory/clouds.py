@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from switchboard.portal.errors import ValidationFailed
+from switchboard.portal.validation import quote
 
 Cloud = Literal["global", "usgov", "china", "custom"]
 CLOUDS: dict[str, tuple[str, str]] = {
@@ -45,7 +46,7 @@ def guid(value: str, field: str, label: str) -> str:
     value = value.strip()
     if not GUID_RE.match(value):
         raise ValidationFailed(
-            f"{field}: '{value[:80]}' is not a GUID; copy the {label} from the app"
+            f"{field}: {quote(value)} is not a GUID; copy the {label} from the app"
             " registration's Overview page in the Entra admin center"
             " (like 00000000-0000-0000-0000-000000000000)",
             field=field,
@@ -61,7 +62,7 @@ def host_url(value: str, field: str) -> str:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        message = f"{field}: '{text[:200]}' is not a URL ({exc})"
+        message = f"{field}: {quote(text)} is not a URL ({exc})"
         raise ValidationFailed(message, field=field) from exc
     if parts.scheme.lower() != "https":
         raise ValidationFailed(f"{field}: must start with https:// ({hint})", field=field)
@@ -73,7 +74,9 @@ def host_url(value: str, field: str) -> str:
         )
     host = (parts.hostname or "").lower()
     if not _valid_host(host):
-        raise ValidationFailed(f"{field}: '{host}' is not a valid host name ({hint})", field=field)
+        raise ValidationFailed(
+            f"{field}: {quote(host)} is not a valid host name ({hint})", field=field
+        )
     shown = f"[{host}]" if ":" in host else host
     return f"https://{shown}" + (f":{port}" if port is not None and port != 443 else "")
 
@@ -120,7 +123,8 @@ def resolve(
         cloud = "custom" if given_urls else "global"
     if cloud not in CLOUD_NAMES:
         raise ValidationFailed(
-            f"cloud: '{cloud}' is not a cloud; use one of {', '.join(CLOUD_NAMES)}", field="cloud"
+            f"cloud: {quote(cloud)} is not a cloud; use one of {', '.join(CLOUD_NAMES)}",
+            field="cloud",
         )
     if cloud != "custom":
         authority, graph = CLOUDS[cloud]

@@ -32,7 +32,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
 from switchboard.portal.events import AccountTerminated, Event, JitEnded, emit
 from switchboard.portal.locations import find_location_by_name
-from switchboard.portal.validation import from_pydantic
+from switchboard.portal.validation import from_pydantic, quote
 from switchboard.secrets_at_rest import SecretBox, secrets_of
 from switchboard.sync.policy import SyncPolicy
 
@@ -187,7 +187,7 @@ def _policy_error(exc: ValidationError) -> ValidationFailed:
     field = ".".join(str(p) for p in first["loc"])
     hint = _PATTERN_HINTS.get(field)
     if hint and first["type"] == "string_pattern_mismatch":
-        return ValidationFailed(f"{field}: '{first['input']}' {hint}", field=field)
+        return ValidationFailed(f"{field}: {quote(str(first['input']))} {hint}", field=field)
     return from_pydantic(exc)
 
 
@@ -203,8 +203,9 @@ def _checked_policy(
         location = find_location_by_name(session, account, name)
         if location is None:
             raise ValidationFailed(
-                f"{prefix}location_rules: the rule '{value}' -> '{name}' names no location of"
-                f" account '{account.slug}'; create the location first or correct the rule",
+                f"{prefix}location_rules: the rule {quote(value)} -> {quote(name)} names no"
+                f" location of account '{account.slug}'; create the location first or correct the"
+                " rule",
                 field=f"{prefix}location_rules",
             )
         rules[value] = location.name
@@ -213,7 +214,7 @@ def _checked_policy(
         location = find_location_by_name(session, account, default)
         if location is None:
             raise ValidationFailed(
-                f"{prefix}default_location: no location named '{default}' in account"
+                f"{prefix}default_location: no location named {quote(default)} in account"
                 f" '{account.slug}'; create it first or choose another",
                 field=f"{prefix}default_location",
             )
@@ -557,7 +558,7 @@ def _check_cron(expression: str, prefix: str) -> None:
     gap = schedule.shortest_gap()
     if gap < MIN_GAP:
         raise ValidationFailed(
-            f"{field}: '{expression}' fires {int(gap.total_seconds() // 60)} minute(s) apart;"
+            f"{field}: {quote(expression)} fires {int(gap.total_seconds() // 60)} minute(s) apart;"
             " scheduled runs need at least 5 minutes between them, e.g. '*/5 * * * *'",
             field=field,
         )

@@ -10,6 +10,7 @@ from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
 from switchboard.portal.schemas import LicenseIn, LicensePatch
+from switchboard.portal.validation import quote
 
 
 def seats_used(session: Session, license_id: int) -> int:
@@ -62,7 +63,8 @@ def find_license(session: Session, account: Account, name: str) -> LicenseType:
             or "none yet"
         )
         raise ValidationFailed(
-            f"license '{name}' does not exist in this account (known: {known})", field="license"
+            f"license {quote(name)} does not exist in this account (known: {known})",
+            field="license",
         )
     return found
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, BinaryIO, Literal, cast
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound, PortalError, ValidationFailed
 from switchboard.portal.media_store import MediaStore
-from switchboard.portal.schemas import RowId, Strict
+from switchboard.portal.schemas import IsoDateTime, RowId, Strict
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,16 @@ class MediaTooLarge(PortalError):
     code = "file_too_large"
 
 
+MAX_DURATION = 7 * 24 * 3600
+
+
 class MediaIn(Strict):
     """The metadata the telephony platform sends with each file."""
 
     kind: MediaKind
     user_id: RowId
-    recorded_at: AwareDatetime
-    duration_seconds: int = Field(ge=0, le=7 * 24 * 3600)
+    recorded_at: IsoDateTime
+    duration_seconds: int = Field(ge=0, le=MAX_DURATION)
     caller: Annotated[str, AfterValidator(v.e164)] | None = None
 
 
@@ -93,7 +96,7 @@ def content_type_of(raw: str | None) -> str:
     """The bare, lower-cased media type, if it is one of the accepted audio types."""
     base = (raw or "").split(";", 1)[0].strip().lower()
     if base not in CONTENT_TYPES:
-        given = f"'{base}'" if base else "no content type"
+        given = v.quote(base) if base else "no content type"
         raise ValidationFailed(
             f"file: {given} is not an accepted audio type; send the file with one of"
             f" {', '.join(sorted(CONTENT_TYPES))}",
@@ -159,7 +162,8 @@ def _after(session: Session, outcome: Literal["commit", "rollback"]) -> list[str
 def _owner(session: Session, account: Account, user_id: int) -> User:
     user = session.scalar(select(User).where(User.account_id == account.id, User.id == user_id))
     if user is None:
-        raise ValidationFailed(
+        # Like any other id in a body that names nothing (location_id of a user): 404.
+        raise NotFound(
             f"user_id: {user_id} is not a user of account '{account.slug}'; send the id of one"
             " of its users",
             field="user_id",

@@ -2,24 +2,87 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from switchboard.portal import validation as v
 
-Slug = Annotated[str, AfterValidator(v.slug)]
-Name = Annotated[str, AfterValidator(v.text)]
-LongText = Annotated[str, AfterValidator(lambda s: v.text(s, max_len=200))]
-Email = Annotated[str, AfterValidator(v.email)]
-E164 = Annotated[str, AfterValidator(v.e164)]
-TimeZone = Annotated[str, AfterValidator(v.time_zone)]
-Country = Annotated[str, AfterValidator(v.country)]
+
+def _name_check(max_len: int) -> BeforeValidator:
+    """A one-line name of at most ``max_len`` characters, checked as sent (before stripping),
+    so what the OpenAPI document says (length, pattern) is exactly what is accepted."""
+
+    def check(value: object) -> object:
+        return v.text(value, max_len=max_len) if isinstance(value, str) else value
+
+    return BeforeValidator(check)
+
+
+def _name_schema(max_len: int) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": max_len, "pattern": v.NAME_PATTERN}
+    )
+
+
+def _username(value: object) -> object:
+    if isinstance(value, str) and (len(value) > 254 or not re.fullmatch(v.TOKEN_PATTERN, value)):
+        raise ValueError("must be 1-254 characters without spaces, control or invisible characters")
+    return value
+
+
+def _slug(value: object) -> object:
+    return v.slug(value) if isinstance(value, str) else value
+
+
+Slug = Annotated[
+    str,
+    BeforeValidator(_slug),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 63, "pattern": v.SLUG_RE.pattern}
+    ),
+]
+Name = Annotated[str, _name_check(100), _name_schema(100)]
+LongText = Annotated[str, _name_check(200), _name_schema(200)]
+PostalCode = Annotated[str, _name_check(20), _name_schema(20)]
+Email = Annotated[
+    str,
+    AfterValidator(v.email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": v.EMAIL_MAX}),
+]
+# Numbers valid for their country code (libphonenumber's metadata), in E.164 form.
+E164 = Annotated[str, AfterValidator(v.e164), WithJsonSchema({"type": "string", "format": "e164"})]
+TimeZone = Annotated[
+    str, AfterValidator(v.time_zone), WithJsonSchema({"type": "string", "enum": v.time_zones()})
+]
+Country = Annotated[
+    str, AfterValidator(v.country), WithJsonSchema({"type": "string", "enum": v.countries()})
+]
 Username = Annotated[
-    str, Field(min_length=1, max_length=254, pattern=r"^\S+$"), AfterValidator(str.strip)
+    str,
+    BeforeValidator(_username),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 254, "pattern": v.TOKEN_PATTERN}
+    ),
 ]
 RetentionPlan = Literal["6m", "1y", "2y", "3y"]
 RowId = Annotated[int, Field(ge=1, le=v.MAX_ID)]
+
+
+def _takes_bool(model: type[BaseModel], field: str) -> bool:
+    annotation = model.model_fields[field].annotation
+    return annotation is bool or bool in get_args(annotation)
 
 
 class Strict(BaseModel):
@@ -27,13 +90,19 @@ class Strict(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_control_characters(cls, value: object) -> object:
+    def _no_control_characters(cls, value: object, info: ValidationInfo) -> object:
         # Every string field, whatever its own rule: a NUL in a license name or postal code
         # must be a 422 naming the field, not a database error.
+        if isinstance(value, bool) and info.field_name and not _takes_bool(cls, info.field_name):
+            # JSON true/false is not the number 1/0 (pydantic would convert it).
+            raise ValueError("must be a number, not true or false")
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 v.plain(item)
         return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(v.iso_datetime)]
 
 
 class AccountIn(Strict):
@@ -53,7 +122,7 @@ class AddressIn(Strict):
     street: LongText
     city: Name
     region: Name
-    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    postal_code: PostalCode
     country: Country
 
 
@@ -79,7 +148,9 @@ class LicensePatch(Strict):
 
 
 class NumbersIn(Strict):
-    numbers: list[E164] = Field(min_length=1, max_length=1000)
+    numbers: list[E164] = Field(
+        min_length=1, max_length=1000, json_schema_extra={"uniqueItems": True}
+    )
     location_id: RowId
     status: Literal["available", "porting"] = "available"
 
@@ -96,7 +167,9 @@ class UserIn(Strict):
     email: Email
     location_id: RowId
     extension: str | None = None
-    phone_numbers: list[E164] = Field(default_factory=list, max_length=20)
+    phone_numbers: list[E164] = Field(
+        default_factory=list, max_length=20, json_schema_extra={"uniqueItems": True}
+    )
     license: str | None = None
 
 
@@ -107,7 +180,9 @@ class UserPatch(Strict):
     email: Email | None = None
     location_id: RowId | None = None
     extension: str | None = None
-    phone_numbers: list[E164] | None = Field(default=None, max_length=20)
+    phone_numbers: list[E164] | None = Field(
+        default=None, max_length=20, json_schema_extra={"uniqueItems": True}
+    )
     license: str | None = None
 
 

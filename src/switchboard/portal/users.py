@@ -55,10 +55,10 @@ def list_users(
 ) -> UserPage:
     actor.require_read(account.id)
     query = select(User).where(User.account_id == account.id)
+    if search and validation.has_control(search):
+        raise ValidationFailed("search: must not contain control characters", field="search")
     term = (search or "").strip()
     if term:
-        if validation.has_control(term):
-            raise ValidationFailed("search: must not contain control characters", field="search")
         like = f"%{term.casefold()}%"
         query = query.where(
             or_(

@@ -23,6 +23,35 @@ MAX_ID = 2**31 - 1
 
 # Unicode category Cc is exactly C0, DEL and C1 (a test checks every code point).
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
+# Bidirectional controls (U+202E shows "gpj.exe" as "exe.jpg") and zero-width characters make a
+# name display as something else, or two different names look the same. Joiners (ZWJ U+200D,
+# ZWNJ U+200C) are not here: Indic, Persian and emoji sequences need them.
+INVISIBLE = r"\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
+# What str.strip() removes besides control characters, and line separators.
+_SPACES = r" \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_EDGE_SPACE = r"\t\n\r" + _SPACES
+_FIRST_LAST = rf"[^\x00-\x1f\x7f-\x9f{INVISIBLE}{_SPACES}]"
+_INNER = rf"[^\x00-\x1f\x7f-\x9f{INVISIBLE}\u2028\u2029]"
+# A one-line name, as the API documents it (OpenAPI ``pattern``) and enforces it: visible text,
+# optionally surrounded by spaces (removed), with no control or invisible formatting character.
+NAME_PATTERN = rf"^[{_EDGE_SPACE}]*{_FIRST_LAST}(?:{_INNER}*{_FIRST_LAST})?[{_EDGE_SPACE}]*$"
+_NAME_RE = re.compile(NAME_PATTERN.removeprefix("^").removesuffix("$"))
+# A username or other identifier: visible characters only, no spaces.
+TOKEN_PATTERN = rf"^[^\x00-\x20\x7f-\x9f{INVISIBLE}{_SPACES}]+$"
+
+
+def quote(value: str, limit: int = 64) -> str:
+    """A bad value as messages show it: quoted, at most its first ``limit`` characters."""
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return f"'{shown}'"
+
+
+def has_invisible(value: str) -> bool:
+    return INVISIBLE_RE.search(value) is not None
 
 
 def has_control(value: str) -> bool:
@@ -39,7 +68,6 @@ def plain(value: str) -> str:
 
 
 def slug(value: str) -> str:
-    value = value.strip()
     if not SLUG_RE.match(value):
         raise ValueError(
             "must be 1-63 lower-case letters, digits or hyphens, not starting or ending with a"
@@ -49,14 +77,20 @@ def slug(value: str) -> str:
 
 
 def text(value: str, *, max_len: int = 100) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
+    """A name: the rules NAME_PATTERN documents, checked on the value as sent, then stripped."""
     if len(value) > max_len:
         raise ValueError(f"must be at most {max_len} characters")
-    if has_control(value):
-        raise ValueError("must not contain control characters")
-    return value
+    if _NAME_RE.fullmatch(value) is not None:
+        return value.strip()
+    if not value.strip():
+        raise ValueError("must not be empty")
+    found = INVISIBLE_RE.search(value)
+    if found is not None:
+        raise ValueError(
+            f"must not contain invisible formatting characters (U+{ord(found.group()):04X}, a"
+            " bidirectional control or zero-width space); retype the name"
+        )
+    raise ValueError("must not contain control characters or line breaks")
 
 
 # RFC 5321 limits, as the validator applies them to the normalised address.
@@ -102,13 +136,13 @@ def e164(value: str) -> str:
     raw = value.strip()
     hint = "write it as + then the country code and number, e.g. +14155550123"
     if not raw.startswith("+"):
-        raise ValueError(f"'{raw}' is not in E.164 form: {hint}")
+        raise ValueError(f"{quote(raw)} is not in E.164 form: {hint}")
     try:
         parsed = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"'{raw}' is not a phone number: {hint}") from exc
+        raise ValueError(f"{quote(raw)} is not a phone number: {hint}") from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"'{raw}' is not a valid phone number for its country code: {hint}")
+        raise ValueError(f"{quote(raw)} is not a valid phone number for its country code: {hint}")
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -117,11 +151,19 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def time_zones() -> list[str]:
+    return sorted(_time_zones())
+
+
+def countries() -> list[str]:
+    return sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
 def time_zone(value: str) -> str:
     value = value.strip()
     if value not in _time_zones():
         raise ValueError(
-            f"'{value}' is not an IANA time zone (e.g. America/New_York, Europe/Paris)"
+            f"{quote(value)} is not an IANA time zone (e.g. America/New_York, Europe/Paris)"
         )
     return value
 
@@ -129,15 +171,32 @@ def time_zone(value: str) -> str:
 def country(value: str) -> str:
     value = value.strip().upper()
     if len(value) != 2 or value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code (e.g. US, FR, DE)")
+        raise ValueError(
+            f"{quote(value)} is not an ISO 3166-1 alpha-2 country code (e.g. US, FR, DE)"
+        )
     return value
 
 
 def extension(value: str, length: int) -> str:
     if not (value.isascii() and value.isdigit()) or len(value) != length:
         raise ValidationFailed(
-            f"extension: '{value}' must be exactly {length} digits (the account's dial plan)",
+            f"extension: {quote(value)} must be exactly {length} digits (the account's dial plan)",
             field="extension",
+        )
+    return value
+
+
+# An ISO 8601 date and time; pydantic alone would also take a bare number as a Unix time.
+_ISO_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def iso_datetime(value: object) -> object:
+    """Before a datetime field: only an ISO 8601 text (or a datetime) is a date and time."""
+    if isinstance(value, str | bytes | int | float) and not (
+        isinstance(value, str) and _ISO_DATETIME_RE.match(value)
+    ):
+        raise ValueError(
+            "must be an ISO 8601 date and time with an offset, e.g. 2026-01-15T09:00:00Z"
         )
     return value
 

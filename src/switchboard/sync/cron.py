@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+from switchboard.portal.validation import quote
+
 # As schedule_minutes: batched runs at least 5 minutes apart.
 MIN_GAP = timedelta(minutes=5)
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -89,15 +91,16 @@ class CronSchedule:
                         if candidate >= start:
                             return candidate
             day += timedelta(days=1)
-        raise CronError(f"'{self.expression}' never fires (no such date exists)")
+        raise CronError(f"{quote(self.expression)} never fires (no such date exists)")
 
 
 def parse_cron(expression: str) -> CronSchedule:
     parts = expression.split()
     if len(parts) != 5:
         raise CronError(
-            f"'{expression}' has {len(parts)} field(s); a cron expression has five fields: minute"
-            " hour day-of-month month day-of-week, for example '*/30 * * * *' or '0 6 * * mon-fri'"
+            f"{quote(expression)} has {len(parts)} field(s); a cron expression has five fields:"
+            " minute hour day-of-month month day-of-week, for example '*/30 * * * *' or"
+            " '0 6 * * mon-fri'"
         )
     values = [_parse_field(part, spec) for part, spec in zip(parts, FIELDS, strict=True)]
     weekdays = frozenset(0 if d == 7 else d for d in values[4])
@@ -115,7 +118,8 @@ def parse_cron(expression: str) -> CronSchedule:
         d <= _longest(m) for m in schedule.months for d in schedule.days
     ):
         raise CronError(
-            f"'{expression}': day of month {min(schedule.days)} never occurs in the chosen months"
+            f"{quote(expression)}: day of month {min(schedule.days)} never occurs in the chosen"
+            " months"
         )
     return schedule
 
@@ -128,7 +132,7 @@ def _parse_field(text: str, spec: _Field) -> frozenset[int]:
     result: set[int] = set()
     for item in text.lower().split(","):
         if not item:
-            raise CronError(f"{spec.name}: empty list item in '{text}'")
+            raise CronError(f"{spec.name}: empty list item in {quote(text)}")
         base, _, step_text = item.partition("/")
         step = 1
         if step_text:
@@ -141,7 +145,9 @@ def _parse_field(text: str, spec: _Field) -> frozenset[int]:
             first, _, last = base.partition("-")
             low, high = _value(first, spec), _value(last, spec)
             if low > high:
-                raise CronError(f"{spec.name}: range '{base}' runs backwards; write it low-high")
+                raise CronError(
+                    f"{spec.name}: range {quote(base)} runs backwards; write it low-high"
+                )
         else:
             low = high = _value(base, spec)
             if step_text:
@@ -158,7 +164,7 @@ def _value(text: str, spec: _Field) -> int:
         return spec.names.index(text) + spec.name_base
     if not text.isdigit():
         hint = f" or a name ({', '.join(spec.names[:3])}, ...)" if spec.names else ""
-        raise CronError(f"{spec.name}: '{text}' is not a number{hint}")
+        raise CronError(f"{spec.name}: {quote(text)} is not a number{hint}")
     value = int(text)
     if not spec.low <= value <= spec.high:
         raise CronError(f"{spec.name}: {value} is outside {spec.low}-{spec.high}")

@@ -36,8 +36,10 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, ValidationFailed
+from switchboard.portal.validation import quote
 from switchboard.sync import guards, lease, runs, throttling, writeback
 from switchboard.sync.apply import BulkState, apply_items
+from switchboard.sync.failure_text import unexpected_failure
 from switchboard.sync.mapping import Desired, LocationRef, map_user
 from switchboard.sync.plan import (
     Action,
@@ -297,7 +299,7 @@ class SyncEngine:
                 message += f" (request-id {exc.request_id})"
             return self._fail(run_id, trigger, kind, dry_run, message)
         except BaseException as exc:
-            self._fail(run_id, trigger, kind, dry_run, f"{exc.__class__.__name__}: {exc}")
+            self._fail(run_id, trigger, kind, dry_run, unexpected_failure(exc, run_id))
             raise
         finally:
             heartbeat.stop()
@@ -534,7 +536,7 @@ class SyncEngine:
                 )
                 linked_id = linked.directory_id if linked else None
             if linked_id is None:
-                message = f"no user '{key}' in Entra ID (by object id or UPN)"
+                message = f"no user {quote(key)} in Entra ID (by object id or UPN)"
                 return self._single_outcome(
                     run_id, trigger, None, key, "error", "not_found", message
                 )

@@ -11,8 +11,11 @@ from switchboard.portal import validation
 from switchboard.sync.policy import SyncPolicy
 
 USERNAME_MAX = 254
-# Whitespace (re's \s is str.isspace's set) or a control character: not in a username.
-_NOT_IN_USERNAME = re.compile(r"\s|" + validation.CONTROL_RE.pattern)
+# Whitespace (re's \s is str.isspace's set), a control or an invisible formatting character:
+# not in a username (validation.TOKEN_PATTERN).
+_NOT_IN_USERNAME = re.compile(
+    r"\s|" + validation.CONTROL_RE.pattern + "|" + validation.INVISIBLE_RE.pattern
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def map_user(
         return MappingError(
             "invalid_attribute",
             f"the userPrincipalName from Entra ID must be at most {USERNAME_MAX} characters"
-            " without spaces or control characters to be a portal username",
+            " without spaces, control or invisible characters to be a portal username",
         )
     first = _text(user, m.first_name)
     if not first:
@@ -104,11 +107,13 @@ def map_user(
     try:
         email = validation.email(raw_email)
     except ValueError as exc:
-        return MappingError("invalid_email", f"the email '{raw_email}' from Entra ID {exc}")
+        return MappingError(
+            "invalid_email", f"the email {validation.quote(raw_email)} from Entra ID {exc}"
+        )
     location_value = _text(user, m.location)
     location = resolve_location(location_value, policy, locations)
     if location is None:
-        shown = f"'{location_value}'" if location_value else "empty"
+        shown = validation.quote(location_value) if location_value else "empty"
         return MappingError(
             "unmapped_location",
             f"{m.location} is {shown} and matches no location; add a location rule for it or"

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from switchboard.directory.models import USER_PROPERTIES
+from switchboard.portal.validation import quote
 
 GUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -17,7 +18,7 @@ GUID_RE = re.compile(
 def _graph_property(value: str) -> str:
     if value not in USER_PROPERTIES:
         raise ValueError(
-            f"'{value}' is not a user property the mapping can read; use one of "
+            f"{quote(value)} is not a user property the mapping can read; use one of "
             + ", ".join(USER_PROPERTIES[:17])
             + " or onPremisesExtensionAttributes.extensionAttribute1..15"
         )
@@ -27,7 +28,7 @@ def _graph_property(value: str) -> str:
 def _group_id(value: str) -> str:
     value = value.strip()
     if not GUID_RE.match(value):
-        raise ValueError(f"'{value}' is not a group object id (a GUID)")
+        raise ValueError(f"{quote(value)} is not a group object id (a GUID)")
     return value.lower()
 
 
@@ -96,7 +97,7 @@ class SyncPolicy(Strict):
             if not key or not location.strip():
                 raise ValueError("a location rule needs a directory value and a location name")
             if key in cleaned:
-                raise ValueError(f"two location rules for the directory value '{value}'")
+                raise ValueError(f"two location rules for the directory value {quote(value)}")
             cleaned[key] = location.strip()
         return cleaned
 

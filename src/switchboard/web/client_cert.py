@@ -1,9 +1,10 @@
 """Require a verified TLS client certificate for the API (/api/...).
 
-Only /api/ is gated: the admin UI, /healthz and webhook endpoints are called by browsers and
-outside services without client certificates and protect themselves by other means. The check
-fails closed: if the server did not record a certificate (for instance the app runs under a
-plain uvicorn), an /api/ request is refused rather than let through.
+Only /api/ and the API's description (/openapi.json) are gated: the admin UI, /healthz and
+webhook endpoints are called by browsers and outside services without client certificates and
+protect themselves by other means. The check fails closed: if the server did not record a
+certificate (for instance the app runs under a plain uvicorn), an /api/ request is refused
+rather than let through.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
+# The API's description is part of the API: gated like /api/docs, which renders it.
+GATED_PATHS = ("/openapi.json",)
+
+
 def _gated(path: str) -> bool:
-    return path == GATED_PREFIX or path.startswith(GATED_PREFIX + "/")
+    return path == GATED_PREFIX or path.startswith(GATED_PREFIX + "/") or path in GATED_PATHS
 
 
 class ClientCertificateMiddleware:

@@ -32,6 +32,8 @@ DB = Annotated[Session, Depends(db)]
 # Ids in the path and the query string: out-of-range ids are a 422 naming the parameter.
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# Paging offsets: past the last row is an empty page; past MAX_ID is a 422, never an overflow.
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 def api_actor(request: Request, session: DB) -> Actor:

@@ -7,15 +7,42 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from switchboard.portal.errors import PortalError
 
 
-def envelope(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
         status_code=status,
         content={"error": {"code": code, "message": message, "field": field}},
+        headers=headers,
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's).
+
+    Each method is tried against the router, so routes inside included routers count too.
+    """
+    allowed = {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    }
+    return ", ".join(sorted(allowed))
 
 
 def _location(loc: tuple[object, ...]) -> str | None:
@@ -56,6 +83,12 @@ def install(app: FastAPI) -> None:
         return envelope(409, "conflict", "the change conflicts with a concurrent change; retry")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return envelope(exc.status_code, code, str(exc.detail))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+            message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return envelope(exc.status_code, code, message, headers=headers or None)

@@ -54,6 +54,8 @@ def make_server(
         create_app(container, require_client_cert=True),
         http=ClientCertH11Protocol,
         ssl_context_factory=context_factory,
+        # Refused client certificates get a TLS alert (uvloop and asyncio drop it).
+        loop="switchboard.tls.alerts:AlertingEventLoop",
         **options,
     )
     return uvicorn.Server(config)

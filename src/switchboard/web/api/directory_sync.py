@@ -15,7 +15,7 @@ from switchboard.directory.registration import ConnectionTestRecord
 from switchboard.portal.errors import Conflict
 from switchboard.sync import offers, runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
-from switchboard.web.deps import DB, Caller, PathId, ReadAccount, container
+from switchboard.web.deps import DB, Caller, Offset, PathId, ReadAccount, container
 
 router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory sync"])
 
@@ -150,7 +150,7 @@ def list_runs(
     session: DB,
     actor: Caller,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Offset = 0,
 ) -> RunPageOut:
     found, total = runs.list_runs(session, actor, account, limit=limit, offset=offset)
     return RunPageOut(items=[RunOut.of(r) for r in found], total=total, limit=limit, offset=offset)

@@ -11,29 +11,75 @@ from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from switchboard.portal import media as service
-from switchboard.portal.validation import from_pydantic
+from switchboard.portal.schemas import IsoDateTime
+from switchboard.portal.validation import MAX_ID, from_pydantic
 from switchboard.web.api.media_schemas import MediaOut, MediaPageOut
-from switchboard.web.deps import DB, Caller, PathId, QueryId, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, Offset, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/media", tags=["media"])
 
 _CHUNK = 256 * 1024
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+# The form's fields are read as text and checked by MediaIn (one message style for every
+# field); the document says what each must hold.
+_UPLOAD_DOC = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "encoding": {"file": {"contentType": ", ".join(service.CONTENT_TYPES)}}
+            }
+        }
+    }
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_UPLOAD_DOC)
 def ingest_media(
     account: WriteAccount,
     session: DB,
     actor: Caller,
-    file: Annotated[UploadFile, File(description="The audio, sent with its audio/* type")],
-    kind: Annotated[str, Form(description="voicemail or recording")],
-    user_id: Annotated[str, Form(description="Id of the user the media belongs to")],
-    recorded_at: Annotated[str, Form(description="ISO 8601 with offset, e.g. 2026-01-15T09:00Z")],
-    duration_seconds: Annotated[str, Form(description="Length of the audio, whole seconds")],
-    caller: Annotated[str | None, Form(description="Calling number in E.164, if known")] = None,
+    file: Annotated[
+        UploadFile,
+        File(
+            description="The audio, sent with its audio/* type", json_schema_extra={"minLength": 1}
+        ),
+    ],
+    kind: Annotated[
+        str,
+        Form(
+            description="voicemail or recording",
+            json_schema_extra={"enum": ["voicemail", "recording"]},
+        ),
+    ],
+    user_id: Annotated[
+        str,
+        Form(
+            description="Id of the user the media belongs to",
+            json_schema_extra={"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ),
+    ],
+    recorded_at: Annotated[
+        str,
+        Form(
+            description="ISO 8601 with offset, e.g. 2026-01-15T09:00Z",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ],
+    duration_seconds: Annotated[
+        str,
+        Form(
+            description="Length of the audio, whole seconds",
+            json_schema_extra={"type": "integer", "minimum": 0, "maximum": service.MAX_DURATION},
+        ),
+    ],
+    caller: Annotated[
+        str,
+        Form(description="Calling number in E.164, if known", json_schema_extra={"format": "e164"}),
+    ] = "",
 ) -> MediaOut:
     """Upload a voicemail or call recording (multipart/form-data), limit 100 MB."""
     try:
@@ -63,13 +109,13 @@ def list_media(
         bool, Query(description="Only media of users who have been deleted")
     ] = False,
     recorded_from: Annotated[
-        AwareDatetime | None, Query(description="Recorded at or after (ISO 8601 with offset)")
+        IsoDateTime | None, Query(description="Recorded at or after (ISO 8601 with offset)")
     ] = None,
     recorded_to: Annotated[
-        AwareDatetime | None, Query(description="Recorded before (ISO 8601 with offset)")
+        IsoDateTime | None, Query(description="Recorded before (ISO 8601 with offset)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MediaPageOut:
     """Newest recording first."""
     page = service.list_media(

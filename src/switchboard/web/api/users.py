@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Response, status
 
 from switchboard.portal import users as service
 from switchboard.portal.schemas import UserIn, UserPatch
+from switchboard.portal.validation import NO_CONTROL_PATTERN
 from switchboard.web.api.schemas import UserOut, UserPageOut
-from switchboard.web.deps import DB, Caller, PathId, QueryId, ReadAccount, WriteAccount
+from switchboard.web.deps import DB, Caller, Offset, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/users", tags=["users"])
 
@@ -19,12 +20,14 @@ def list_users(
     account: ReadAccount,
     session: DB,
     actor: Caller,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[
+        str | None, Query(max_length=200, json_schema_extra={"pattern": NO_CONTROL_PATTERN})
+    ] = None,
     location_id: QueryId = None,
     status: Literal["active", "disabled_in_directory"] | None = None,
     source: Literal["local", "directory"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> UserPageOut:
     page = service.list_users(
         session,
