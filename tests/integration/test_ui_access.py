@@ -20,6 +20,7 @@ from switchboard.portal import principals, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import NumbersIn, UserIn
 from switchboard.sync.engine import SyncEngine
+from switchboard.sync.policy import SyncPolicy
 from switchboard.web import ui
 from switchboard.web.ui.routing import UiRoute
 from tests import factories
@@ -95,6 +96,7 @@ def _connect(container: Container, ids: dict[str, dict[str, int]]) -> None:
                     client_id="11111111-2222-4333-8444-555555555555",
                     authority_url="https://127.0.0.1:9",
                     graph_url="https://127.0.0.1:9",
+                    settings=SyncPolicy(all_users=True),
                 ),
             )
         summary = SyncEngine(container, container.directory_factory()).reconcile(OP, slug)
