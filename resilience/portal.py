@@ -1,0 +1,239 @@
+"""The portal under test: a fresh database, an account connected to the emulator, and the
+``switchboard`` CLI started as separate processes (the way an operator or a cron job runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from resilience.emulator import Emulator
+from switchboard.bootstrap import build
+from switchboard.config import Settings
+from switchboard.db.engine import normalise_url
+from switchboard.db.migrate import upgrade
+from switchboard.directory import registration
+from switchboard.portal import accounts, locations
+from switchboard.portal.actors import system_actor
+from switchboard.portal.schemas import AccountIn, AddressIn, LocationIn
+from switchboard.sync.policy import SyncPolicy
+
+SLUG = "resilience"
+SECRET = "resilience-suite-throwaway-key"  # noqa: S105 - a throwaway database
+READ_ROLES = ["User.Read.All", "GroupMember.Read.All"]
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+# A killed run's lease should expire fast, so kill scenarios do not wait a minute each.
+LEASE_SECONDS = "3"
+TRACEBACK = "Traceback (most recent call last)"
+# How a refused start reads ("run 7 is still in progress", "already running", ...).
+REFUSED = re.compile(r"in progress|already running|is running", re.IGNORECASE)
+OP = system_actor("resilience")
+
+
+def postgres_url() -> str:
+    return os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def postgres_unreachable() -> str | None:
+    """None when PostgreSQL answers, else why not (in words)."""
+    engine = create_engine(normalise_url(postgres_url()))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # any failure to connect means: skip PostgreSQL, say why
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"PostgreSQL at {make_url(postgres_url()).host} is unreachable ({first[:160]})"
+    finally:
+        engine.dispose()
+    return None
+
+
+@contextmanager
+def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
+    """A new, empty database of that kind; dropped afterwards."""
+    if kind == "sqlite":
+        path = workdir / f"resilience-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        return
+    admin = create_engine(normalise_url(postgres_url()), isolation_level="AUTOCOMMIT")
+    name = f"switchboard_resilience_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(normalise_url(postgres_url())).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Outcome:
+    """One finished CLI process."""
+
+    args: list[str]
+    code: int
+    output: str
+    seconds: float
+    killed: bool = False
+
+    @property
+    def traceback(self) -> bool:
+        return TRACEBACK in self.output
+
+    @property
+    def refused(self) -> bool:
+        return self.code == 1 and bool(REFUSED.search(self.output))
+
+
+@dataclass
+class Portal:
+    """One database with the account ``resilience`` connected to the emulator's tenant."""
+
+    database_url: str
+    workdir: Path
+    emulator: Emulator
+    groups: list[str]
+    outcomes: list[Outcome] = field(default_factory=list)
+    # Directory id -> portal user id when the scenario started (to see wrong deletions).
+    baseline: dict[str, int] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+        env.update(
+            SWITCHBOARD_DATABASE_URL=self.database_url,
+            SWITCHBOARD_SECRET_KEY=SECRET,
+            SWITCHBOARD_DATA_DIR=str(self.workdir / "data"),
+            SWITCHBOARD_RUN_LEASE_SECONDS=LEASE_SECONDS,
+            PYTHONUNBUFFERED="1",
+            COLUMNS="160",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def connect(self) -> None:
+        """Migrate, create the account with two locations and connect it (in this process)."""
+        settings = Settings(
+            database_url=self.database_url, data_dir=self.workdir / "data", secret_key=SECRET
+        )
+        c = build(settings)
+        try:
+            upgrade(c.engine)
+            address = AddressIn(
+                street="1 Main St",
+                city="Springfield",
+                region="IL",
+                postal_code="62701",
+                country="US",
+            )
+            with c.unit_of_work() as s:
+                account = accounts.create_account(
+                    s, OP, AccountIn(slug=SLUG, name="Resilience", extension_length=6)
+                )
+                for name in ("HQ", "Branch"):
+                    locations.create_location(
+                        s,
+                        OP,
+                        account,
+                        LocationIn(name=name, time_zone="America/Chicago", address=address),
+                    )
+                emu = self.emulator
+                reg = registration.connect(
+                    s,
+                    OP,
+                    account,
+                    registration.RegistrationIn(
+                        tenant_id=emu.tenant_id,
+                        client_id=str(uuid.uuid4()),
+                        cloud="custom",
+                        authority_url=emu.url,
+                        graph_url=emu.url,
+                        ca_bundle_pem=(emu.folder / "ca.pem").read_text(),
+                        settings=SyncPolicy(groups=self.groups, default_location="HQ"),
+                    ),
+                )
+                client_id, certificate = reg.client_id, reg.certificate_pem
+        finally:
+            c.engine.dispose()
+        self.emulator.register_app(client_id, certificate, READ_ROLES)
+
+    # ------------------------------------------------------------------ CLI processes
+    def command(self, *args: str) -> list[str]:
+        return [str(Path(sys.executable).with_name("switchboard")), *args]
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            self.command(*args),
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def finish(
+        self, proc: subprocess.Popen[str], args: list[str], started: float, *, killed: bool = False
+    ) -> Outcome:
+        output, _ = proc.communicate()
+        out = Outcome(args, proc.returncode, output or "", time.monotonic() - started, killed)
+        self.outcomes.append(out)
+        return out
+
+    def run(self, *args: str, timeout: float = 600) -> Outcome:
+        started = time.monotonic()
+        proc = self.start(*args)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return self.finish(proc, list(args), started, killed=True)
+        return self.finish(proc, list(args), started)
+
+    def kill_after(self, delay: float, *args: str) -> Outcome:
+        """Start the command and SIGKILL it after ``delay`` s unless it finished by then."""
+        started = time.monotonic()
+        proc = self.start(*args)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return self.finish(proc, list(args), started, killed=True)
+        return self.finish(proc, list(args), started)
+
+    def sql(self, query: str, **params: object) -> list[tuple[object, ...]]:
+        engine = create_engine(normalise_url(self.database_url))
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(query), params)
+                return [tuple(r) for r in result] if result.returns_rows else []
+        finally:
+            engine.dispose()
+
+    def latest_run(self) -> tuple[int, str] | None:
+        rows = self.sql("select id, status from sync_runs where dry_run = false order by id desc")
+        return (int(str(rows[0][0])), str(rows[0][1])) if rows else None
+
+    def set_groups(self, groups: list[str]) -> Outcome:
+        return self.run("directory", "settings", SLUG, "--groups", ",".join(groups))
+
+    @property
+    def tracebacks(self) -> int:
+        return sum(1 for o in self.outcomes if o.traceback)

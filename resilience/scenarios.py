@@ -1,0 +1,252 @@
+"""Scenarios of crashes and hostile conditions: kills, a fault storm, replays, racing starts,
+a killed worker. Each runs on a fresh database and ends with the checker.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from resilience.checker import Tracker, check, converge, portal_ids
+from resilience.emulator import STORM_KINDS, Emulator
+from resilience.portal import SLUG, Portal, fresh_database
+from resilience.report import Row
+
+
+@dataclass
+class Context:
+    """What every scenario shares: the emulator, the synced groups and the sizes."""
+
+    emulator: Emulator
+    workdir: Path
+    groups: list[str]
+    spare_group: str  # a group outside the synced ones (the "wrong group")
+    kills: int
+    churn: int
+    rounds: int
+    races: int
+    leavers: int
+    backlog: int
+    block_limit: float
+    seed: int = 7
+
+    def rng(self, salt: str) -> random.Random:
+        return random.Random(f"{self.seed}-{salt}")  # noqa: S311 - a reproducible test pattern
+
+    def churn_seed(self) -> int:
+        # Never the tenant's seed: churn would mint ids the seed data already holds.
+        self.seed += 1
+        return 10_000 + self.seed
+
+
+@contextmanager
+def prepared(ctx: Context, kind: str, *, sync: bool = True) -> Iterator[Portal]:
+    """A fresh database with the account connected and (by default) a first full run."""
+    ctx.emulator.calm()
+    with fresh_database(kind, ctx.workdir) as url:
+        portal = Portal(url, ctx.workdir, ctx.emulator, list(ctx.groups))
+        portal.connect()
+        if sync:
+            portal.run("directory", "reconcile", SLUG)
+        yield portal
+
+
+def finish(row: Row, portal: Portal, ctx: Context, tracker: Tracker | None = None) -> Row:
+    """Converge with a final full run, then compare the tenant with the portal."""
+    ctx.emulator.calm()
+    convergence = converge(portal, ctx.block_limit)
+    if tracker is not None:
+        tracker.observe()
+    row.add(check(portal, ctx.groups, baseline=portal.baseline, tracker=tracker))
+    row.take(portal, convergence, ctx.block_limit)
+    return row
+
+
+class Blocked:
+    """How long starts have been refused in a row (the account is blocked meanwhile)."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.longest = 0.0
+
+    def saw(self, refused: bool) -> float:
+        if not refused:
+            self.since = None
+            return 0.0
+        now = time.monotonic()
+        self.since = self.since or now
+        self.longest = max(self.longest, now - self.since)
+        return now - self.since
+
+
+def kills(ctx: Context, kind: str) -> Row:
+    """SIGKILL reconcile and delta processes at random points while the tenant churns."""
+    row = Row("kills", kind)
+    rng = ctx.rng(f"kills-{kind}")
+    with prepared(ctx, kind) as portal:
+        tracker = Tracker(ctx.emulator, ctx.groups)
+        tracker.observe()
+        portal.baseline = portal_ids(portal)
+        spans = {"reconcile": portal.outcomes[-1].seconds, "delta": 0.0}
+        spans["delta"] = portal.run("directory", "delta", SLUG).seconds
+        blocked = Blocked()
+        attempts = 0
+        while row.kills < ctx.kills and attempts < 3 * ctx.kills:
+            attempts += 1
+            ctx.emulator.churn(ctx.churn, ctx.churn_seed())
+            tracker.observe()
+            command = rng.choice(["reconcile", "delta"])
+            delay = rng.uniform(0.2, 1.0) * max(spans[command], 1.0)
+            out = portal.kill_after(delay, "directory", command, SLUG)
+            row.kills += out.killed
+            if blocked.saw(out.refused) > ctx.block_limit:
+                row.misses.append(
+                    f"kills stopped after {row.kills}: every start refused for"
+                    f" {blocked.longest:.0f} s"
+                )
+                break
+            if out.refused:
+                time.sleep(2)
+        row.notes.append(f"{attempts} starts, longest refusal streak {blocked.longest:.0f} s")
+        row.blocked_seconds = blocked.longest
+        limit = ctx.block_limit
+        if blocked.longest > limit:
+            ctx.block_limit = 0.0  # known blocked: one final attempt, no second wait
+        try:
+            return finish(row, portal, ctx, tracker)
+        finally:
+            ctx.block_limit = limit
+
+
+def storm(ctx: Context, kind: str) -> Row:
+    """10% of Graph and token requests fail (429, 503, resets, timeouts) during runs."""
+    row = Row("fault storm", kind)
+    with prepared(ctx, kind) as portal:
+        tracker = Tracker(ctx.emulator, ctx.groups)
+        tracker.observe()
+        portal.baseline = portal_ids(portal)
+        failed = 0
+        for i in range(ctx.rounds):
+            ctx.emulator.calm()
+            ctx.emulator.churn(ctx.churn, ctx.churn_seed())
+            tracker.observe()
+            # Timeouts answer 504 after 5 s: a real client-side timeout would take a minute.
+            ctx.emulator.faults(
+                error_rate=0.1, error_kinds=STORM_KINDS, timeout_seconds=5, seed=ctx.seed + i
+            )
+            out = portal.run("directory", "delta" if i % 2 else "reconcile", SLUG)
+            failed += out.code != 0
+        row.notes.append(f"{failed} of {ctx.rounds} runs under the storm ended in failure")
+        return finish(row, portal, ctx, tracker)
+
+
+def replays(ctx: Context, kind: str) -> Row:
+    """Each delta link is run twice (the second time as if the first had never happened),
+    and the emulator replays pages already sent."""
+    row = Row("delta replays", kind)
+    with prepared(ctx, kind) as portal:
+        tracker = Tracker(ctx.emulator, ctx.groups)
+        tracker.observe()
+        portal.baseline = portal_ids(portal)
+        ctx.emulator.faults(delta_replays=True)
+        for _ in range(ctx.rounds):
+            ctx.emulator.churn(ctx.churn, ctx.churn_seed())
+            tracker.observe()
+            links = portal.sql(
+                "select users_delta_link, groups_delta_link from directory_sync_state"
+            )
+            portal.run("directory", "delta", SLUG)
+            if links:
+                portal.sql(
+                    "update directory_sync_state set users_delta_link = :u, groups_delta_link = :g",
+                    u=links[0][0],
+                    g=links[0][1],
+                )
+            portal.run("directory", "delta", SLUG)
+        row.notes.append("webhook duplicates: see the 'duplicate notifications' row")
+        return finish(row, portal, ctx, tracker)
+
+
+def race(ctx: Context, kind: str) -> Row:
+    """Two reconciles started at the same moment: one runs, the other is refused cleanly."""
+    row = Row("racing starts", kind)
+    with prepared(ctx, kind) as portal:
+        tracker = Tracker(ctx.emulator, ctx.groups)
+        tracker.observe()
+        portal.baseline = portal_ids(portal)
+        both = neither = unclean = 0
+        for _ in range(ctx.races):
+            ctx.emulator.churn(ctx.churn, ctx.churn_seed())
+            tracker.observe()
+            before = len(portal.sql("select id from sync_runs"))
+            started = time.monotonic()
+            procs = [portal.start("directory", "reconcile", SLUG) for _ in range(2)]
+            outs = [portal.finish(p, ["directory", "reconcile"], started) for p in procs]
+            created = len(portal.sql("select id from sync_runs")) - before
+            ran = [o for o in outs if o.code == 0]
+            refused = [o for o in outs if o.refused and not o.traceback]
+            both += created > 1
+            neither += created == 0
+            unclean += len(ran) + len(refused) != 2
+        for n, what in (
+            (both, "both started a run"),
+            (neither, "neither ran"),
+            (unclean, "a racer neither finished nor was refused cleanly (exit 1, no traceback)"),
+        ):
+            if n:
+                row.misses.append(f"{n} of {ctx.races} races: {what}")
+        return finish(row, portal, ctx, tracker)
+
+
+def worker(ctx: Context, kind: str) -> Row:
+    """A procrastinate worker is SIGKILLed mid-run; a new worker must sync the account again
+    within the block limit."""
+    row = Row("killed worker", kind)
+    if kind != "postgresql":
+        row.skipped = "the procrastinate worker runs on PostgreSQL only"
+        return row
+    with prepared(ctx, kind, sync=False) as portal:
+        first = portal.start("worker")
+        if not wait_for(portal, "select id from sync_runs where status = 'running'", 90):
+            row.misses.append("the first worker started no run within 90 s")
+        os.killpg(first.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        portal.finish(first, ["worker"], killed_at, killed=True)
+        row.kills = 1
+        second = portal.start("worker")
+        synced = wait_for(
+            portal,
+            "select id from sync_runs where status in ('succeeded', 'partial', 'held')",
+            ctx.block_limit,
+        )
+        row.blocked_seconds = time.monotonic() - killed_at
+        if not synced:
+            row.misses.append(f"no run finished within {ctx.block_limit:.0f} s of the kill")
+        second.send_signal(signal.SIGTERM)
+        try:
+            second.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+        portal.finish(second, ["worker"], killed_at)
+        limit = ctx.block_limit
+        ctx.block_limit = min(limit, 30.0)
+        try:
+            return finish(row, portal, ctx)
+        finally:
+            ctx.block_limit = limit
+
+
+def wait_for(portal: Portal, query: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if portal.sql(query):
+            return True
+        time.sleep(1)
+    return False
