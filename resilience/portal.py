@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from resilience.emulator import Emulator
 from switchboard.bootstrap import build
@@ -80,6 +81,11 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def _as_datetime(value: object) -> datetime:
+    # SQLite hands back the stored text; PostgreSQL a datetime.
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 @dataclass
 class Outcome:
     """One finished CLI process."""
@@ -111,6 +117,9 @@ class Portal:
     # Directory id -> portal user id when the scenario started (to see wrong deletions).
     baseline: dict[str, int] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Seconds from starting a CLI process to its run row (imports, connecting): measured.
+    startup_seconds: float = 2.0
+    _engine: Engine | None = None
 
     @property
     def kind(self) -> str:
@@ -207,25 +216,50 @@ class Portal:
             return self.finish(proc, list(args), started, killed=True)
         return self.finish(proc, list(args), started)
 
-    def kill_after(self, delay: float, *args: str) -> Outcome:
-        """Start the command and SIGKILL it after ``delay`` s unless it finished by then."""
+    def kill_in_run(self, fraction: float, run_seconds: float, *args: str) -> Outcome:
+        """Start the command, wait for the run it starts, SIGKILL it ``fraction`` of the way
+        through a run of ``run_seconds`` (a negative fraction: at a random point before)."""
+        before = self.max_run_id()
         started = time.monotonic()
         proc = self.start(*args)
+        if fraction < 0:
+            return self._kill_at(proc, list(args), started, -fraction * self.startup_seconds)
+        while proc.poll() is None and self.max_run_id() == before:
+            time.sleep(0.05)
+        return self._kill_at(proc, list(args), started, fraction * run_seconds)
+
+    def _kill_at(
+        self, proc: subprocess.Popen[str], args: list[str], started: float, delay: float
+    ) -> Outcome:
         try:
-            proc.wait(timeout=delay)
+            proc.wait(timeout=max(delay, 0.001))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            return self.finish(proc, list(args), started, killed=True)
-        return self.finish(proc, list(args), started)
+            return self.finish(proc, args, started, killed=True)
+        return self.finish(proc, args, started)
+
+    def max_run_id(self) -> int:
+        return int(str(self.sql("select coalesce(max(id), 0) from sync_runs")[0][0]))
+
+    def run_seconds(self, run_id: int) -> float:
+        """How long a finished run took, by its own clock."""
+        rows = self.sql("select started_at, finished_at from sync_runs where id = :i", i=run_id)
+        if not rows or rows[0][1] is None:
+            return 1.0
+        start, end = (_as_datetime(v) for v in rows[0])
+        return max((end - start).total_seconds(), 0.05)
 
     def sql(self, query: str, **params: object) -> list[tuple[object, ...]]:
-        engine = create_engine(normalise_url(self.database_url))
-        try:
-            with engine.begin() as conn:
-                result = conn.execute(text(query), params)
-                return [tuple(r) for r in result] if result.returns_rows else []
-        finally:
-            engine.dispose()
+        if self._engine is None:
+            self._engine = create_engine(normalise_url(self.database_url))
+        with self._engine.begin() as conn:
+            result = conn.execute(text(query), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def latest_run(self) -> tuple[int, str] | None:
         rows = self.sql("select id, status from sync_runs where dry_run = false order by id desc")

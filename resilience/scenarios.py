@@ -52,10 +52,16 @@ def prepared(ctx: Context, kind: str, *, sync: bool = True) -> Iterator[Portal]:
     ctx.emulator.calm()
     with fresh_database(kind, ctx.workdir) as url:
         portal = Portal(url, ctx.workdir, ctx.emulator, list(ctx.groups))
-        portal.connect()
-        if sync:
-            portal.run("directory", "reconcile", SLUG)
-        yield portal
+        try:
+            portal.connect()
+            if sync:
+                out = portal.run("directory", "reconcile", SLUG)
+                latest = portal.latest_run()
+                if latest is not None:
+                    portal.startup_seconds = max(out.seconds - portal.run_seconds(latest[0]), 0.5)
+            yield portal
+        finally:
+            portal.close()
 
 
 def finish(row: Row, portal: Portal, ctx: Context, tracker: Tracker | None = None) -> Row:
@@ -94,8 +100,9 @@ def kills(ctx: Context, kind: str) -> Row:
         tracker = Tracker(ctx.emulator, ctx.groups)
         tracker.observe()
         portal.baseline = portal_ids(portal)
-        spans = {"reconcile": portal.outcomes[-1].seconds, "delta": 0.0}
-        spans["delta"] = portal.run("directory", "delta", SLUG).seconds
+        spans = {"reconcile": portal.run_seconds(portal.max_run_id()), "delta": 0.0}
+        portal.run("directory", "delta", SLUG)
+        spans["delta"] = portal.run_seconds(portal.max_run_id())
         blocked = Blocked()
         attempts = 0
         while row.kills < ctx.kills and attempts < 3 * ctx.kills:
@@ -103,8 +110,9 @@ def kills(ctx: Context, kind: str) -> Row:
             ctx.emulator.churn(ctx.churn, ctx.churn_seed())
             tracker.observe()
             command = rng.choice(["reconcile", "delta"])
-            delay = rng.uniform(0.2, 1.0) * max(spans[command], 1.0)
-            out = portal.kill_after(delay, "directory", command, SLUG)
+            # Mostly inside the run (reading, applying, saving links); some while starting up.
+            fraction = rng.uniform(0.0, 1.0) if rng.random() < 0.85 else -rng.random()
+            out = portal.kill_in_run(fraction, spans[command], "directory", command, SLUG)
             row.kills += out.killed
             if blocked.saw(out.refused) > ctx.block_limit:
                 row.misses.append(
