@@ -147,11 +147,12 @@ class Convergence:
     outcome: Outcome | None = None
 
 
-def converge(portal: Portal, block_limit: float) -> Convergence:
-    """A final full reconcile, retried while a start is refused (up to ``block_limit`` s); a
-    run held by the deletion guard is approved, as an admin who checked it would."""
+def converge(portal: Portal, block_limit: float, blocked_since: float | None = None) -> Convergence:
+    """A final full reconcile, retried while a start is refused until the account has been
+    blocked ``block_limit`` s (counted from ``blocked_since`` when starts were already being
+    refused); a run held by the deletion guard is approved, as an admin who checked it would."""
     result = Convergence()
-    first_refusal: float | None = None
+    first_refusal = blocked_since
     while True:
         out = portal.run("directory", "reconcile", SLUG)
         result.outcome = out
