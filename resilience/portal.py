@@ -95,6 +95,7 @@ class Outcome:
     output: str
     seconds: float
     killed: bool = False
+    mid_run: bool = False  # killed while its run was going (the run row says 'running')
 
     @property
     def traceback(self) -> bool:
@@ -226,7 +227,11 @@ class Portal:
             return self._kill_at(proc, list(args), started, -fraction * self.startup_seconds)
         while proc.poll() is None and self.max_run_id() == before:
             time.sleep(0.05)
-        return self._kill_at(proc, list(args), started, fraction * run_seconds)
+        out = self._kill_at(proc, list(args), started, fraction * run_seconds)
+        if out.killed:
+            rows = self.sql("select status from sync_runs where id > :i", i=before)
+            out.mid_run = any(r[0] == "running" for r in rows)
+        return out
 
     def _kill_at(
         self, proc: subprocess.Popen[str], args: list[str], started: float, delay: float
