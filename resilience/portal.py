@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from resilience.emulator import Emulator
 from switchboard.bootstrap import build
@@ -81,7 +81,7 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def _as_datetime(value: object) -> datetime:
+def as_datetime(value: object) -> datetime:
     # SQLite hands back the stored text; PostgreSQL a datetime.
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
@@ -251,7 +251,7 @@ class Portal:
         rows = self.sql("select started_at, finished_at from sync_runs where id = :i", i=run_id)
         if not rows or rows[0][1] is None:
             return 1.0
-        start, end = (_as_datetime(v) for v in rows[0])
+        start, end = (as_datetime(v) for v in rows[0])
         return max((end - start).total_seconds(), 0.05)
 
     def sql(self, query: str, **params: object) -> list[tuple[object, ...]]:
@@ -260,6 +260,36 @@ class Portal:
         with self._engine.begin() as conn:
             result = conn.execute(text(query), params)
             return [tuple(r) for r in result] if result.returns_rows else []
+
+    @contextmanager
+    def writes_held(self, waiters: int, seconds: float) -> Iterator[None]:
+        """Hold off every write to the run table until ``waiters`` sessions wait for it (on
+        PostgreSQL) or ``seconds`` have passed (SQLite cannot tell who waits). Reads go on, so
+        two starts both pass their check for a running run and meet at the write."""
+        engine = create_engine(normalise_url(self.database_url))
+        try:
+            with engine.connect() as conn:
+                if self.kind == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    conn.execute(text("LOCK TABLE sync_runs IN EXCLUSIVE MODE"))
+                yield
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    if self.kind != "sqlite" and self._lock_waiters(conn) >= waiters:
+                        break
+                    time.sleep(0.1)
+                conn.rollback()
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def _lock_waiters(conn: Connection) -> int:
+        query = (
+            "select count(*) from pg_stat_activity where datname = current_database()"
+            " and wait_event_type = 'Lock'"
+        )
+        return int(str(conn.execute(text(query)).scalar()))
 
     def close(self) -> None:
         if self._engine is not None:
