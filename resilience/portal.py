@@ -96,6 +96,7 @@ class Outcome:
     seconds: float
     killed: bool = False
     mid_run: bool = False  # killed while its run was going (the run row says 'running')
+    started_run: bool = True  # a run row appeared (False: killed or refused before that)
 
     @property
     def traceback(self) -> bool:
@@ -224,13 +225,15 @@ class Portal:
         started = time.monotonic()
         proc = self.start(*args)
         if fraction < 0:
-            return self._kill_at(proc, list(args), started, -fraction * self.startup_seconds)
+            out = self._kill_at(proc, list(args), started, -fraction * self.startup_seconds)
+            out.started_run = self.max_run_id() > before
+            return out
         while proc.poll() is None and self.max_run_id() == before:
             time.sleep(0.05)
         out = self._kill_at(proc, list(args), started, fraction * run_seconds)
-        if out.killed:
-            rows = self.sql("select status from sync_runs where id > :i", i=before)
-            out.mid_run = any(r[0] == "running" for r in rows)
+        rows = self.sql("select status from sync_runs where id > :i", i=before)
+        out.started_run = bool(rows)
+        out.mid_run = out.killed and any(r[0] == "running" for r in rows)
         return out
 
     def _kill_at(

@@ -126,11 +126,16 @@ def kills(ctx: Context, kind: str) -> Row:
             starts += 1
             row.kills += out.killed
             mid_run += out.mid_run
-            if blocked.saw(out.refused) > ctx.block_limit:
+            # A process killed before it reached its run says nothing about the account.
+            if (out.refused or out.started_run) and blocked.saw(out.refused) > ctx.block_limit:
+                break
+            if blocked.since is not None and time.monotonic() - blocked.since > ctx.block_limit:
                 break
             if out.refused:
                 starts -= 1  # waiting for the account is not a try at a kill
                 time.sleep(2)
+        if blocked.since is not None:
+            blocked.longest = max(blocked.longest, time.monotonic() - blocked.since)
         if row.kills < ctx.kills:
             row.misses.append(
                 f"only {row.kills} of {ctx.kills} kills: every start was refused for"
