@@ -4,6 +4,7 @@ a killed worker. Each runs on a fresh database and ends with the checker.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from resilience.checker import Tracker, check, converge, portal_ids
@@ -36,14 +37,16 @@ class Context:
     backlog: int
     block_limit: float
     seed: int = 7
+    # Shared by the copies each scenario gets, so no two churn batches share a seed.
+    seeds: Iterator[int] = field(default_factory=lambda: itertools.count(10_000))
 
     def rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.seed}-{salt}")  # noqa: S311 - a reproducible test pattern
 
     def churn_seed(self) -> int:
-        # Never the tenant's seed: churn would mint ids the seed data already holds.
-        self.seed += 1
-        return 10_000 + self.seed
+        # Each churn batch its own seed, suite-wide: a seed used again mints the same new user
+        # ids, which the tenant already holds. Never the tenant's seed either.
+        return next(self.seeds)
 
 
 @contextmanager
