@@ -45,6 +45,8 @@ class Row:
         """Count the runs the portal started, tracebacks, and how long it stayed blocked."""
         self.runs += len(portal.sql("select id from sync_runs where dry_run = false"))
         self.tracebacks += portal.tracebacks
+        seen = {last_line(o.output) for o in portal.outcomes if o.traceback}
+        self.notes += [f"traceback: {line}" for line in sorted(seen)[:3]]
         if convergence is not None:
             self.blocked_seconds = max(self.blocked_seconds, convergence.blocked_seconds)
             if convergence.refused:
@@ -76,6 +78,12 @@ class Row:
             return "skipped"
         missed = self.failures(block_limit)
         return "pass" if not missed else "FAIL: " + "; ".join(missed)
+
+
+def last_line(output: str) -> str:
+    """The exception a traceback ends with (its first 120 characters)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1][:120] if lines else "(no output)"
 
 
 def print_table(rows: list[Row], block_limit: float, title: str) -> None:
