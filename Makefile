@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration browser chromium postgres bench bench-sync bench-quick bench-portal clean
+.PHONY: demo test lint typecheck unit integration browser chromium postgres bench bench-sync bench-quick bench-portal resilience resilience-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,8 @@ test: $(STAMP) chromium postgres lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks resilience
+	$(BIN)/ruff format --check src tests benchmarks resilience
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -47,6 +47,15 @@ bench-quick: $(STAMP) postgres
 
 bench-portal: $(STAMP) postgres
 	$(BIN)/python benchmarks/portal_bench.py --users 3000
+
+# Kills, fault storms, replays, races, a killed worker and the deletion guard's scenarios against
+# the emulator, on SQLite and PostgreSQL; prints a table and fails when a target is missed.
+resilience: $(STAMP) postgres
+	$(BIN)/python -m resilience
+
+# The same scenarios on a small tenant with 10 kills per database: a few minutes.
+resilience-quick: $(STAMP) postgres
+	$(BIN)/python -m resilience --quick
 
 # Browser tests drive Debian's Chromium; Playwright cannot download browsers here.
 chromium:
