@@ -255,8 +255,10 @@ def worker(ctx: Context, kind: str) -> Row:
         row.skipped = "the procrastinate worker runs on PostgreSQL only"
         return row
     with prepared(ctx, kind, sync=False) as portal:
+        # Slow answers, so the worker's run lasts long enough to be killed inside it.
+        ctx.emulator.faults(latency_ms=500)
         first = portal.start("worker")
-        if not wait_for(portal, "select id from sync_runs where status = 'running'", 90):
+        if not wait_for(portal, "select id from sync_runs where status = 'running'", 90, 0.05):
             row.misses.append("the first worker started no run within 90 s")
         os.killpg(first.pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -285,10 +287,10 @@ def worker(ctx: Context, kind: str) -> Row:
             ctx.block_limit = limit
 
 
-def wait_for(portal: Portal, query: str, seconds: float) -> bool:
+def wait_for(portal: Portal, query: str, seconds: float, every: float = 1.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if portal.sql(query):
             return True
-        time.sleep(1)
+        time.sleep(every)
     return False
