@@ -61,7 +61,9 @@ class RunOut(BaseModel):
     kind: str
     status: str = Field(
         description="running, succeeded, partial, failed, held (deletions wait for approval)"
-        " or abandoned (it stopped without finishing; what it had carried out stays)"
+        ", abandoned (it stopped without finishing; what it had carried out stays)"
+        " or interrupted (Entra ID asked to wait; the sync resumes after the time named in"
+        " the message)"
     )
     dry_run: bool
     counts: dict[str, int]
