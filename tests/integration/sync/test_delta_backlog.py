@@ -8,7 +8,6 @@ Scaled down from the 9,000-change case (threshold 1,000, write budget 3,000 per 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -19,9 +18,7 @@ from sqlalchemy import select
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
 from switchboard.db.models import SyncRun, User
-from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
-from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.churn import Churner
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
@@ -30,6 +27,7 @@ from switchboard.sync.policy import DeletionGuard, SyncPolicy
 from tests import factories
 from tests.fakes import FakeDirectory
 from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync.emulator_account import connect_account
 
 SEED = SeedOptions(users=1500, groups=6, seed=8)
 CHANGES = 900
@@ -63,30 +61,10 @@ def account(container: Container, emulator: RunningEmulator) -> Iterator[list[st
     emulator.call(fresh)
     d = emu.directory
     groups = sorted(d.groups, key=lambda g: -len(d.transitive_member_ids(g)))[:3]
-    client_id = str(uuid.uuid4())
-    with container.unit_of_work() as s:
-        acct = factories.tenant(s).account
-        reg = registration.connect(
-            s,
-            OP,
-            acct,
-            registration.RegistrationIn(
-                tenant_id=emulator.tenant_id,
-                client_id=client_id,
-                cloud="custom",
-                authority_url=emulator.url,
-                graph_url=emulator.url,
-                ca_bundle_pem=emulator.ca_path.read_text(),
-                settings=SyncPolicy(groups=groups, deletion_guard=DeletionGuard(max_percent=100)),
-            ),
-        )
-        certificate, account_id = reg.certificate_pem, acct.id
-    emulator.call(
-        lambda: emu.apps.register(
-            client_id,
-            certificate_pem=certificate,
-            roles=parse_roles("User.Read.All,GroupMember.Read.All"),
-        )
+    account_id = connect_account(
+        container,
+        emulator,
+        SyncPolicy(groups=groups, deletion_guard=DeletionGuard(max_percent=100)),
     )
     yield groups
     forget_provider(account_id)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,15 +18,14 @@ from switchboard.bootstrap import Container
 from switchboard.cli.main import app as cli
 from switchboard.clock import FixedClock
 from switchboard.db.models import User
-from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
-from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.portal.accounts import get_account
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
+from tests.integration.sync.emulator_account import connect_account
 
 SEED = SeedOptions(users=60, groups=6, seed=5)
 OP = factories.OPERATOR
@@ -82,33 +80,7 @@ def connected(container: Container, emulator: RunningEmulator) -> Iterator[Conne
         reverse=True,
     )
     groups = [g for _n, g in sizes[:2]]
-    client_id = str(uuid.uuid4())
-    with container.unit_of_work() as s:
-        acct = factories.tenant(s).account
-        reg = registration.connect(
-            s,
-            OP,
-            acct,
-            registration.RegistrationIn(
-                tenant_id=emulator.tenant_id,
-                client_id=client_id,
-                cloud="custom",
-                authority_url=emulator.url,
-                graph_url=emulator.url,
-                ca_bundle_pem=emulator.ca_path.read_text(),
-                settings=SyncPolicy(groups=groups),
-            ),
-        )
-        certificate = reg.certificate_pem
-        account_id = acct.id
-    # The customer's admin uploads the certificate to the app and grants the permissions.
-    emulator.call(
-        lambda: emu.apps.register(
-            client_id,
-            certificate_pem=certificate,
-            roles=parse_roles("User.Read.All,GroupMember.Read.All"),
-        )
-    )
+    account_id = connect_account(container, emulator, SyncPolicy(groups=groups))
     yield Connected(
         container, emulator, groups, SyncEngine(container, container.directory_factory())
     )

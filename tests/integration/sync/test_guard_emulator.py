@@ -5,7 +5,6 @@ with delta rounds, a settings change reconciled at once, and the whole tenant by
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ from switchboard.cli.main import app as cli
 from switchboard.db.models import SyncRun, User
 from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
-from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.jobs.runner import InlineJobRunner
@@ -29,6 +27,7 @@ from switchboard.sync import rescope
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
+from tests.integration.sync.emulator_account import connect_account
 
 SEED = SeedOptions(users=10, groups=2, seed=11)
 OP = factories.OPERATOR
@@ -126,30 +125,8 @@ def tenant(container: Container, emulator: RunningEmulator) -> Iterator[Tenant]:
         made["wrong_ids"] = _people(d, "Wrong", WRONG_SIZE, made["Wrong"])
 
     emulator.call(fresh)
-    client_id = str(uuid.uuid4())
-    with container.unit_of_work() as s:
-        acct = factories.tenant(s).account
-        reg = registration.connect(
-            s,
-            OP,
-            acct,
-            registration.RegistrationIn(
-                tenant_id=emulator.tenant_id,
-                client_id=client_id,
-                cloud="custom",
-                authority_url=emulator.url,
-                graph_url=emulator.url,
-                ca_bundle_pem=emulator.ca_path.read_text(),
-                settings=SyncPolicy(groups=[made["Staff"]], default_location="HQ"),
-            ),
-        )
-        certificate, account_id = reg.certificate_pem, acct.id
-    emulator.call(
-        lambda: emu.apps.register(
-            client_id,
-            certificate_pem=certificate,
-            roles=parse_roles("User.Read.All,GroupMember.Read.All"),
-        )
+    account_id = connect_account(
+        container, emulator, SyncPolicy(groups=[made["Staff"]], default_location="HQ")
     )
     yield Tenant(
         container,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from switchboard.clock import SystemClock
 from switchboard.db.models import SyncRun, User
 from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
-from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.portal.accounts import get_account
@@ -29,6 +27,7 @@ from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.app import create_app
 from tests import factories
+from tests.integration.sync.emulator_account import connect_account
 
 SEED = SeedOptions(users=30, groups=4, seed=11)
 OP = factories.OPERATOR
@@ -87,30 +86,8 @@ def test_a_directory_change_reaches_the_portal_through_a_notification(
         directory.groups,
         key=lambda g: len([m for m in directory.transitive_member_ids(g) if m in directory.users]),
     )
-    client_id = str(uuid.uuid4())
-    with container.unit_of_work() as s:
-        acct = factories.tenant(s).account
-        reg = registration.connect(
-            s,
-            OP,
-            acct,
-            registration.RegistrationIn(
-                tenant_id=emulator.tenant_id,
-                client_id=client_id,
-                cloud="custom",
-                authority_url=emulator.url,
-                graph_url=emulator.url,
-                ca_bundle_pem=emulator.ca_path.read_text(),
-                settings=SyncPolicy(groups=[group], default_location="HQ"),
-            ),
-        )
-        certificate, account_id = reg.certificate_pem, acct.id
-    emulator.call(
-        lambda: emu.apps.register(
-            client_id,
-            certificate_pem=certificate,
-            roles=parse_roles("User.Read.All,GroupMember.Read.All"),
-        )
+    account_id = connect_account(
+        container, emulator, SyncPolicy(groups=[group], default_location="HQ")
     )
     try:
         SyncEngine(container, container.directory_factory()).reconcile(OP, "acme")
