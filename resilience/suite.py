@@ -91,9 +91,18 @@ def run_suite(
                         rows.append(Row(name, kind, skipped=why))
                         continue
                     progress(f"{name} on {kind} ...")
-                    row = SCENARIOS[name](replace(ctx, seed=ctx.seed + 1000 * i), kind)
+                    try:
+                        row = SCENARIOS[name](replace(ctx, seed=ctx.seed + 1000 * i), kind)
+                    except Exception as exc:  # the suite's own failure is a row, not the end
+                        row = Row(name, kind)
+                        row.misses.append(f"the scenario could not finish: {_describe(exc)}")
                     progress(f"  {row.verdict(sizes.block_limit)}")
                     rows.append(row)
         finally:
             emulator.stop()
     return rows
+
+
+def _describe(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first[:120]}" if first else type(exc).__name__
