@@ -106,7 +106,7 @@ def connect_account(c: Container, setup: dict[str, Any]) -> None:
                 authority_url=setup["url"],
                 graph_url=setup["url"],
                 ca_bundle_pem=Path(setup["ca_path"]).read_text(),
-                settings=SyncPolicy(groups=[], default_location="HQ"),
+                settings=SyncPolicy(all_users=True, default_location="HQ"),
             ),
         )
         certificate = reg.certificate_pem
