@@ -96,10 +96,14 @@ def due(
     history = sorted(runs, key=lambda r: r.started_at, reverse=True)
     running = [r for r in history if r.alive(now, lease)]
     if running:
+        # Look again when its lease ends, or later if nothing is due by then: a run that dies
+        # silently leaves the schedule as it was.
+        expiry = (running[0].heartbeat_at or running[0].started_at) + lease
+        after = due(expiry, policy, state, runs, lease=lease, throttled_until=throttled_until)
         return Decision(
             "none",
             f"a {running[0].kind} run started at {_at(running[0].started_at)} is in progress",
-            (running[0].heartbeat_at or running[0].started_at) + lease,
+            expiry if after.kind != "none" else max(expiry, after.next_at or expiry),
         )
     # Runs that stopped heartbeating count as what the next start marks them: abandoned.
     history = [replace(r, status="abandoned") if r.status == "running" else r for r in history]
