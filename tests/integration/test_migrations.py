@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.db.engine import make_engine
@@ -63,3 +64,28 @@ def test_runs_left_running_before_leases_are_abandoned_by_the_upgrade(
         rows = conn.execute(text("select status, finished_at from sync_runs order by id")).all()
     assert [r[0] for r in rows] == ["abandoned", "abandoned", "succeeded"]
     assert rows[0][1] is not None
+
+
+def test_runs_are_numbered_per_account_in_the_order_they_started(blank_engine: Engine) -> None:
+    upgrade(blank_engine, "0008")
+    with Session(blank_engine) as session:
+        acme = factories.account(session, "acme").id
+        globex = factories.account(session, "globex").id
+        session.commit()
+    insert = text(
+        "insert into sync_runs (account_id, trigger, kind, status, dry_run, counts, started_at)"
+        " values (:account, 'schedule', 'delta', 'succeeded', false, '{}', :at)"
+    )
+    with blank_engine.begin() as conn:
+        for account in (acme, globex, acme, acme, globex):
+            conn.execute(insert, {"account": account, "at": START})
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        rows = conn.execute(text("select account_id, number from sync_runs order by id")).all()
+    assert [tuple(r) for r in rows] == [(acme, 1), (globex, 1), (acme, 2), (acme, 3), (globex, 2)]
+    duplicate = text(
+        "insert into sync_runs (account_id, number, trigger, kind, status, dry_run, counts,"
+        " started_at) values (:account, 3, 'schedule', 'delta', 'succeeded', false, '{}', :at)"
+    )
+    with pytest.raises(IntegrityError), blank_engine.begin() as conn:
+        conn.execute(duplicate, {"account": acme, "at": START})

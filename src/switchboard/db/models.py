@@ -286,10 +286,13 @@ class SyncRun(Base):
             sqlite_where=text(RUNNING_LEASE),
             postgresql_where=text(RUNNING_LEASE),
         ),
+        Index("uq_sync_runs_account_number", "account_id", "number", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # The account's own count of runs (1, 2, ...), what people name a run by within an account.
+    number: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, notification, api
     kind: Mapped[str] = mapped_column(String(8))  # full, delta, single
     # running, succeeded, partial, failed, held, abandoned (stopped heartbeating),

@@ -287,18 +287,15 @@ def apply_items(
     dry_run: bool = False,
     bulk: BulkState | None = None,
 ) -> list[ItemRecord]:
-    """Apply the items and say what became of each: bulk where it can (deletions, then
-    relocations, then what goes one by one in its own savepoint, then creates and updates:
-    the order a sorted plan has), else one by one."""
+    """Apply the items and say what became of each, in the order given (the plan's apply
+    order, ``sync.planner.in_apply_order``): bulk where it can, each kind of write one batch
+    and the batches in the order their first item comes, else one by one."""
     # What waits for an admin's approval (see sync.held).
     held = {Action.DELETE} if hold_deletions else set()
     if hold_creates:
         held.add(Action.CREATE)
     records: list[ItemRecord] = []
-    deletes: list[PlanItem] = []
-    relocations: list[PlanItem] = []
-    singles: list[PlanItem] = []
-    batch: list[PlanItem] = []
+    lanes: dict[str, list[PlanItem]] = {}
     for item in items:
         if item.action is Action.SKIP:
             if item.code not in UNLOGGED:
@@ -312,36 +309,45 @@ def apply_items(
         ):
             records.append(_record(item, "pending"))
         elif bulk is None:
-            singles.append(item)
+            lanes.setdefault("single", []).append(item)
         elif item.action is Action.DELETE:
-            deletes.append(item)
+            lanes.setdefault("delete", []).append(item)
         elif item.action is Action.RELOCATE:
-            relocations.append(item)
+            lanes.setdefault("relocate", []).append(item)
         elif item.action in BULK:
-            batch.append(item)
+            lanes.setdefault("bulk", []).append(item)
         else:
-            singles.append(item)
-    if deletes or relocations:
-        assert bulk is not None
-        bulk.forget()  # ids and keys move under the bulk writer
-    if deletes:
-        done = _bulk_deletes(session, actor, account, deletes)
-        if done is None:
-            done = [_one_by_one(session, actor, account, item) for item in deletes]
-        records.extend(done)
-    if relocations:
-        done = _bulk_relocations(session, actor, account, relocations)
-        if done is None:
-            done = [_one_by_one(session, actor, account, item) for item in relocations]
-        records.extend(done)
-    for item in singles:
-        if bulk is not None:
-            bulk.forget()  # a one-by-one change may take or free keys
-        records.append(_one_by_one(session, actor, account, item))
-    if batch:
-        assert bulk is not None
-        done = _bulk(session, actor, account, batch, bulk)
-        if done is None:
-            done = [_one_by_one(session, actor, account, item) for item in batch]
-        records.extend(done)
+            lanes.setdefault("single", []).append(item)
+    for lane, batch in lanes.items():
+        records.extend(_write_lane(session, actor, account, lane, batch, bulk))
     return records
+
+
+def _write_lane(
+    session: Session,
+    actor: Actor,
+    account: Account,
+    lane: str,
+    items: list[PlanItem],
+    bulk: BulkState | None,
+) -> list[ItemRecord]:
+    done: list[ItemRecord] | None = None
+    if lane == "single":
+        done = []
+        for item in items:
+            if bulk is not None:
+                bulk.forget()  # a one-by-one change may take or free keys
+            done.append(_one_by_one(session, actor, account, item))
+        return done
+    assert bulk is not None
+    if lane == "bulk":
+        done = _bulk(session, actor, account, items, bulk)
+    else:
+        bulk.forget()  # ids and keys move under the bulk writer
+        if lane == "delete":
+            done = _bulk_deletes(session, actor, account, items)
+        else:
+            done = _bulk_relocations(session, actor, account, items)
+    if done is None:
+        done = [_one_by_one(session, actor, account, item) for item in items]
+    return done

@@ -1,6 +1,6 @@
 """The deletion guard across runs: what one run's plan cannot see on its own.
 
-The plan judges its own deletions and creates (``plan._guard``, ``plan._creation_guard``).
+The planner judges a plan's own deletions and creates (``sync.planner``).
 Here the account's recent history adds two rules before a run applies anything:
 
 - while another run of the account waits for approval, this run's deletions wait too (held
@@ -18,10 +18,12 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import SyncRun, SyncRunItem, User
+from switchboard.db.models import SyncRun, SyncRunItem
 from switchboard.portal.clock_context import now
+from switchboard.sync import queries
 from switchboard.sync.plan import Plan
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.runs import RunStatus
 
 WINDOW = timedelta(hours=24)
 # error_code of a held deletion carried out on approval (kept out of the window).
@@ -34,7 +36,7 @@ def waiting_run(session: Session, account_id: int, run_id: int) -> int | None:
         select(SyncRun.id)
         .where(
             SyncRun.account_id == account_id,
-            SyncRun.status == "held",
+            SyncRun.status == RunStatus.HELD,
             SyncRun.dry_run.is_(False),
             SyncRun.id != run_id,
         )
@@ -62,15 +64,6 @@ def deleted_within_window(session: Session, account_id: int, run_id: int) -> int
     return int(found or 0)
 
 
-def _linked(session: Session, account_id: int) -> int:
-    found = session.scalar(
-        select(func.count())
-        .select_from(User)
-        .where(User.account_id == account_id, User.directory_id.is_not(None))
-    )
-    return int(found or 0)
-
-
 def hold_for_account(
     session: Session, account_id: int, policy: SyncPolicy, the_plan: Plan, run_id: int
 ) -> None:
@@ -92,7 +85,7 @@ def hold_for_account(
     guard = policy.deletion_guard
     total = earlier + deletions
     # The synced users there were before the day's deletions.
-    base = _linked(session, account_id) + earlier
+    base = queries.linked_count(session, account_id) + earlier
     if total > guard.max_count and total * 100 > guard.max_percent * base:
         the_plan.hold_reason = (
             f"with the {earlier} deletion(s) of the last 24 hours, the run would delete"

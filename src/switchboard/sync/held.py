@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
-from switchboard.db.models import DirectoryRegistration, SyncRun, SyncRunItem
+from switchboard.db.models import SyncRun, SyncRunItem
 from switchboard.directory.errors import GraphError
 from switchboard.directory.models import DirectoryUser
 from switchboard.directory.source import DirectorySource
@@ -28,27 +26,29 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict
-from switchboard.sync import lease, runs
+from switchboard.sync import lease, queries, readers, runs
 from switchboard.sync.apply import BulkState, apply_items
-from switchboard.sync.engine import (
-    RunSummary,
-    _candidates,
-    _Context,
-    _in_apply_order,
-    _locations,
-    _portal_users,
-)
 from switchboard.sync.guards import APPROVED
-from switchboard.sync.plan import Action, Observation, PlanItem, plan
+from switchboard.sync.plan import Action, Observation, PlanItem
+from switchboard.sync.planner import in_apply_order, plan
 from switchboard.sync.policy import SyncPolicy
-
-if TYPE_CHECKING:
-    from switchboard.sync.engine import SyncEngine
+from switchboard.sync.ports import DirectoryFactory, SyncServices
+from switchboard.sync.run import RunSummary
+from switchboard.sync.runs import RunStatus
 
 # Users asked about per directory call (each a $batch of at most 20 requests underneath).
 RECHECK_BATCH = 200
 HELD_ACTIONS = ("delete", "create")
 KEPT = "back in scope in Entra ID; kept"
+
+
+@dataclass(frozen=True)
+class _Account:
+    """The account whose held run is decided, and its sync settings now."""
+
+    id: int
+    slug: str
+    policy: SyncPolicy
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _pending(session: Session, run: SyncRun) -> list[SyncRunItem]:
 def _held_run(session: Session, actor: Actor, slug: str, run_id: int) -> SyncRun:
     account = get_account(session, actor, slug, write=True)
     run = runs.get_run(session, actor, account, run_id)
-    if run.status != "held":
+    if run.status != RunStatus.HELD:
         raise Conflict(
             f"run {run_id} is {run.status}; only a held run can be approved or rejected",
             code="run_not_held",
@@ -100,16 +100,19 @@ def _ask_directory(directory: DirectorySource, policy: SyncPolicy, ids: Sequence
 
 
 def resolve(
-    engine: SyncEngine, actor: Actor, slug: str, run_id: int, *, approve: bool
+    services: SyncServices,
+    directory_for: DirectoryFactory,
+    actor: Actor,
+    slug: str,
+    run_id: int,
+    *,
+    approve: bool,
 ) -> RunSummary:
     if not approve:
-        return _reject(engine, actor, slug, run_id)
-    container = engine.container
-    with container.unit_of_work() as session:
+        return _reject(services, actor, slug, run_id)
+    with services.unit_of_work() as session:
         run = _held_run(session, actor, slug, run_id)
-        registration = session.scalar(
-            select(DirectoryRegistration).where(DirectoryRegistration.account_id == run.account_id)
-        )
+        registration = queries.registration(session, run.account_id)
         if registration is None:
             raise Conflict(
                 f"account '{slug}' is no longer connected to Entra ID, so the held changes"
@@ -117,9 +120,9 @@ def resolve(
                 code="not_connected",
             )
         policy = SyncPolicy.model_validate(registration.policy or {})
-        ctx = _Context(run.account_id, slug, policy, registration.id)
+        ctx = _Account(run.account_id, slug, policy)
         ids = list(dict.fromkeys(i.directory_id for i in _pending(session, run) if i.directory_id))
-        directory = engine.directory_for(registration)
+        directory = directory_for(registration)
     try:
         fresh = _ask_directory(directory, policy, ids)
     except GraphError as exc:
@@ -129,14 +132,13 @@ def resolve(
             code="directory_unreachable",
         ) from exc
     finally:
-        close = getattr(directory, "close", None)
-        if callable(close):
-            close()
-    with container.unit_of_work() as session:
+        readers.close(directory)
+    lease_time = timedelta(seconds=services.settings.run_lease_seconds)
+    with services.unit_of_work() as session:
         # Approval changes users as a run does: not while a run of the account is in progress.
-        lease.lock_for_start(session, ctx.account_id)
+        lease.lock_for_start(session, ctx.id)
         try:
-            lease.claim(session, ctx.account_id, slug, lease=_lease(container), dry_run=False)
+            lease.claim(session, ctx.id, slug, lease=lease_time, dry_run=False)
         except Conflict as exc:
             raise Conflict(
                 exc.message.replace("then start again", "then approve again"), code=exc.code
@@ -147,23 +149,19 @@ def resolve(
         return _approve(session, actor, ctx, run, fresh)
 
 
-def _lease(container: Container) -> timedelta:
-    return timedelta(seconds=container.settings.run_lease_seconds)
-
-
 def _approve(
-    session: Session, actor: Actor, ctx: _Context, run: SyncRun, fresh: _Fresh
+    session: Session, actor: Actor, ctx: _Account, run: SyncRun, fresh: _Fresh
 ) -> RunSummary:
     pending = _pending(session, run)
     observations = [
         Observation(uid, fresh.users.get(uid), uid in fresh.in_scope)
         for uid in dict.fromkeys(i.directory_id for i in pending if i.directory_id)
     ]
-    locations = _locations(session, ctx.account_id)
-    portal = _candidates(session, ctx, observations, locations)
+    locations = queries.locations(session, ctx.id)
+    portal = queries.candidates(session, ctx.id, ctx.policy, observations, locations)
     fresh_plan = plan(
         observations,
-        portal[0] if portal is not None else _portal_users(session, ctx.account_id),
+        portal[0] if portal is not None else queries.portal_users(session, ctx.id),
         ctx.policy,
         locations,
         full=False,
@@ -178,7 +176,7 @@ def _approve(
             todo.append(chosen)
     account = get_account(session, actor, ctx.slug, write=True)
     records = apply_items(
-        session, sync_actor(account), account, _in_apply_order(todo), bulk=BulkState()
+        session, sync_actor(account), account, in_apply_order(todo), bulk=BulkState()
     )
     done = {(r.action, r.directory_id): r for r in records}
     tally = {"delete": 0, "create": 0, "failed": 0}
@@ -230,8 +228,8 @@ def _not_carried_out(item: SyncRunItem, fresh: _Fresh) -> None:
         item.message = "already a portal user or offered; nothing to create"
 
 
-def _reject(engine: SyncEngine, actor: Actor, slug: str, run_id: int) -> RunSummary:
-    with engine.container.unit_of_work() as session:
+def _reject(services: SyncServices, actor: Actor, slug: str, run_id: int) -> RunSummary:
+    with services.unit_of_work() as session:
         run = _held_run(session, actor, slug, run_id)
         pending = _pending(session, run)
         for item in pending:
@@ -274,7 +272,8 @@ def _close(
         )
         if dropped:
             message += f"; {dropped} no longer in scope and not created"
-    status = "partial" if counts.get("failed") or counts.get("error") else "succeeded"
+    failed = counts.get("failed") or counts.get("error")
+    status = RunStatus.PARTIAL if failed else RunStatus.SUCCEEDED
     runs.finish(session, run.id, status=status, counts=counts, message=message)
     audit.record(
         session,

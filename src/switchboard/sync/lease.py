@@ -25,14 +25,18 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import Account, SyncRun, SyncRunItem
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict
+from switchboard.sync.ports import Transactions
+from switchboard.sync.runs import RunKind, RunStatus
 
 log = logging.getLogger("switchboard.sync")
-ABANDONED = "abandoned"
-KIND_NAMES = {"full": "full reconcile", "delta": "delta round", "single": "one-user sync"}
+KIND_NAMES: dict[str, str] = {
+    RunKind.FULL: "full reconcile",
+    RunKind.DELTA: "delta round",
+    RunKind.SINGLE: "one-user sync",
+}
 
 
 class LeaseLost(Exception):
@@ -70,7 +74,7 @@ def claim(session: Session, account_id: int, slug: str, *, lease: timedelta, dry
     stamp = now(session)
     running = session.scalars(
         select(SyncRun)
-        .where(SyncRun.account_id == account_id, SyncRun.status == "running")
+        .where(SyncRun.account_id == account_id, SyncRun.status == RunStatus.RUNNING)
         .order_by(SyncRun.id)
         .with_for_update()
     ).all()
@@ -97,7 +101,7 @@ def refused_start(session: Session, account_id: int, slug: str) -> Conflict:
     holder = session.scalar(
         select(SyncRun).where(
             SyncRun.account_id == account_id,
-            SyncRun.status == "running",
+            SyncRun.status == RunStatus.RUNNING,
             SyncRun.dry_run.is_(False),
         )
     )
@@ -137,7 +141,7 @@ def abandon(session: Session, run: SyncRun, seen: datetime) -> None:
     )
     if failed:
         counts["failed"] = max(counts.get("failed", 0), int(failed))
-    run.status = ABANDONED
+    run.status = RunStatus.ABANDONED.value
     run.counts = counts
     run.finished_at = now(session)
     run.message = (
@@ -153,7 +157,7 @@ def renew(session: Session, run_id: int) -> bool:
     """Renew the run's lease; False when the run is no longer running (never revives it)."""
     result = session.execute(
         update(SyncRun)
-        .where(SyncRun.id == run_id, SyncRun.status == "running")
+        .where(SyncRun.id == run_id, SyncRun.status == RunStatus.RUNNING)
         .values(heartbeat_at=now(session))
         .execution_options(synchronize_session=False)
     )
@@ -168,16 +172,12 @@ def hold(session: Session, run_id: int) -> None:
         raise LeaseLost(run_id)
 
 
-def still_running(session: Session, run_id: int) -> bool:
-    return session.scalar(select(SyncRun.status).where(SyncRun.id == run_id)) == "running"
-
-
 class Heartbeat:
     """Renews a run's lease every ``interval`` seconds, each time in a short transaction of
     its own, until stopped or until the run is found no longer running."""
 
-    def __init__(self, container: Container, run_id: int, interval: float) -> None:
-        self.container = container
+    def __init__(self, services: Transactions, run_id: int, interval: float) -> None:
+        self.services = services
         self.run_id = run_id
         self.interval = interval
         self.lost = False
@@ -198,7 +198,7 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                with self.container.unit_of_work() as session:
+                with self.services.unit_of_work() as session:
                     alive = renew(session, self.run_id)
             except Exception:  # a database hiccup: the next beat tries again
                 log.warning("run %s: heartbeat not recorded", self.run_id, exc_info=True)

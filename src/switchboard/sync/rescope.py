@@ -10,18 +10,26 @@ run is guarded like any other: mass deletions and creations wait for approval.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
-from switchboard.db.models import DirectorySyncState, SyncRun
+from switchboard.db.models import DirectorySyncState
 from switchboard.directory.registration import rescoped_fields
-from switchboard.jobs.runner import JobRunner
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.ports import SyncServices
+from switchboard.sync.runs import RunKind, Trigger
+
+
+class Jobs(Protocol):
+    """Where the reconcile runs: the application's job runner."""
+
+    def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -42,36 +50,33 @@ def has_synced(session: Session, account_id: int) -> bool:
 
 
 def after_settings_change(
-    container: Container,
-    runner: JobRunner,
+    services: SyncServices,
+    runner: Jobs,
     actor: Actor,
     slug: str,
     account_id: int,
     before: SyncPolicy,
     after: SyncPolicy,
     *,
-    trigger: str,
+    trigger: Trigger | str,
 ) -> Rescoped | None:
     """Start a full reconcile when the change alters the scope or the mapping of an account
     that has synced before (a first sync uses the new settings anyway). None: nothing to do."""
     fields = rescoped_fields(before, after)
     if not fields:
         return None
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         if not has_synced(session, account_id):
             return None
-    engine = SyncEngine(container, container.directory_factory())
+    engine = SyncEngine(services, services.directory_factory())
     try:
-        prepared = engine.prepare(actor, slug, kind="full", trigger=trigger)
+        prepared = engine.prepare(actor, slug, kind=RunKind.FULL, trigger=trigger)
     except PortalError as exc:  # another run in progress: the scheduler follows up
         return Rescoped(
             fields,
             note=f"the full reconcile could not start now ({exc.message}); the scheduler"
             " starts it on its next tick",
         )
-    with container.unit_of_work() as session:
-        run = session.get(SyncRun, prepared.run_id)
-        if run is not None:
-            run.message = f"sync settings changed ({', '.join(fields)}): full reconcile"
+    prepared.run.note(f"sync settings changed ({', '.join(fields)}): full reconcile")
     runner.submit(f"reconcile:{slug}", prepared.execute)
     return Rescoped(fields, run_id=prepared.run_id)

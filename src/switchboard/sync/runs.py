@@ -1,4 +1,7 @@
-"""Run logs: each run's trigger, kind, status, counts and per-user items."""
+"""Run logs: each run's trigger, kind, status, counts and per-user items.
+
+The run in progress is ``sync.run.Run``; this module writes and reads the records it leaves.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -15,17 +19,55 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound
 
-TRIGGERS = ("manual", "schedule", "notification", "api")
-KINDS = ("full", "delta", "single")
+
+class RunKind(StrEnum):
+    FULL = "full"
+    DELTA = "delta"
+    SINGLE = "single"
 
 
-def start(session: Session, account: Account, *, trigger: str, kind: str, dry_run: bool) -> SyncRun:
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    NOTIFICATION = "notification"
+    API = "api"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    # Deletions (and with the creation guard, creates) wait for an admin's approval.
+    HELD = "held"
+    # Stopped heartbeating: another start took it as dead; what it carried out stays.
+    ABANDONED = "abandoned"
+    # Entra ID asked to wait (throttled); the sync resumes after ``resume_after``.
+    INTERRUPTED = "interrupted"
+
+
+def next_number(session: Session, account_id: int) -> int:
+    """The account's next run number (1, 2, ...). Call under the start's lock, so two starts
+    never take the same one (the database's unique index is the backstop)."""
+    last = session.scalar(select(func.max(SyncRun.number)).where(SyncRun.account_id == account_id))
+    return int(last or 0) + 1
+
+
+def start(
+    session: Session,
+    account: Account,
+    *,
+    trigger: Trigger | str,
+    kind: RunKind | str,
+    dry_run: bool,
+) -> SyncRun:
     stamp = now(session)
     run = SyncRun(
         account_id=account.id,
-        trigger=trigger,
-        kind=kind,
-        status="running",
+        number=next_number(session, account.id),
+        trigger=Trigger(trigger).value,
+        kind=RunKind(kind).value,
+        status=RunStatus.RUNNING.value,
         dry_run=dry_run,
         counts={},
         started_at=stamp,
@@ -78,13 +120,13 @@ def finish(
     session: Session,
     run_id: int,
     *,
-    status: str,
+    status: RunStatus | str,
     counts: dict[str, int],
     message: str | None = None,
 ) -> SyncRun:
     run = session.get(SyncRun, run_id)
     assert run is not None
-    run.status = status
+    run.status = RunStatus(status).value
     run.counts = counts
     run.message = message
     run.finished_at = now(session)

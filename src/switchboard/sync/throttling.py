@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import SyncRun
 from switchboard.directory.waits import describe_wait
 from switchboard.portal.accounts import get_account
@@ -24,6 +23,8 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict
 from switchboard.sync import runs
+from switchboard.sync.ports import Transactions
+from switchboard.sync.runs import RunStatus
 
 # A longer Retry-After (or a date far ahead) is taken as a day: the daily safety net still runs.
 RESUME_WAIT_MAX = timedelta(hours=24)
@@ -48,14 +49,14 @@ def interrupt(session: Session, run_id: int, wait_seconds: float) -> SyncRun:
     stamp = now(session)
     until = resume_time(stamp, wait_seconds)
     run = session.get(SyncRun, run_id)
-    if run is not None and run.status != "running":  # abandoned meanwhile: keep that
+    if run is not None and run.status != RunStatus.RUNNING:  # abandoned meanwhile: keep that
         return run
     counts = dict(run.counts) if run is not None else {}
     message = (
         f"Entra ID asked to wait {describe_wait(wait_seconds)} (throttled); the sync resumes "
         f"after {clock_time(until, stamp)}"
     )
-    run = runs.finish(session, run_id, status="interrupted", counts=counts, message=message)
+    run = runs.finish(session, run_id, status=RunStatus.INTERRUPTED, counts=counts, message=message)
     run.resume_after = until
     return run
 
@@ -68,9 +69,9 @@ def throttled_until(session: Session, account_id: int) -> datetime | None:
     return until if until is not None and until > now(session) else None
 
 
-def refuse_while_throttled(container: Container, actor: Actor, slug: str) -> None:
+def refuse_while_throttled(services: Transactions, actor: Actor, slug: str) -> None:
     """A run started before the resume time is told when to come back (Conflict 'throttled')."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
         until = throttled_until(session, account.id)
         stamp = now(session)

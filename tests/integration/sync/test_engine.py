@@ -294,7 +294,7 @@ def test_crash_before_the_delta_link_is_saved_converges(
     def crash(*_args: object, **_kw: object) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr("switchboard.sync.engine._save_state", crash)
+    monkeypatch.setattr("switchboard.sync.queries.save_state", crash)
     with pytest.raises(RuntimeError):
         world.engine.delta(OP, "acme")
     monkeypatch.undo()

@@ -12,6 +12,7 @@ from switchboard.jobs import sync_work
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
 from switchboard.portal.clock_context import now
+from switchboard.sync import runs
 from tests import factories
 from tests.integration.sync.conftest import OTHER, SALES, SUPPORT, World
 
@@ -118,6 +119,7 @@ def test_a_busy_account_gets_its_reconcile_from_the_scheduler(
         s.add(
             SyncRun(
                 account_id=account.id,
+                number=runs.next_number(s, account.id),
                 trigger="api",
                 kind="delta",
                 status="running",

@@ -31,7 +31,7 @@ def test_an_unexpected_database_error_is_stored_and_logged_without_sql_or_person
             {"email": EMAIL},
         )
 
-    monkeypatch.setattr("switchboard.sync.engine._save_state", broken_statement)
+    monkeypatch.setattr("switchboard.sync.queries.save_state", broken_statement)
     caplog.set_level(logging.INFO)
     with pytest.raises(DBAPIError) as raised:
         world.engine.reconcile(OP, "acme")

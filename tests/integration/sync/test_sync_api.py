@@ -45,6 +45,8 @@ def test_reconcile_dry_run_then_real_then_runs(world: World, app_client: TestCli
     assert real["trigger"] == "api"
     listed = app_client.get(f"{BASE}/runs", headers=headers).json()
     assert [r["id"] for r in listed["items"]] == [real["id"], body["id"]]
+    # Runs are numbered per account, in the order they started.
+    assert [r["number"] for r in listed["items"]] == [2, 1]
     one = app_client.get(f"{BASE}/runs/{real['id']}", headers=headers).json()
     assert [i["action"] for i in one["items"]] == ["create"] * 3
     exported = app_client.get(f"{BASE}/runs/{real['id']}?format=csv", headers=headers)

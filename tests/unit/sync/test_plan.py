@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from switchboard.directory.models import DirectoryUser
 from switchboard.sync.mapping import LocationRef
-from switchboard.sync.plan import Action, Observation, PortalUser, plan
+from switchboard.sync.plan import Action, Observation, PortalUser
+from switchboard.sync.planner import plan
 from switchboard.sync.policy import CreationGuard, DeletionGuard, SyncPolicy
 
 HQ = LocationRef(1, "HQ")

@@ -57,6 +57,7 @@ class RunItemOut(BaseModel):
 
 class RunOut(BaseModel):
     id: int
+    number: int = Field(description="the run's number within its account: 1, 2, ...")
     trigger: str
     kind: str
     status: str = Field(
@@ -76,6 +77,7 @@ class RunOut(BaseModel):
     def of(cls, r: SyncRun, items: list[SyncRunItem] | None = None) -> RunOut:
         return cls(
             id=r.id,
+            number=r.number,
             trigger=r.trigger,
             kind=r.kind,
             status=r.status,
