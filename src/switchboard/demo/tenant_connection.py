@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import Account, DirectoryRegistration
-from switchboard.demo import ACTOR, SLUG
-from switchboard.demo_emulator import DemoTenant
+from switchboard.demo.emulator_process import DemoTenant
+from switchboard.demo.sample_account import ACTOR, SLUG
 from switchboard.directory import registration
 from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.factory import graph_credentials
