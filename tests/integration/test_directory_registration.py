@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
+from switchboard.connection import app_certificates
 from switchboard.db.models import (
     AuditEvent,
     DirectoryRegistration,
@@ -21,7 +22,6 @@ from switchboard.db.models import (
     User,
     WriteBackTask,
 )
-from switchboard.directory import certificates
 from switchboard.directory import registration as service
 from switchboard.portal import accounts, users
 from switchboard.portal.actors import Actor, Role
@@ -189,7 +189,10 @@ def test_certificate_download_is_the_public_pem(env: Env) -> None:
     # Valid from the (fixed) clock's now, give or take the small backdate.
     assert cert.not_valid_before_utc <= datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
     assert cert.subject == cert.issuer  # self-signed
-    assert certificates.info(response.text).thumbprint_sha1 == out["certificate"]["thumbprint_sha1"]
+    assert (
+        app_certificates.info(response.text).thumbprint_sha1
+        == out["certificate"]["thumbprint_sha1"]
+    )
     assert env.call("GET", "/certificate", params={"which": "next"}).json()["error"]["code"] == (
         "no_next_certificate"
     )
@@ -214,11 +217,11 @@ def test_private_key_is_encrypted_at_rest_and_matches_the_certificate(env: Env) 
     key = serialization.load_pem_private_key(current.private_key_pem.encode(), password=None)
     cert = x509.load_pem_x509_certificate(raw[1].encode())
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()  # type: ignore[union-attr]
-    assert current.thumbprint_sha1 == certificates.info(raw[1]).thumbprint_sha1
+    assert current.thumbprint_sha1 == app_certificates.info(raw[1]).thumbprint_sha1
 
 
 def test_custom_cloud_with_a_ca_bundle(env: Env) -> None:
-    ca = certificates.generate("Test Root", datetime(2026, 1, 1, tzinfo=UTC)).certificate_pem
+    ca = app_certificates.generate("Test Root", datetime(2026, 1, 1, tzinfo=UTC)).certificate_pem
     out = connected(
         env,
         authority_url="https://127.0.0.1:8443/",
@@ -472,7 +475,7 @@ def test_rotation_keeps_the_current_certificate_until_the_next_is_proven(env: En
         ("next", nxt["thumbprint_sha1"]),
     ]
     download = env.call("GET", "/certificate", params={"which": "next"})
-    assert certificates.info(download.text).thumbprint_sha1 == nxt["thumbprint_sha1"]
+    assert app_certificates.info(download.text).thumbprint_sha1 == nxt["thumbprint_sha1"]
 
     unproven = env.call("POST", "/certificate/promote")
     assert unproven.status_code == 409

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
+from switchboard.connection import app_certificates
 from switchboard.db.models import (
     Account,
     DirectoryRegistration,
@@ -25,7 +26,7 @@ from switchboard.db.models import (
     User,
     WriteBackTask,
 )
-from switchboard.directory import certificates, clouds
+from switchboard.directory import clouds
 from switchboard.portal import audit, users
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
@@ -161,7 +162,7 @@ def credentials_for_auth(
     for which, cert_pem, sealed in pairs:
         if not cert_pem or not sealed:
             continue
-        cert = certificates.info(cert_pem)
+        cert = app_certificates.info(cert_pem)
         found.append(
             Credential(
                 which=which,
@@ -332,7 +333,7 @@ def update_settings(
 
 
 def _new_key_pair(session: Session, account: Account) -> tuple[str, str]:
-    pair = certificates.generate(f"Switchboard {account.slug}", now(session))
+    pair = app_certificates.generate(f"Switchboard {account.slug}", now(session))
     sealed = secrets_of(session).encrypt(pair.private_key_pem, purpose=KEY_PURPOSE)
     return pair.certificate_pem, sealed
 
@@ -433,7 +434,7 @@ def promote_next(session: Session, actor: Actor, account: Account) -> DirectoryR
             "no rotated certificate is waiting; rotate the certificate first",
             code="no_next_certificate",
         )
-    thumbprint = certificates.info(registration.next_certificate_pem).thumbprint_sha1
+    thumbprint = app_certificates.info(registration.next_certificate_pem).thumbprint_sha1
     proven = {str(t).upper() for t in (registration.last_test or {}).get("proven_certificates", [])}
     if thumbprint not in proven:
         raise Conflict(
@@ -534,7 +535,7 @@ def disconnect(session: Session, actor: Actor, account: Account) -> DisconnectSu
 def certificate_filename(
     account: Account, registration: DirectoryRegistration, which: Which
 ) -> str:
-    thumbprint = certificates.info(certificate_pem(registration, which)).thumbprint_sha1
+    thumbprint = app_certificates.info(certificate_pem(registration, which)).thumbprint_sha1
     return _SAFE.sub("-", f"switchboard-{account.slug}-{thumbprint[:8].lower()}.pem")
 
 

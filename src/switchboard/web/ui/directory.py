@@ -12,13 +12,13 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from switchboard.connection import app_certificates
 from switchboard.db.models import (
     DirectoryRegistration,
     DirectorySubscription,
     User,
     WriteBackTask,
 )
-from switchboard.directory import certificates
 from switchboard.directory import registration as service
 from switchboard.directory.connection_service import verify_connection
 from switchboard.portal import locations
@@ -65,9 +65,9 @@ def _status(session: Session, registration: DirectoryRegistration) -> dict[str, 
     """What the status card shows: certificates as Entra shows them, the last test, counts."""
     account_id = registration.account_id
     return {
-        "certificate": certificates.info(registration.certificate_pem),
+        "certificate": app_certificates.info(registration.certificate_pem),
         "next_certificate": (
-            certificates.info(registration.next_certificate_pem)
+            app_certificates.info(registration.next_certificate_pem)
             if registration.next_certificate_pem
             else None
         ),
