@@ -16,7 +16,7 @@ from switchboard.bootstrap import Container
 from switchboard.cli.main import app
 from switchboard.connection import app_certificates
 from switchboard.db.models import DirectoryRegistration, User
-from switchboard.directory import registration as service
+from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, users
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.locations import find_location_by_name
@@ -109,8 +109,8 @@ def test_connect_show_certificate_settings_and_disconnect(run: Run, container: C
     assert cert.subject.rfc4514_string() == "CN=Switchboard acme"
     # The key the CLI sealed opens with the same SWITCHBOARD_SECRET_KEY in the server.
     with container.unit_of_work() as s:
-        (cred,) = service.credentials_for_auth(s.scalars(select(DirectoryRegistration)).one())
-    assert cred.thumbprint_sha1 == app_certificates.info(pem).thumbprint_sha1
+        (cred,) = credentials_for_auth(s.scalars(select(DirectoryRegistration)).one())
+    assert cred.certificate_pem == pem
 
     code, text, _ = run("directory", "show", "acme")
     assert code == 0

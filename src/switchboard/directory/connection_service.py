@@ -6,9 +6,11 @@ Graph calls happen outside any database transaction; the outcome is recorded aft
 from __future__ import annotations
 
 from switchboard.bootstrap import Container
+from switchboard.connection import app_certificates
 from switchboard.directory import registration as registrations
 from switchboard.directory.auth import GraphCredentials
 from switchboard.directory.connection_test import ConnectionReport, run_connection_test
+from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 
@@ -34,13 +36,12 @@ def verify_connection(
                     ca_bundle_pem=reg.ca_bundle_pem,
                 ),
             )
-            for c in registrations.credentials_for_auth(reg, secrets=container.secrets)
+            for c in credentials_for_auth(reg, secrets=container.secrets)
         ]
     reports: list[tuple[str, str, ConnectionReport]] = []
     for credential, creds in candidates:
-        reports.append(
-            (credential.which, credential.thumbprint_sha1, run_connection_test(creds, policy))
-        )
+        thumbprint = app_certificates.info(credential.certificate_pem).thumbprint_sha1
+        reports.append((credential.which, thumbprint, run_connection_test(creds, policy)))
     current = next(r for which, _, r in reports if which == "current")
     checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]
     proven = []

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from switchboard.connection import app_certificates
 from switchboard.db.models import (
@@ -27,6 +27,7 @@ from switchboard.db.models import (
     WriteBackTask,
 )
 from switchboard.directory import clouds
+from switchboard.directory.stored_credentials import KEY_PURPOSE, Which
 from switchboard.portal import audit, users
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
@@ -34,12 +35,10 @@ from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
 from switchboard.portal.events import AccountTerminated, Event, JitEnded, emit
 from switchboard.portal.locations import find_location_by_name
 from switchboard.portal.validation import from_pydantic, quote
-from switchboard.secrets_at_rest import SecretBox, secrets_of
+from switchboard.secrets_at_rest import secrets_of
 from switchboard.sync.policy import SyncPolicy
 
-KEY_PURPOSE = "directory certificate private key"
 OBJECT = "directory_registration"
-Which = Literal["current", "next"]
 
 # Application permissions (admin consent) the sync needs; two-way adds writing phone fields.
 READ_PERMISSIONS = ("User.Read.All", "GroupMember.Read.All")
@@ -80,17 +79,6 @@ class ConnectionTestRecord(BaseModel):
     checks: list[dict[str, Any]] = Field(default_factory=list)
     # SHA-1 thumbprints of the certificates that obtained a token in this test.
     proven_certificates: list[str] = Field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Credential:
-    """One certificate the auth layer may sign assertions with (msal: private_key, thumbprint)."""
-
-    which: Which
-    certificate_pem: str
-    private_key_pem: str  # PKCS#8 PEM, decrypted only for the auth layer
-    thumbprint_sha1: str
-    thumbprint_sha256: str
 
 
 @dataclass(frozen=True)
@@ -143,36 +131,6 @@ def certificate_pem(registration: DirectoryRegistration, which: Which = "current
             field="which",
         )
     return registration.next_certificate_pem
-
-
-def credentials_for_auth(
-    registration: DirectoryRegistration, *, secrets: SecretBox | None = None
-) -> list[Credential]:
-    """The certificates to try, current first, then the rotated one waiting to be proven."""
-    if secrets is None:
-        session = object_session(registration)
-        if session is None:
-            raise RuntimeError("the registration is detached; pass secrets= explicitly")
-        secrets = secrets_of(session)
-    pairs: list[tuple[Which, str, str | None]] = [
-        ("current", registration.certificate_pem, registration.private_key_encrypted),
-        ("next", registration.next_certificate_pem or "", registration.next_private_key_encrypted),
-    ]
-    found = []
-    for which, cert_pem, sealed in pairs:
-        if not cert_pem or not sealed:
-            continue
-        cert = app_certificates.info(cert_pem)
-        found.append(
-            Credential(
-                which=which,
-                certificate_pem=cert_pem,
-                private_key_pem=secrets.decrypt(sealed, purpose=KEY_PURPOSE).decode(),
-                thumbprint_sha1=cert.thumbprint_sha1,
-                thumbprint_sha256=cert.thumbprint_sha256,
-            )
-        )
-    return found
 
 
 # --- settings -----------------------------------------------------------------------------------

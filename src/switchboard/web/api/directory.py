@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from switchboard.directory import registration as service
+from switchboard.directory.stored_credentials import Which
 from switchboard.sync import rescope
 from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
@@ -85,7 +86,7 @@ def download_certificate(
     account: ReadAccount,
     session: DB,
     actor: Caller,
-    which: Annotated[service.Which, Query(description="current, or the rotated next")] = "current",
+    which: Annotated[Which, Query(description="current, or the rotated next")] = "current",
 ) -> Response:
     """The public certificate to upload to the app registration (Certificates & secrets)."""
     registration = service.get_registration(session, actor, account)

@@ -21,6 +21,7 @@ from switchboard.db.models import (
 )
 from switchboard.directory import registration as service
 from switchboard.directory.connection_service import verify_connection
+from switchboard.directory.stored_credentials import Which
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
@@ -223,7 +224,7 @@ def download_certificate(
     request: Request,
     slug: str,
     viewer: CurrentViewer,
-    which: Annotated[service.Which, Query()] = "current",
+    which: Annotated[Which, Query()] = "current",
 ) -> Response:
     """The public certificate (never the key), to upload to the app registration."""
     with container(request).unit_of_work() as session:
