@@ -36,7 +36,7 @@ from switchboard.portal.events import AccountTerminated, Event, JitEnded, emit
 from switchboard.portal.locations import find_location_by_name
 from switchboard.portal.validation import from_pydantic, quote
 from switchboard.secrets_at_rest import secrets_of
-from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.policy import RESCOPING, SyncPolicy
 
 OBJECT = "directory_registration"
 
@@ -228,16 +228,6 @@ def _explicit_scope(patch: dict[str, Any]) -> dict[str, Any]:
     if isinstance(groups, list) and groups and "all_users" not in patch:
         patch["all_users"] = None
     return patch
-
-
-# Settings whose change alters who is synced or what they become: a full reconcile follows.
-RESCOPING = frozenset({"groups", "all_users", "mapping", "location_rules", "default_location"})
-
-
-def rescoped_fields(before: SyncPolicy, after: SyncPolicy) -> list[str]:
-    """The settings among RESCOPING that differ between the two policies."""
-    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
-    return [name for name in RESCOPING if old.get(name) != new.get(name)]
 
 
 def validate_settings(session: Session, account: Account, data: Mapping[str, Any]) -> SyncPolicy:

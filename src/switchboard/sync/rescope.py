@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import DirectorySyncState, SyncRun
-from switchboard.directory.registration import rescoped_fields
 from switchboard.jobs.runner import JobRunner
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import SyncEngine
-from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.policy import SyncPolicy, rescoped_fields
 
 
 @dataclass(frozen=True)
