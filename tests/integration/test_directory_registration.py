@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.connection import app_certificates
+from switchboard.connection import registration as service
 from switchboard.db.models import (
     AuditEvent,
     DirectoryRegistration,
@@ -22,7 +23,6 @@ from switchboard.db.models import (
     User,
     WriteBackTask,
 )
-from switchboard.directory import registration as service
 from switchboard.directory.stored_credentials import Credential, credentials_for_auth
 from switchboard.portal import accounts, users
 from switchboard.portal.actors import Actor, Role

@@ -20,9 +20,8 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
-from switchboard.connection import app_certificates
+from switchboard.connection import app_certificates, registration
 from switchboard.db.models import Base, DirectoryRegistration, Principal, SyncRun
-from switchboard.directory import registration
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, licenses, locations, media, numbers, users
 from switchboard.portal.actors import Role

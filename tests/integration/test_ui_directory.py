@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.connection import app_certificates
+from switchboard.connection import registration as service
 from switchboard.db.models import DirectoryRegistration, SyncRun, User, WriteBackTask
-from switchboard.directory import registration as service
 from switchboard.directory.errors import GraphForbidden
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account

@@ -22,12 +22,12 @@ from sqlalchemy import func, select
 from switchboard.cli.common import console, container, fail
 from switchboard.cli.run_display import print_summary, progress_bar, summary_dict
 from switchboard.config import Settings
+from switchboard.connection.registration import READ_PERMISSIONS
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Account, User
 from switchboard.demo import emulator_process, sample_account, tenant_connection
 from switchboard.directory.auth import forget_provider
 from switchboard.directory.errors import GraphError
-from switchboard.directory.registration import READ_PERMISSIONS
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import RunSummary, SyncEngine
 

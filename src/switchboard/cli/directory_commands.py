@@ -20,8 +20,8 @@ from switchboard.cli.common import (
     parse,
     unit_of_work,
 )
+from switchboard.connection import registration as service
 from switchboard.db.models import SyncRun
-from switchboard.directory import registration as service
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError

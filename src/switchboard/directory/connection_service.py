@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from switchboard.bootstrap import Container
 from switchboard.connection import app_certificates
-from switchboard.directory import registration as registrations
+from switchboard.connection import registration as registrations
 from switchboard.directory.auth import GraphCredentials
 from switchboard.directory.connection_test import ConnectionReport, run_connection_test
 from switchboard.directory.stored_credentials import credentials_for_auth

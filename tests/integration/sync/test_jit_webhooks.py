@@ -17,9 +17,8 @@ from typer.testing import CliRunner
 
 from switchboard.cli.main import app as cli
 from switchboard.clock import FixedClock
-from switchboard.connection import app_certificates
+from switchboard.connection import app_certificates, registration
 from switchboard.db.models import DirectoryRegistration, DirectorySubscription, SyncRun, User
-from switchboard.directory import registration
 from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account

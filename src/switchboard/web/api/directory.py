@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from switchboard.directory import registration as service
+from switchboard.connection import registration as service
 from switchboard.directory.stored_credentials import Which
 from switchboard.sync import rescope
 from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut

@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from switchboard.connection import app_certificates
+from switchboard.connection.registration import policy_of, required_permissions
 from switchboard.db.models import DirectoryRegistration
-from switchboard.directory.registration import policy_of, required_permissions
 
 
 class CertificateOut(BaseModel):

@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.connection import app_certificates
+from switchboard.connection import registration as service
 from switchboard.db.models import (
     DirectoryRegistration,
     DirectorySubscription,
     User,
     WriteBackTask,
 )
-from switchboard.directory import registration as service
 from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.stored_credentials import Which
 from switchboard.portal import locations

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 
+from switchboard.connection.registration import find_registration, policy_of
 from switchboard.db.models import SyncRunItem, User
-from switchboard.directory.registration import find_registration, policy_of
 from switchboard.portal.accounts import get_account
 from switchboard.portal.validation import MAX_ID
 from switchboard.sync import runs, writeback

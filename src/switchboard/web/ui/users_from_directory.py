@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
+from switchboard.connection.registration import find_registration, policy_of
 from switchboard.db.models import Account, User
-from switchboard.directory.registration import find_registration, policy_of
 from switchboard.portal.accounts import get_account
 from switchboard.sync import offers, runs
 from switchboard.sync.engine import PreparedRun, RunSummary, SyncEngine
