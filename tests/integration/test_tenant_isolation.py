@@ -20,7 +20,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
-from switchboard.connection import app_certificates, registration
+from switchboard.connection import app_certificates, certificate_rotation, registration
 from switchboard.db.models import Base, DirectoryRegistration, Principal, SyncRun
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, licenses, locations, media, numbers, users
@@ -146,7 +146,7 @@ def _rotated(container: Container, t: Seeded) -> None:
         acct = accounts.get_account(s, OP, t.slug)
         found = registration.get_registration(s, OP, acct)
         if found.next_certificate_pem is None:
-            registration.rotate_certificate(s, OP, acct)
+            certificate_rotation.rotate_certificate(s, OP, acct)
 
 
 def _rotation_proven(container: Container, t: Seeded) -> None:

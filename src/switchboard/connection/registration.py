@@ -3,22 +3,27 @@
 Switchboard generates the app credential itself (a key pair and a self-signed certificate); the
 customer's admin uploads the public certificate to their app registration, so no admin password
 is ever asked for. The private key is stored encrypted (see ``secrets_at_rest``) and never leaves
-through an API. Rotation keeps the current certificate working until a connection test proves
-the next one; only then does ``promote_next`` swap them.
+through an API. Settings are checked in ``settings_validation``; the certificate's download and
+rotation are ``certificate_rotation``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from switchboard.connection import app_certificates
+from switchboard.connection.settings_validation import (
+    checked_policy,
+    explicit_scope,
+    merge_patch,
+    validate_settings,
+)
 from switchboard.db.models import (
     Account,
     DirectoryRegistration,
@@ -27,14 +32,12 @@ from switchboard.db.models import (
     WriteBackTask,
 )
 from switchboard.directory import clouds
-from switchboard.directory.stored_credentials import KEY_PURPOSE, Which
+from switchboard.directory.stored_credentials import KEY_PURPOSE
 from switchboard.portal import audit, users
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
 from switchboard.portal.events import AccountTerminated, Event, JitEnded, emit
-from switchboard.portal.locations import find_location_by_name
-from switchboard.portal.validation import from_pydantic, quote
 from switchboard.secrets_at_rest import secrets_of
 from switchboard.sync.policy import RESCOPING, SyncPolicy
 
@@ -120,122 +123,7 @@ def required_permissions(policy: SyncPolicy) -> list[str]:
     return wanted
 
 
-def certificate_pem(registration: DirectoryRegistration, which: Which = "current") -> str:
-    """The public certificate, for the customer's admin to upload to the app registration."""
-    if which == "current":
-        return registration.certificate_pem
-    if registration.next_certificate_pem is None:
-        raise NotFound(
-            "no rotated certificate is waiting; rotate the certificate first",
-            code="no_next_certificate",
-            field="which",
-        )
-    return registration.next_certificate_pem
-
-
 # --- settings -----------------------------------------------------------------------------------
-
-_PATTERN_HINTS = {
-    "write_back.extension_to": "must name an extension attribute, extensionAttribute1 to"
-    " extensionAttribute15",
-}
-
-
-def _policy_error(exc: ValidationError) -> ValidationFailed:
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    hint = _PATTERN_HINTS.get(field)
-    if hint and first["type"] == "string_pattern_mismatch":
-        return ValidationFailed(f"{field}: {quote(str(first['input']))} {hint}", field=field)
-    return from_pydantic(exc)
-
-
-def _checked_policy(
-    session: Session, account: Account, policy: SyncPolicy, prefix: str = ""
-) -> SyncPolicy:
-    """Location names must exist in this account; stored with the location's own spelling.
-
-    ``prefix`` places the field names where the settings sit in the request ("settings.").
-    """
-    rules: dict[str, str] = {}
-    for value, name in policy.location_rules.items():
-        location = find_location_by_name(session, account, name)
-        if location is None:
-            raise ValidationFailed(
-                f"{prefix}location_rules: the rule {quote(value)} -> {quote(name)} names no"
-                f" location of account '{account.slug}'; create the location first or correct the"
-                " rule",
-                field=f"{prefix}location_rules",
-            )
-        rules[value] = location.name
-    default = policy.default_location
-    if default is not None:
-        location = find_location_by_name(session, account, default)
-        if location is None:
-            raise ValidationFailed(
-                f"{prefix}default_location: no location named {quote(default)} in account"
-                f" '{account.slug}'; create it first or choose another",
-                field=f"{prefix}default_location",
-            )
-        default = location.name
-    if policy.mode == "batched" and not (policy.schedule_minutes or policy.schedule_cron):
-        raise ValidationFailed(
-            f"{prefix}schedule_minutes: batched mode needs a schedule; set schedule_minutes"
-            " (every N minutes) or schedule_cron",
-            field=f"{prefix}schedule_minutes",
-        )
-    if policy.schedule_cron is not None:
-        _check_cron(policy.schedule_cron, prefix)
-    _check_scope(policy, prefix)
-    return policy.model_copy(update={"location_rules": rules, "default_location": default})
-
-
-def _check_scope(policy: SyncPolicy, prefix: str) -> None:
-    """The whole tenant is an explicit choice, never what an empty group list means."""
-    if not policy.groups and not policy.all_users:
-        raise ValidationFailed(
-            f"{prefix}groups: choose at least one group, or sync all users explicitly"
-            " (all_users, --all-users, or the 'Sync all users' box)",
-            field=f"{prefix}groups",
-        )
-    if policy.groups and policy.all_users:
-        raise ValidationFailed(
-            f"{prefix}groups: sync either the chosen groups or all users, not both; remove"
-            " the groups to sync all users",
-            field=f"{prefix}groups",
-        )
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch: objects merge, null removes (back to the default)."""
-    if not isinstance(patch, Mapping):
-        return patch
-    merged = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
-    return merged
-
-
-def _explicit_scope(patch: dict[str, Any]) -> dict[str, Any]:
-    """Choosing groups means not the whole tenant, and choosing the whole tenant means no
-    groups: a patch that says one implies the other unless it says both."""
-    if patch.get("all_users") is True and "groups" not in patch:
-        patch["groups"] = None
-    groups = patch.get("groups")
-    if isinstance(groups, list) and groups and "all_users" not in patch:
-        patch["all_users"] = None
-    return patch
-
-
-def validate_settings(session: Session, account: Account, data: Mapping[str, Any]) -> SyncPolicy:
-    try:
-        policy = SyncPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise _policy_error(exc) from None
-    return _checked_policy(session, account, policy)
 
 
 def update_settings(
@@ -246,7 +134,7 @@ def update_settings(
     registration = get_registration(session, actor, account)
     if not isinstance(changes, Mapping):
         raise ValidationFailed("the settings must be a JSON object", field=None)
-    patch = _explicit_scope(dict(changes))
+    patch = explicit_scope(dict(changes))
     rules = patch.get("location_rules")
     if isinstance(rules, Mapping):
         # Rules are keyed by the case-folded directory value; so is the patch.
@@ -277,10 +165,11 @@ def update_settings(
     return registration
 
 
-# --- connect, rotate, disconnect ----------------------------------------------------------------
+# --- connect, record a test, disconnect -----------------------------------------------------------
 
 
-def _new_key_pair(session: Session, account: Account) -> tuple[str, str]:
+def new_key_pair(session: Session, account: Account) -> tuple[str, str]:
+    """A new certificate for the account, and its private key sealed for storage."""
     pair = app_certificates.generate(f"Switchboard {account.slug}", now(session))
     sealed = secrets_of(session).encrypt(pair.private_key_pem, purpose=KEY_PURPOSE)
     return pair.certificate_pem, sealed
@@ -294,14 +183,14 @@ def connect(
     tenant_id = clouds.guid(data.tenant_id, "tenant_id", "Directory (tenant) ID")
     client_id = clouds.guid(data.client_id, "client_id", "Application (client) ID")
     endpoints = clouds.resolve(data.cloud, data.authority_url, data.graph_url, data.ca_bundle_pem)
-    policy = _checked_policy(session, account, data.settings or SyncPolicy(), "settings.")
+    policy = checked_policy(session, account, data.settings or SyncPolicy(), "settings.")
     if find_registration(session, account) is not None:
         raise Conflict(
             f"account '{account.slug}' is already connected to Entra ID; change its settings,"
             " or disconnect it first to connect another tenant",
             code="directory_already_connected",
         )
-    certificate, sealed = _new_key_pair(session, account)
+    certificate, sealed = new_key_pair(session, account)
     stamp = now(session)
     registration = DirectoryRegistration(
         account_id=account.id,
@@ -332,7 +221,7 @@ def connect(
     return registration
 
 
-def _recorded(
+def record_change(
     session: Session,
     actor: Actor,
     account: Account,
@@ -354,77 +243,6 @@ def _recorded(
     )
 
 
-def rotate_certificate(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
-    """Generate the next certificate; the current one keeps working until the next is proven."""
-    actor.require_write(account.id)
-    registration = get_registration(session, actor, account)
-    if registration.next_certificate_pem is not None:
-        raise Conflict(
-            "a rotated certificate is already waiting to be proven; upload it and test the"
-            " connection, then promote it, or discard it to start over",
-            code="rotation_pending",
-        )
-    certificate, sealed = _new_key_pair(session, account)
-    registration.next_certificate_pem = certificate
-    registration.next_private_key_encrypted = sealed
-    _recorded(
-        session, actor, account, registration, "directory.certificate_rotated", ["next_certificate"]
-    )
-    return registration
-
-
-def promote_next(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
-    """Make the rotated certificate current, once a connection test obtained a token with it."""
-    actor.require_write(account.id)
-    registration = get_registration(session, actor, account)
-    if registration.next_certificate_pem is None or registration.next_private_key_encrypted is None:
-        raise Conflict(
-            "no rotated certificate is waiting; rotate the certificate first",
-            code="no_next_certificate",
-        )
-    thumbprint = app_certificates.info(registration.next_certificate_pem).thumbprint_sha1
-    proven = {str(t).upper() for t in (registration.last_test or {}).get("proven_certificates", [])}
-    if thumbprint not in proven:
-        raise Conflict(
-            f"the new certificate ({thumbprint}) has not been proven yet: upload it to the app"
-            " registration in Entra ID (Certificates & secrets), run a connection test, then"
-            " promote it",
-            code="next_certificate_unproven",
-        )
-    registration.certificate_pem = registration.next_certificate_pem
-    registration.private_key_encrypted = registration.next_private_key_encrypted
-    registration.next_certificate_pem = None
-    registration.next_private_key_encrypted = None
-    _recorded(
-        session,
-        actor,
-        account,
-        registration,
-        "directory.certificate_promoted",
-        ["certificate", "next_certificate"],
-    )
-    return registration
-
-
-def discard_next(session: Session, actor: Actor, account: Account) -> DirectoryRegistration:
-    """Drop the rotated certificate and its key; the current one stays."""
-    actor.require_write(account.id)
-    registration = get_registration(session, actor, account)
-    if registration.next_certificate_pem is None:
-        raise Conflict("no rotated certificate is waiting", code="no_next_certificate")
-    registration.next_certificate_pem = None
-    registration.next_private_key_encrypted = None
-    _recorded(
-        session,
-        actor,
-        account,
-        registration,
-        "directory.certificate_discarded",
-        ["next_certificate"],
-    )
-    return registration
-
-
 def record_test_result(
     session: Session, actor: Actor, account: Account, result: ConnectionTestRecord
 ) -> DirectoryRegistration:
@@ -434,11 +252,8 @@ def record_test_result(
     stored["proven_certificates"] = sorted({t.upper() for t in result.proven_certificates})
     stored["tested_at"] = now(session).isoformat()
     registration.last_test = stored
-    _recorded(session, actor, account, registration, "directory.tested", ["last_test"])
+    record_change(session, actor, account, registration, "directory.tested", ["last_test"])
     return registration
-
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def disconnect(session: Session, actor: Actor, account: Account) -> DisconnectSummary:
@@ -480,13 +295,6 @@ def disconnect(session: Session, actor: Actor, account: Account) -> DisconnectSu
     )
 
 
-def certificate_filename(
-    account: Account, registration: DirectoryRegistration, which: Which
-) -> str:
-    thumbprint = app_certificates.info(certificate_pem(registration, which)).thumbprint_sha1
-    return _SAFE.sub("-", f"switchboard-{account.slug}-{thumbprint[:8].lower()}.pem")
-
-
 def on_account_terminated(session: Session, event: Event) -> None:
     """Listener: a terminated account keeps no Entra ID connection (nor its key)."""
     if not isinstance(event, AccountTerminated):
@@ -494,20 +302,3 @@ def on_account_terminated(session: Session, event: Event) -> None:
     account = session.get(Account, event.account_id)
     if account is not None and find_registration(session, account) is not None:
         disconnect(session, event.actor, account)
-
-
-def _check_cron(expression: str, prefix: str) -> None:
-    from switchboard.sync.cron import MIN_GAP, CronError, parse_cron
-
-    field = f"{prefix}schedule_cron"
-    try:
-        schedule = parse_cron(expression)
-    except CronError as exc:
-        raise ValidationFailed(f"{field}: {exc}", field=field) from exc
-    gap = schedule.shortest_gap()
-    if gap < MIN_GAP:
-        raise ValidationFailed(
-            f"{field}: {quote(expression)} fires {int(gap.total_seconds() // 60)} minute(s) apart;"
-            " scheduled runs need at least 5 minutes between them, e.g. '*/5 * * * *'",
-            field=field,
-        )

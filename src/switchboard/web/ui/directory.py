@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.connection import app_certificates
+from switchboard.connection import app_certificates, certificate_rotation
 from switchboard.connection import registration as service
 from switchboard.db.models import (
     DirectoryRegistration,
@@ -230,8 +230,8 @@ def download_certificate(
     with container(request).unit_of_work() as session:
         account = get_account(session, viewer.actor, slug)
         registration = service.get_registration(session, viewer.actor, account)
-        pem = service.certificate_pem(registration, which)
-        name = service.certificate_filename(account, registration, which)
+        pem = certificate_rotation.certificate_pem(registration, which)
+        name = certificate_rotation.certificate_filename(account, registration, which)
     return Response(
         content=pem,
         media_type=PEM,
@@ -254,9 +254,9 @@ def test_connection(request: Request, slug: str, viewer: PostingViewer) -> Respo
 
 def _certificate_step(request: Request, slug: str, viewer: Viewer, step: str) -> Response:
     steps = {
-        "rotate": (service.rotate_certificate, "certificate-rotated"),
-        "promote": (service.promote_next, "certificate-promoted"),
-        "discard": (service.discard_next, "certificate-discarded"),
+        "rotate": (certificate_rotation.rotate_certificate, "certificate-rotated"),
+        "promote": (certificate_rotation.promote_next, "certificate-promoted"),
+        "discard": (certificate_rotation.discard_next, "certificate-discarded"),
     }
     act, done = steps[step]
 
