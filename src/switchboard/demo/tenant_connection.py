@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from switchboard.bootstrap import Container
 from switchboard.connection import registration
+from switchboard.connection.verification import verify_connection
 from switchboard.db.models import Account, DirectoryRegistration
 from switchboard.demo.emulator_process import DemoTenant
 from switchboard.demo.sample_account import ACTOR, SLUG
-from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.factory import graph_credentials
 from switchboard.directory.graph_directory import connect as graph_connect
 from switchboard.sync.policy import SyncPolicy

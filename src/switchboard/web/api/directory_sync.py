@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.connection.registration import ConnectionTestRecord
+from switchboard.connection.verification import verify_connection
 from switchboard.db.models import SyncRun, SyncRunItem, WriteBackTask
-from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.errors import GraphError
 from switchboard.portal.errors import Conflict
 from switchboard.sync import offers, runs, writeback

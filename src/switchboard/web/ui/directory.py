@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection import app_certificates, certificate_rotation
 from switchboard.connection import registration as service
+from switchboard.connection.verification import verify_connection
 from switchboard.db.models import (
     DirectoryRegistration,
     DirectorySubscription,
     User,
     WriteBackTask,
 )
-from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.stored_credentials import Which
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account

@@ -5,20 +5,30 @@ Graph calls happen outside any database transaction; the outcome is recorded aft
 
 from __future__ import annotations
 
-from switchboard.bootstrap import Container
+from typing import Protocol
+
 from switchboard.connection import app_certificates
 from switchboard.connection import registration as registrations
+from switchboard.connection.permission_checks import ConnectionReport, run_connection_test
 from switchboard.directory.auth import GraphCredentials
-from switchboard.directory.connection_test import ConnectionReport, run_connection_test
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
+from switchboard.secrets_at_rest import SecretBox
+from switchboard.sync.ports import Transactions
+
+
+class ConnectionServices(Transactions, Protocol):
+    """Units of work, and the key that opens the registration's stored private keys."""
+
+    @property
+    def secrets(self) -> SecretBox: ...
 
 
 def verify_connection(
-    container: Container, actor: Actor, slug: str
+    services: ConnectionServices, actor: Actor, slug: str
 ) -> registrations.ConnectionTestRecord:
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
         reg = registrations.get_registration(session, actor, account)
         policy = registrations.policy_of(reg)
@@ -36,7 +46,7 @@ def verify_connection(
                     ca_bundle_pem=reg.ca_bundle_pem,
                 ),
             )
-            for c in credentials_for_auth(reg, secrets=container.secrets)
+            for c in credentials_for_auth(reg, secrets=services.secrets)
         ]
     reports: list[tuple[str, str, ConnectionReport]] = []
     for credential, creds in candidates:
@@ -56,7 +66,7 @@ def verify_connection(
     record = registrations.ConnectionTestRecord(
         ok=current.ok, message=message, checks=checks, proven_certificates=proven
     )
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
         registrations.record_test_result(session, actor, account, record)
     return record
