@@ -27,8 +27,8 @@ from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError
 from switchboard.portal.validation import quote
+from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
 from switchboard.sync import rescope
-from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from switchboard.connection import certificate_rotation
 from switchboard.connection import registration as service
 from switchboard.directory.stored_credentials import Which
+from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
 from switchboard.sync import rescope
-from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
 
 router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory"])
