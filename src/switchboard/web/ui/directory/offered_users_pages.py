@@ -24,7 +24,7 @@ from switchboard.sync import offers, runs
 from switchboard.sync.engine import PreparedRun, RunSummary, SyncEngine
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.directory_actions import Outcome, not_connected, outside
+from switchboard.web.ui.directory.page_actions import Outcome, not_connected, outside
 from switchboard.web.ui.forms import FormError
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer

@@ -20,8 +20,8 @@ from switchboard.sync import runs, writeback
 from switchboard.sync.engine import PreparedRun, SyncEngine
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.directory import directory_page
-from switchboard.web.ui.directory_actions import Outcome, duration, not_connected, outside
+from switchboard.web.ui.directory.connection_pages import directory_page
+from switchboard.web.ui.directory.page_actions import Outcome, duration, not_connected, outside
 from switchboard.web.ui.forms import FormError
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer

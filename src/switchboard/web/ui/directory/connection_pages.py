@@ -28,9 +28,9 @@ from switchboard.portal.clock_context import now
 from switchboard.sync import rescope, runs, subscriptions
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
-from switchboard.web.ui import directory_form as forms
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.directory_actions import (
+from switchboard.web.ui.directory import connection_form as forms
+from switchboard.web.ui.directory.page_actions import (
     Outcome,
     duration,
     inside,
