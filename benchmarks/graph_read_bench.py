@@ -29,7 +29,7 @@ from switchboard.directory.auth import GraphCredentials, MsalTokenProvider
 from switchboard.directory.graph_directory import connect
 from switchboard.directory.models import BASE_SELECT
 from switchboard.emulator.apps import AppRegistry, parse_roles
-from switchboard.emulator.certs import self_signed_certificate
+from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.state import control_key
 
 SELECT = list(BASE_SELECT)

@@ -42,10 +42,10 @@ from sqlalchemy.engine import make_url
 
 from switchboard.bootstrap import Container, build
 from switchboard.config import Settings
+from switchboard.connection import registration
 from switchboard.db.engine import normalise_url
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import DirectoryRegistration, DirectorySyncState, User
-from switchboard.directory import registration
 from switchboard.directory.auth import MsalTokenProvider, token_provider
 from switchboard.directory.factory import graph_credentials
 from switchboard.portal import accounts, locations

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from switchboard.directory.auth import GraphCredentials, MsalTokenProvider
-from switchboard.emulator.certs import self_signed_certificate
+from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.state import control_key
 
 # Faults of the storm: every kind Graph and the token endpoint can answer with.

@@ -23,9 +23,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from resilience.emulator import Emulator
 from switchboard.bootstrap import build
 from switchboard.config import Settings
+from switchboard.connection import registration
 from switchboard.db.engine import normalise_url
 from switchboard.db.migrate import upgrade
-from switchboard.directory import registration
 from switchboard.portal import accounts, locations
 from switchboard.portal.actors import system_actor
 from switchboard.portal.schemas import AccountIn, AddressIn, LocationIn

@@ -24,7 +24,7 @@ from switchboard.secrets_at_rest import SecretBox
 
 
 def default_user_listeners() -> list[Listener]:
-    from switchboard.directory.registration import on_account_terminated
+    from switchboard.connection.registration import on_account_terminated
     from switchboard.sync.subscriptions import on_jit_ended
     from switchboard.sync.writeback import on_user_changed
 

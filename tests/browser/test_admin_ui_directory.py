@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from switchboard.bootstrap import Container
-from switchboard.directory import registration
+from switchboard.connection import registration
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
 from switchboard.sync.policy import SyncPolicy

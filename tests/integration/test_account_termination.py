@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from switchboard.bootstrap import Container
+from switchboard.connection import registration
 from switchboard.db.models import DirectoryRegistration, User
-from switchboard.directory import registration
 from switchboard.portal import accounts
 from switchboard.portal.errors import Conflict
 from switchboard.sync.engine import SyncEngine

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from switchboard.bootstrap import Container
 from switchboard.cli.main import app
+from switchboard.connection import app_certificates
 from switchboard.db.models import DirectoryRegistration, User
-from switchboard.directory import certificates
-from switchboard.directory import registration as service
+from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, users
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.locations import find_location_by_name
@@ -105,12 +105,12 @@ def test_connect_show_certificate_settings_and_disconnect(run: Run, container: C
     code, pem, _ = run("directory", "certificate", "acme")
     assert code == 0
     cert = x509.load_pem_x509_certificate(pem.encode())
-    assert certificates.info(pem).thumbprint_sha1 == out["certificate"]["thumbprint_sha1"]  # type: ignore[index]
+    assert app_certificates.info(pem).thumbprint_sha1 == out["certificate"]["thumbprint_sha1"]  # type: ignore[index]
     assert cert.subject.rfc4514_string() == "CN=Switchboard acme"
     # The key the CLI sealed opens with the same SWITCHBOARD_SECRET_KEY in the server.
     with container.unit_of_work() as s:
-        (cred,) = service.credentials_for_auth(s.scalars(select(DirectoryRegistration)).one())
-    assert cred.thumbprint_sha1 == certificates.info(pem).thumbprint_sha1
+        (cred,) = credentials_for_auth(s.scalars(select(DirectoryRegistration)).one())
+    assert cred.certificate_pem == pem
 
     code, text, _ = run("directory", "show", "acme")
     assert code == 0
@@ -130,7 +130,7 @@ def test_connect_show_certificate_settings_and_disconnect(run: Run, container: C
     assert code == 0
     nxt = json.loads(out_text)["next_certificate"]["thumbprint_sha1"]
     code, next_pem, _ = run("directory", "certificate", "acme", "--next")
-    assert code == 0 and certificates.info(next_pem).thumbprint_sha1 == nxt
+    assert code == 0 and app_certificates.info(next_pem).thumbprint_sha1 == nxt
     code, _, err = run("directory", "promote", "acme")
     assert code == 1 and "has not been proven yet" in flat(err)
 
@@ -164,7 +164,9 @@ def test_connect_show_certificate_settings_and_disconnect(run: Run, container: C
 
 
 def test_custom_cloud_with_a_ca_bundle_file(run: Run, tmp_path: Path) -> None:
-    ca = certificates.generate("Emulator Root", datetime(2026, 1, 15, tzinfo=UTC)).certificate_pem
+    ca = app_certificates.generate(
+        "Emulator Root", datetime(2026, 1, 15, tzinfo=UTC)
+    ).certificate_pem
     bundle = tmp_path / "ca.pem"
     bundle.write_text(ca)
     out = connect(

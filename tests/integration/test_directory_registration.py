@@ -14,6 +14,8 @@ from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
+from switchboard.connection import app_certificates
+from switchboard.connection import registration as service
 from switchboard.db.models import (
     AuditEvent,
     DirectoryRegistration,
@@ -21,8 +23,7 @@ from switchboard.db.models import (
     User,
     WriteBackTask,
 )
-from switchboard.directory import certificates
-from switchboard.directory import registration as service
+from switchboard.directory.stored_credentials import Credential, credentials_for_auth
 from switchboard.portal import accounts, users
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.errors import Conflict
@@ -108,7 +109,7 @@ def assert_no_secrets(env: Env) -> None:
     with env.container.unit_of_work() as s:
         registration = s.scalar(select(DirectoryRegistration))
         keys = (
-            [c.private_key_pem for c in service.credentials_for_auth(registration)]
+            [c.private_key_pem for c in credentials_for_auth(registration)]
             if (registration)
             else []
         )
@@ -189,7 +190,10 @@ def test_certificate_download_is_the_public_pem(env: Env) -> None:
     # Valid from the (fixed) clock's now, give or take the small backdate.
     assert cert.not_valid_before_utc <= datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
     assert cert.subject == cert.issuer  # self-signed
-    assert certificates.info(response.text).thumbprint_sha1 == out["certificate"]["thumbprint_sha1"]
+    assert (
+        app_certificates.info(response.text).thumbprint_sha1
+        == out["certificate"]["thumbprint_sha1"]
+    )
     assert env.call("GET", "/certificate", params={"which": "next"}).json()["error"]["code"] == (
         "no_next_certificate"
     )
@@ -207,18 +211,18 @@ def test_private_key_is_encrypted_at_rest_and_matches_the_certificate(env: Env) 
     assert "-----BEGIN" not in raw[0] and "PRIVATE KEY" not in raw[0]
     with env.container.unit_of_work() as s:
         registration = s.scalars(select(DirectoryRegistration)).one()
-        (current,) = service.credentials_for_auth(registration)
+        (current,) = credentials_for_auth(registration)
         assert current.which == "current"
         with pytest.raises(SecretUnreadable, match="SWITCHBOARD_SECRET_KEY changed"):
-            service.credentials_for_auth(registration, secrets=SecretBox("a different key"))
+            credentials_for_auth(registration, secrets=SecretBox("a different key"))
     key = serialization.load_pem_private_key(current.private_key_pem.encode(), password=None)
     cert = x509.load_pem_x509_certificate(raw[1].encode())
     assert key.public_key().public_numbers() == cert.public_key().public_numbers()  # type: ignore[union-attr]
-    assert current.thumbprint_sha1 == certificates.info(raw[1]).thumbprint_sha1
+    assert current.certificate_pem == raw[1]
 
 
 def test_custom_cloud_with_a_ca_bundle(env: Env) -> None:
-    ca = certificates.generate("Test Root", datetime(2026, 1, 1, tzinfo=UTC)).certificate_pem
+    ca = app_certificates.generate("Test Root", datetime(2026, 1, 1, tzinfo=UTC)).certificate_pem
     out = connected(
         env,
         authority_url="https://127.0.0.1:8443/",
@@ -438,9 +442,13 @@ def test_settings_body_must_be_an_object(env: Env) -> None:
 # --- rotation -----------------------------------------------------------------------------------
 
 
-def _credentials(container: Container) -> list[service.Credential]:
+def _thumbprint(credential: Credential) -> str:
+    return app_certificates.info(credential.certificate_pem).thumbprint_sha1
+
+
+def _credentials(container: Container) -> list[Credential]:
     with container.unit_of_work() as s:
-        return service.credentials_for_auth(s.scalars(select(DirectoryRegistration)).one())
+        return credentials_for_auth(s.scalars(select(DirectoryRegistration)).one())
 
 
 def _record_test(container: Container, proven: list[str], ok: bool = True) -> None:
@@ -467,12 +475,12 @@ def test_rotation_keeps_the_current_certificate_until_the_next_is_proven(env: En
     assert again.status_code == 409 and again.json()["error"]["code"] == "rotation_pending"
 
     creds = _credentials(env.container)
-    assert [(c.which, c.thumbprint_sha1) for c in creds] == [
+    assert [(c.which, _thumbprint(c)) for c in creds] == [
         ("current", first["thumbprint_sha1"]),
         ("next", nxt["thumbprint_sha1"]),
     ]
     download = env.call("GET", "/certificate", params={"which": "next"})
-    assert certificates.info(download.text).thumbprint_sha1 == nxt["thumbprint_sha1"]
+    assert app_certificates.info(download.text).thumbprint_sha1 == nxt["thumbprint_sha1"]
 
     unproven = env.call("POST", "/certificate/promote")
     assert unproven.status_code == 409
@@ -487,7 +495,7 @@ def test_rotation_keeps_the_current_certificate_until_the_next_is_proven(env: En
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["certificate"] == nxt
     assert promoted.json()["next_certificate"] is None
-    assert [(c.which, c.thumbprint_sha1) for c in _credentials(env.container)] == [
+    assert [(c.which, _thumbprint(c)) for c in _credentials(env.container)] == [
         ("current", nxt["thumbprint_sha1"])
     ]
     assert creds[1].private_key_pem == _credentials(env.container)[0].private_key_pem

@@ -1,7 +1,7 @@
 """Mutual TLS on the API, with real handshakes against a real uvicorn server.
 
 The server runs in a background thread on an ephemeral port with certificates made by
-switchboard.tls.certs; clients are httpx (TLS 1.3, as curl would negotiate) and, where the
+switchboard.tls.private_ca; clients are httpx (TLS 1.3, as curl would negotiate) and, where the
 moment of refusal matters, a raw TLS 1.2 socket, on which a rejected client certificate fails
 the handshake itself.
 """
@@ -24,8 +24,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from switchboard.bootstrap import Container
 from switchboard.portal.actors import Role
-from switchboard.tls import certs
-from switchboard.tls.certs import IssuedFiles
+from switchboard.tls import private_ca
+from switchboard.tls.private_ca import IssuedFiles
 from switchboard.tls.server import TlsFiles
 from switchboard.web.server import make_server
 from tests.factories import bearer, tenant, token_for
@@ -43,23 +43,23 @@ class Pki:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     ours, theirs = tmp_path_factory.mktemp("pki"), tmp_path_factory.mktemp("other-pki")
-    ca = certs.init_ca(ours)
-    certs.init_ca(theirs)
+    ca = private_ca.init_ca(ours)
+    private_ca.init_ca(theirs)
     now = datetime.now(UTC)
-    cert, key = certs.issue(
-        certs.load_ca(ours),
+    cert, key = private_ca.issue(
+        private_ca.load_ca(ours),
         "old-client",
         purpose=ExtendedKeyUsageOID.CLIENT_AUTH,
         not_before=now - timedelta(days=30),
         not_after=now - timedelta(days=1),
     )
     expired = IssuedFiles(ours / "old-client.crt", ours / "old-client.key")
-    certs.write_pair(cert, key, expired.cert, expired.key)
+    private_ca.write_pair(cert, key, expired.cert, expired.key)
     return Pki(
         ca_cert=ca.cert,
-        server=certs.issue_server(ours),
-        alice=certs.issue_client(ours, "alice"),
-        stranger=certs.issue_client(theirs, "mallory"),
+        server=private_ca.issue_server(ours),
+        alice=private_ca.issue_client(ours, "alice"),
+        stranger=private_ca.issue_client(theirs, "mallory"),
         expired=expired,
     )
 

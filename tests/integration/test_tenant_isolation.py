@@ -20,8 +20,9 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
+from switchboard.connection import app_certificates, certificate_rotation, registration
 from switchboard.db.models import Base, DirectoryRegistration, Principal, SyncRun
-from switchboard.directory import registration
+from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, licenses, locations, media, numbers, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import LicenseIn, LocationIn, UserIn
@@ -145,7 +146,7 @@ def _rotated(container: Container, t: Seeded) -> None:
         acct = accounts.get_account(s, OP, t.slug)
         found = registration.get_registration(s, OP, acct)
         if found.next_certificate_pem is None:
-            registration.rotate_certificate(s, OP, acct)
+            certificate_rotation.rotate_certificate(s, OP, acct)
 
 
 def _rotation_proven(container: Container, t: Seeded) -> None:
@@ -153,7 +154,10 @@ def _rotation_proven(container: Container, t: Seeded) -> None:
     with container.unit_of_work() as s:
         acct = accounts.get_account(s, OP, t.slug)
         found = registration.get_registration(s, OP, acct)
-        proven = [c.thumbprint_sha1 for c in registration.credentials_for_auth(found)]
+        proven = [
+            app_certificates.info(c.certificate_pem).thumbprint_sha1
+            for c in credentials_for_auth(found)
+        ]
         record = registration.ConnectionTestRecord(ok=True, proven_certificates=proven)
         registration.record_test_result(s, OP, acct, record)
 

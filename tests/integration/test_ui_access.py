@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
+from switchboard.connection import registration
 from switchboard.db.models import ApiToken, AuditEvent, LicenseType, PhoneNumber, Principal, User
-from switchboard.directory import registration
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import principals, users
 from switchboard.portal.actors import Role

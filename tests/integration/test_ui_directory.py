@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
+from switchboard.connection import app_certificates
+from switchboard.connection import registration as service
 from switchboard.db.models import DirectoryRegistration, SyncRun, User, WriteBackTask
-from switchboard.directory import certificates
-from switchboard.directory import registration as service
 from switchboard.directory.errors import GraphForbidden
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
@@ -229,7 +229,7 @@ def test_connect_then_the_status_card_and_the_certificate(
         pem = registration.certificate_pem
     assert policy.location_rules == {"chicago": "HQ", "new york": "Branch"}
     assert policy.groups == [SALES]
-    info = certificates.info(pem)
+    info = app_certificates.info(pem)
     assert info.thumbprint_sha1 in page.text
     assert info.not_after.strftime("%Y-%m-%d") in page.text
     assert "not tested yet" in page.text
@@ -237,7 +237,7 @@ def test_connect_then_the_status_card_and_the_certificate(
     download = env.get("/certificate")
     assert download.headers["content-type"] == "application/x-pem-file"
     assert "attachment" in download.headers["content-disposition"]
-    assert certificates.info(download.text).thumbprint_sha1 == info.thumbprint_sha1
+    assert app_certificates.info(download.text).thumbprint_sha1 == info.thumbprint_sha1
     assert "PRIVATE KEY" not in download.text and "PRIVATE KEY" not in page.text
     again = env.post("/connect", CONNECT)
     assert again.status_code == 422
@@ -288,10 +288,10 @@ def test_rotate_promote_discard(env: Env, container: Container) -> None:
     with container.unit_of_work() as s:
         registration = s.scalars(select(DirectoryRegistration)).one()
         assert registration.next_certificate_pem is not None
-        nxt = certificates.info(registration.next_certificate_pem).thumbprint_sha1
+        nxt = app_certificates.info(registration.next_certificate_pem).thumbprint_sha1
     page = env.get()
     assert nxt in page.text and "Promote next certificate" in page.text
-    assert certificates.info(env.get("/certificate?which=next").text).thumbprint_sha1 == nxt
+    assert app_certificates.info(env.get("/certificate?which=next").text).thumbprint_sha1 == nxt
     unproven = env.post("/certificate/promote")
     assert unproven.status_code == 422
     assert "has not been proven yet" in unproven.text

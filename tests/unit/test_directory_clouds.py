@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from switchboard.directory import certificates, clouds
+from switchboard.connection import app_certificates
+from switchboard.directory import clouds
 from switchboard.portal.errors import ValidationFailed
 
 GUID = "0B9F6A4C-1D2E-4F60-8A7B-9C0D1E2F3A4B"
@@ -94,7 +95,7 @@ def test_guids_are_lower_cased_and_checked() -> None:
 
 
 def test_ca_bundle_takes_certificates_only() -> None:
-    pair = certificates.generate("Test CA", datetime(2026, 1, 15, tzinfo=UTC))
+    pair = app_certificates.generate("Test CA", datetime(2026, 1, 15, tzinfo=UTC))
     bundle = clouds.ca_bundle("junk before\n" + pair.certificate_pem + pair.certificate_pem)
     assert bundle == pair.certificate_pem * 2
     found = clouds.resolve(
@@ -114,8 +115,8 @@ def test_ca_bundle_takes_certificates_only() -> None:
 
 def test_generated_certificate_is_rsa_3072_for_two_years() -> None:
     start = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
-    pair = certificates.generate("Switchboard acme", start)
-    info = certificates.info(pair.certificate_pem)
+    pair = app_certificates.generate("Switchboard acme", start)
+    info = app_certificates.info(pair.certificate_pem)
     assert info.key_bits == 3072
     assert info.subject == "CN=Switchboard acme"
     assert (info.not_after - start).days == 730

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from switchboard.emulator.change_notifications import EndpointStats, Notifier, Subscription
 from switchboard.emulator.clock import EmulatorClock
 from switchboard.emulator.directory import Change, Directory, DirectoryError
 from switchboard.emulator.faults import Faults
-from switchboard.emulator.notifications import EndpointStats, Notifier, Subscription
 from switchboard.emulator.odata import parse_filter, parse_search
 from switchboard.emulator.throttle import Throttle, read_limit, request_cost
 

@@ -19,16 +19,15 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import func, select
 
-from switchboard import demo as demo_data
-from switchboard import demo_directory, demo_emulator
 from switchboard.cli.common import console, container, fail
 from switchboard.cli.run_display import print_summary, progress_bar, summary_dict
 from switchboard.config import Settings
+from switchboard.connection.registration import READ_PERMISSIONS
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Account, User
+from switchboard.demo import emulator_process, sample_account, tenant_connection
 from switchboard.directory.auth import forget_provider
 from switchboard.directory.errors import GraphError
-from switchboard.directory.registration import READ_PERMISSIONS
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import RunSummary, SyncEngine
 
@@ -49,7 +48,9 @@ def _cli_name() -> str:
 
 def _user_counts() -> dict[str, int]:
     with container() as c, c.unit_of_work() as session:
-        account_id = session.scalars(select(Account.id).where(Account.slug == demo_data.SLUG)).one()
+        account_id = session.scalars(
+            select(Account.id).where(Account.slug == sample_account.SLUG)
+        ).one()
         rows = session.execute(
             select(User.source, func.count())
             .where(User.account_id == account_id)
@@ -91,18 +92,21 @@ def demo(
     say = (lambda *_a, **_k: None) if as_json else console.print
     try:
         # The emulator starts in its own process while the sample account is prepared here.
-        with demo_emulator.tenant(state_dir, port=emulator_port) as starting:
+        with emulator_process.tenant(state_dir, port=emulator_port) as starting:
             with container(migrated=False) as c:
                 upgrade(c.engine)
-                login = demo_data.prepare(c)
+                login = sample_account.prepare(c)
                 where = c.engine.url.render_as_string(hide_password=True)
-            say(f"[bold]Switchboard demo[/] — account [cyan]{demo_data.SLUG}[/], Acme Corporation")
+            say(
+                f"[bold]Switchboard demo[/] — account [cyan]{sample_account.SLUG}[/],"
+                " Acme Corporation"
+            )
             say(f"  database     {where}")
             tenant = starting.wait()
             say(f"  Entra ID     emulator at {tenant.url}, state in {state_dir}")
             say(f"  tenant       {tenant.tenant_id}")
             with container() as c:
-                connection = demo_directory.connect(c, tenant)
+                connection = tenant_connection.connect(c, tenant)
             try:
                 _sync_and_serve(
                     tenant, connection, login, host, port, state_dir, exit_after_sync, as_json
@@ -110,7 +114,7 @@ def demo(
             finally:
                 # Close the cached token client's connections before the emulator stops.
                 forget_provider(connection.account_id)
-    except demo_emulator.DemoEmulatorError as exc:
+    except emulator_process.DemoEmulatorError as exc:
         raise fail(str(exc)) from exc
     except PortalError as exc:
         raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
@@ -119,9 +123,9 @@ def demo(
 
 
 def _sync_and_serve(
-    tenant: demo_emulator.DemoTenant,
-    connection: demo_directory.DemoConnection,
-    login: demo_data.DemoLogin,
+    tenant: emulator_process.DemoTenant,
+    connection: tenant_connection.DemoConnection,
+    login: sample_account.DemoLogin,
     host: str,
     port: int,
     state_dir: Path,
@@ -146,7 +150,7 @@ def _sync_and_serve(
     if as_json:
         _print_json(summary, tenant, connection, counts, login)
     else:
-        print_summary(summary, False, account=demo_data.SLUG)
+        print_summary(summary, False, account=sample_account.SLUG)
         if summary.counts.get("error"):
             console.print(
                 f"why each error: {_cli_name()} directory run acme {summary.run_id} --errors"
@@ -164,23 +168,23 @@ def _reconcile(quiet: bool) -> RunSummary:
     with container() as c:
         engine = SyncEngine(c, c.directory_factory())
         if quiet:
-            return engine.reconcile(demo_data.ACTOR, demo_data.SLUG, trigger="manual")
+            return engine.reconcile(sample_account.ACTOR, sample_account.SLUG, trigger="manual")
         with progress_bar() as progress:
             return engine.reconcile(
-                demo_data.ACTOR, demo_data.SLUG, trigger="manual", progress=progress
+                sample_account.ACTOR, sample_account.SLUG, trigger="manual", progress=progress
             )
 
 
 def _print_json(
     summary: RunSummary,
-    tenant: demo_emulator.DemoTenant,
-    connection: demo_directory.DemoConnection,
+    tenant: emulator_process.DemoTenant,
+    connection: tenant_connection.DemoConnection,
     counts: dict[str, int],
-    login: demo_data.DemoLogin,
+    login: sample_account.DemoLogin,
 ) -> None:
     out: dict[str, Any] = {
         **summary_dict(summary),
-        "account": demo_data.SLUG,
+        "account": sample_account.SLUG,
         "tenant_id": tenant.tenant_id,
         "client_id": connection.client_id,
         "synced_groups": list(connection.groups),
@@ -194,9 +198,9 @@ def _print_json(
 def _serve(
     host: str,
     port: int,
-    tenant: demo_emulator.DemoTenant,
+    tenant: emulator_process.DemoTenant,
     state_dir: Path,
-    login: demo_data.DemoLogin,
+    login: sample_account.DemoLogin,
 ) -> None:
     from switchboard.web.server import run
 

@@ -20,14 +20,15 @@ from switchboard.cli.common import (
     parse,
     unit_of_work,
 )
+from switchboard.connection import certificate_rotation, settings_validation
+from switchboard.connection import registration as service
 from switchboard.db.models import SyncRun
-from switchboard.directory import registration as service
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError
 from switchboard.portal.validation import quote
+from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
 from switchboard.sync import rescope
-from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
 
@@ -250,7 +251,9 @@ def directory_connect(
     with unit_of_work() as s:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account, write=True)
-        settings = service.validate_settings(s, acct, service.merge_patch({}, patch))
+        settings = settings_validation.validate_settings(
+            s, acct, settings_validation.merge_patch({}, patch)
+        )
         data = parse(
             service.RegistrationIn,
             {
@@ -376,7 +379,7 @@ def directory_certificate(
     with unit_of_work() as s:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account)
-        pem = service.certificate_pem(
+        pem = certificate_rotation.certificate_pem(
             service.get_registration(s, actor, acct), "next" if next_ else "current"
         )
     sys.stdout.write(pem)
@@ -388,7 +391,7 @@ def directory_rotate(account: str, as_json: bool = JsonOption) -> None:
     with unit_of_work() as s:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account, write=True)
-        out = RegistrationOut.of(service.rotate_certificate(s, actor, acct))
+        out = RegistrationOut.of(certificate_rotation.rotate_certificate(s, actor, acct))
     _print(out, as_json, f"New certificate for {account}")
     if not as_json:
         _next_steps(account, out, "next")
@@ -401,7 +404,7 @@ def directory_promote(account: str, as_json: bool = JsonOption) -> None:
     with unit_of_work() as s:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account, write=True)
-        out = RegistrationOut.of(service.promote_next(s, actor, acct))
+        out = RegistrationOut.of(certificate_rotation.promote_next(s, actor, acct))
     _print(out, as_json, f"Certificate of {account} promoted")
     if not as_json:
         console.print("You may now delete the old certificate from the app registration.")

@@ -148,7 +148,7 @@ def new_cert(
     name: Annotated[str, typer.Option(help="Certificate common name")] = "switchboard-app",
 ) -> None:
     """Create an app certificate and key, as one would upload to an Entra app registration."""
-    from switchboard.emulator.certs import self_signed_certificate
+    from switchboard.emulator.keys_and_certificates import self_signed_certificate
 
     out_dir.mkdir(parents=True, exist_ok=True)
     key, cert = self_signed_certificate(name)

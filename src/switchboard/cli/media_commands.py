@@ -12,7 +12,7 @@ import typer
 from switchboard.cli.common import JsonOption, cli_actor, dumps, emit, unit_of_work
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal import media as media_service
-from switchboard.web.api.media_schemas import MediaOut
+from switchboard.schemas.media_out import MediaOut
 
 media = typer.Typer(help="Voicemails and call recordings.", no_args_is_help=True)
 

@@ -13,7 +13,7 @@ from switchboard.portal import locations as locations_service
 from switchboard.portal import numbers as numbers_service
 from switchboard.portal import users as users_service
 from switchboard.portal.schemas import AccountIn, LicenseIn, LocationIn, NumbersIn, UserIn
-from switchboard.web.api.schemas import AccountOut, LicenseOut, LocationOut, NumberOut, UserOut
+from switchboard.schemas.portal_out import AccountOut, LicenseOut, LocationOut, NumberOut, UserOut
 
 accounts = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 locations = typer.Typer(help="Locations and their emergency addresses.", no_args_is_help=True)

@@ -19,7 +19,7 @@ from switchboard.cli.common import (
 )
 from switchboard.cli.directory_commands import directory
 from switchboard.cli.run_display import ITEM_COLUMNS, print_summary, progress_bar
-from switchboard.directory.connection_service import verify_connection
+from switchboard.connection.verification import verify_connection
 from switchboard.directory.errors import GraphError
 from switchboard.portal.accounts import get_account
 from switchboard.portal.errors import PortalError

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.auth import GraphCredentials
 from switchboard.directory.graph_directory import GraphDirectory, connect
-from switchboard.directory.registration import credentials_for_auth
+from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.secrets_at_rest import SecretBox
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from switchboard.emulator.certs import thumbprints
+from switchboard.emulator.keys_and_certificates import thumbprints
 
 KNOWN_ROLES = frozenset(
     {

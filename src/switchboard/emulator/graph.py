@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from switchboard.emulator.batch import run_batch
+from switchboard.emulator.change_notifications import Notifier
 from switchboard.emulator.delta import DeltaEngine, DeltaRequest, DeltaTokenExpired, TokenCodec
 from switchboard.emulator.directory import (
     GROUP_DEFAULT_PROPS,
@@ -30,7 +31,6 @@ from switchboard.emulator.directory import (
 )
 from switchboard.emulator.faults import Faults
 from switchboard.emulator.messages import GraphRequest, GraphResponse, error_body
-from switchboard.emulator.notifications import Notifier
 from switchboard.emulator.odata import parse_filter, parse_search, parse_select, parse_top
 from switchboard.emulator.throttle import Throttle
 

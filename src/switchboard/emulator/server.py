@@ -28,8 +28,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from switchboard.emulator.certs import ensure_server_identity
 from switchboard.emulator.control import control_routes
+from switchboard.emulator.keys_and_certificates import ensure_server_identity
 from switchboard.emulator.messages import GraphRequest, error_body, normalise_query
 from switchboard.emulator.state import Emulator, SeedOptions
 from switchboard.emulator.tokens import AccessDenied, TokenError

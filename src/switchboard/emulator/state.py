@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.emulator.apps import AppRegistry
-from switchboard.emulator.certs import ensure_signing_key
+from switchboard.emulator.change_notifications import Notifier
 from switchboard.emulator.churn import Churner
 from switchboard.emulator.clock import EmulatorClock
 from switchboard.emulator.directory import Directory
 from switchboard.emulator.faults import Faults
 from switchboard.emulator.graph import Graph
-from switchboard.emulator.notifications import Notifier
+from switchboard.emulator.keys_and_certificates import ensure_signing_key
 from switchboard.emulator.seed import SeedSummary, seed_directory
 from switchboard.emulator.store import Store
 from switchboard.emulator.throttle import Throttle

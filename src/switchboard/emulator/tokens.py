@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from switchboard.emulator.apps import App, AppRegistry
-from switchboard.emulator.certs import b64url
+from switchboard.emulator.keys_and_certificates import b64url
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCE = "https://graph.microsoft.com"

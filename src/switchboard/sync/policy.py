@@ -118,3 +118,13 @@ class SyncPolicy(Strict):
                 if top not in wanted:
                     wanted.append(top)
         return wanted
+
+
+# Settings whose change alters who is synced or what they become: a full reconcile follows.
+RESCOPING = frozenset({"groups", "all_users", "mapping", "location_rules", "default_location"})
+
+
+def rescoped_fields(before: SyncPolicy, after: SyncPolicy) -> list[str]:
+    """The settings among RESCOPING that differ between the two policies."""
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return [name for name in RESCOPING if old.get(name) != new.get(name)]

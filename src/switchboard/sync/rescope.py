@@ -17,11 +17,10 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import DirectorySyncState
-from switchboard.directory.registration import rescoped_fields
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import SyncEngine
-from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.policy import SyncPolicy, rescoped_fields
 from switchboard.sync.ports import SyncServices
 from switchboard.sync.runs import RunKind, Trigger
 

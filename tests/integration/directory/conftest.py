@@ -20,7 +20,7 @@ from switchboard.directory.auth import GraphCredentials, forget_provider
 from switchboard.directory.client import RetryPolicy
 from switchboard.directory.graph_directory import GraphDirectory, connect
 from switchboard.emulator.apps import parse_roles
-from switchboard.emulator.certs import self_signed_certificate
+from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from switchboard.connection.permission_checks import ConnectionReport, run_connection_test
 from switchboard.directory.auth import forget_provider
-from switchboard.directory.connection_test import ConnectionReport, run_connection_test
 from switchboard.emulator.server import RunningEmulator
 from switchboard.sync.policy import SyncPolicy
 from tests.integration.directory.conftest import credentials

@@ -388,7 +388,7 @@ def test_subscriptions_are_saved_to_the_state_folder(
 def test_https_endpoints_need_a_trusted_certificate(
     emu: RunningEmulator, reader: httpx.Client, tmp_path: Path
 ) -> None:
-    from switchboard.emulator.certs import ensure_server_identity
+    from switchboard.emulator.keys_and_certificates import ensure_server_identity
 
     identity = ensure_server_identity(tmp_path, ["127.0.0.1"])
     secure = Receiver(tls=(identity.cert_path, identity.key_path))

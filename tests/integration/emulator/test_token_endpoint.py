@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from switchboard.emulator.certs import self_signed_certificate
+from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.server import RunningEmulator
 
 from .conftest import (

@@ -9,11 +9,10 @@ import pytest
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import DirectoryRegistration, DirectorySyncState
-from switchboard.directory.registration import RESCOPING
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.sync.engine import SyncEngine
-from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.policy import RESCOPING, SyncPolicy
 from tests import factories
 from tests.fakes import FakeDirectory
 

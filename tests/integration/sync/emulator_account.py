@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from switchboard.bootstrap import Container
-from switchboard.directory import registration
+from switchboard.connection import registration
 from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.server import RunningEmulator
 from switchboard.sync.policy import SyncPolicy

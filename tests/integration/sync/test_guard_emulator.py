@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from switchboard.bootstrap import Container
 from switchboard.cli.main import app as cli
+from switchboard.connection import registration
 from switchboard.db.models import SyncRun, User
-from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from switchboard.bootstrap import Container
 from switchboard.clock import SystemClock
+from switchboard.connection import registration
 from switchboard.db.models import SyncRun, User
-from switchboard.directory import registration
 from switchboard.directory.auth import forget_provider
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from switchboard.cli.main import app as cli
 from switchboard.clock import FixedClock
+from switchboard.connection import app_certificates, registration
 from switchboard.db.models import DirectoryRegistration, DirectorySubscription, SyncRun, User
-from switchboard.directory import certificates, registration
 from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
@@ -294,7 +294,7 @@ def test_cli_lists_the_subscriptions(jit: Jit) -> None:
 def test_the_directory_status_card_shows_the_subscriptions(jit: Jit) -> None:
     with jit.container.unit_of_work() as s:  # the world's stand-in registration has no PEM
         reg = s.scalars(select(DirectoryRegistration)).one()
-        reg.certificate_pem = certificates.generate("acme", jit.clock.now()).certificate_pem
+        reg.certificate_pem = app_certificates.generate("acme", jit.clock.now()).certificate_pem
     make_admin(jit.container, "admin@acme.example", Role.ACCOUNT_ADMIN, "acme")
     sign_in(jit.client, "admin@acme.example")
     page = jit.client.get("/accounts/acme/directory")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from switchboard.connection import app_certificates
 from switchboard.db.models import Account, DirectoryRegistration, SyncRun, User
-from switchboard.directory import certificates
 from switchboard.jobs import sync_work
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
@@ -31,7 +31,7 @@ def ready(world: World) -> dict[str, str]:
     with world.container.unit_of_work() as s:
         # The API shows the registration's certificate: give it a real one.
         registration = s.scalars(select(DirectoryRegistration)).one()
-        registration.certificate_pem = certificates.generate("acme", now(s)).certificate_pem
+        registration.certificate_pem = app_certificates.generate("acme", now(s)).certificate_pem
     return admin(world)
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
+from switchboard.connection import app_certificates
 from switchboard.db.models import User
-from switchboard.directory import certificates
 from switchboard.directory.auth import forget_provider
 from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.server import RunningEmulator, running
@@ -112,7 +112,7 @@ def test_connect_test_rotate_and_reconcile_through_the_ui(
         post("/test")
         post("/certificate/promote")
         page = app_client.get(BASE).text
-        assert certificates.info(nxt).thumbprint_sha1 in page
+        assert app_certificates.info(nxt).thumbprint_sha1 in page
         assert "Promote next certificate" not in page
 
         run = post("/reconcile")

@@ -13,7 +13,7 @@ from switchboard.directory.auth import (
     token_roles,
 )
 from switchboard.directory.errors import GraphAuthError, TransientGraphError
-from switchboard.emulator.certs import self_signed_certificate
+from switchboard.emulator.keys_and_certificates import self_signed_certificate
 
 
 def creds(account: int = 1, key_cert: tuple[bytes, bytes] | None = None) -> GraphCredentials:

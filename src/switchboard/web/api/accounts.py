@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from switchboard.portal import accounts as service
 from switchboard.portal.schemas import AccountIn, AccountPatch
-from switchboard.web.api.schemas import AccountOut
+from switchboard.schemas.portal_out import AccountOut
 from switchboard.web.deps import DB, Caller, ReadAccount
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])

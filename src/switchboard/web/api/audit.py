@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from switchboard.portal import audit as service
-from switchboard.web.api.schemas import AuditEventOut
+from switchboard.schemas.portal_out import AuditEventOut
 from switchboard.web.deps import DB, Caller, ReadAccount
 
 router = APIRouter(prefix="/accounts/{account}/audit", tags=["audit"])

@@ -10,9 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from switchboard.directory import registration as service
+from switchboard.connection import certificate_rotation
+from switchboard.connection import registration as service
+from switchboard.directory.stored_credentials import Which
+from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
 from switchboard.sync import rescope
-from switchboard.web.api.directory_schemas import RegistrationOut, SettingsOut
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
 
 router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory"])
@@ -85,12 +87,12 @@ def download_certificate(
     account: ReadAccount,
     session: DB,
     actor: Caller,
-    which: Annotated[service.Which, Query(description="current, or the rotated next")] = "current",
+    which: Annotated[Which, Query(description="current, or the rotated next")] = "current",
 ) -> Response:
     """The public certificate to upload to the app registration (Certificates & secrets)."""
     registration = service.get_registration(session, actor, account)
-    pem = service.certificate_pem(registration, which)
-    name = service.certificate_filename(account, registration, which)
+    pem = certificate_rotation.certificate_pem(registration, which)
+    name = certificate_rotation.certificate_filename(account, registration, which)
     return Response(
         content=pem,
         media_type=PEM,
@@ -101,16 +103,16 @@ def download_certificate(
 @router.post("/certificate/rotate")
 def rotate_certificate(account: WriteAccount, session: DB, actor: Caller) -> RegistrationOut:
     """Generate the next certificate; the current one keeps working until the next is promoted."""
-    return RegistrationOut.of(service.rotate_certificate(session, actor, account))
+    return RegistrationOut.of(certificate_rotation.rotate_certificate(session, actor, account))
 
 
 @router.post("/certificate/promote")
 def promote_certificate(account: WriteAccount, session: DB, actor: Caller) -> RegistrationOut:
     """Make the next certificate current; 409 until a connection test obtained a token with it."""
-    return RegistrationOut.of(service.promote_next(session, actor, account))
+    return RegistrationOut.of(certificate_rotation.promote_next(session, actor, account))
 
 
 @router.delete("/certificate/next")
 def discard_next_certificate(account: WriteAccount, session: DB, actor: Caller) -> RegistrationOut:
     """Drop the rotated certificate that has not been promoted; the current one stays."""
-    return RegistrationOut.of(service.discard_next(session, actor, account))
+    return RegistrationOut.of(certificate_rotation.discard_next(session, actor, account))

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchboard.connection.registration import ConnectionTestRecord
+from switchboard.connection.verification import verify_connection
 from switchboard.db.models import SyncRun, SyncRunItem, WriteBackTask
-from switchboard.directory.connection_service import verify_connection
 from switchboard.directory.errors import GraphError
-from switchboard.directory.registration import ConnectionTestRecord
 from switchboard.portal.errors import Conflict
 from switchboard.sync import offers, runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine

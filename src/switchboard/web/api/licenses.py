@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from switchboard.portal import licenses as service
 from switchboard.portal.schemas import LicenseIn, LicensePatch
-from switchboard.web.api.schemas import LicenseOut
+from switchboard.schemas.portal_out import LicenseOut
 from switchboard.web.deps import DB, Caller, PathId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/licenses", tags=["licenses"])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from switchboard.portal import locations as service
 from switchboard.portal.schemas import LocationIn, LocationPatch
-from switchboard.web.api.schemas import LocationOut
+from switchboard.schemas.portal_out import LocationOut
 from switchboard.web.deps import DB, Caller, PathId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/locations", tags=["locations"])

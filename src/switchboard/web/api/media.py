@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from switchboard.portal import media as service
 from switchboard.portal.schemas import IsoDateTime
 from switchboard.portal.validation import MAX_ID, from_pydantic
-from switchboard.web.api.media_schemas import MediaOut, MediaPageOut
+from switchboard.schemas.media_out import MediaOut, MediaPageOut
 from switchboard.web.deps import DB, Caller, Offset, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/media", tags=["media"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from switchboard.portal import numbers as service
 from switchboard.portal.schemas import NumberPatch, NumbersIn
-from switchboard.web.api.schemas import NumberOut
+from switchboard.schemas.portal_out import NumberOut
 from switchboard.web.deps import DB, Caller, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/numbers", tags=["numbers"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from switchboard.portal import users as service
 from switchboard.portal.schemas import UserIn, UserPatch
 from switchboard.portal.validation import NO_CONTROL_PATTERN
-from switchboard.web.api.schemas import UserOut, UserPageOut
+from switchboard.schemas.portal_out import UserOut, UserPageOut
 from switchboard.web.deps import DB, Caller, Offset, PathId, QueryId, ReadAccount, WriteAccount
 
 router = APIRouter(prefix="/accounts/{account}/users", tags=["users"])

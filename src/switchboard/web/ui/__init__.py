@@ -10,8 +10,6 @@ from switchboard.web.ui import (
     admins,
     audit,
     auth,
-    directory,
-    directory_sync,
     licenses,
     locations,
     numbers,
@@ -19,8 +17,8 @@ from switchboard.web.ui import (
     profile,
     settings,
     users,
-    users_from_directory,
 )
+from switchboard.web.ui.directory import connection_pages, offered_users_pages, sync_pages
 from switchboard.web.ui.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
@@ -31,12 +29,12 @@ ROUTERS = tuple(
         accounts,
         locations,
         # Before users: /users/from-directory must not be taken for /users/{user_id}.
-        users_from_directory,
+        offered_users_pages,
         users,
         numbers,
         licenses,
-        directory,
-        directory_sync,
+        connection_pages,
+        sync_pages,
         audit,
         settings,
         admins,

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
+from switchboard.connection.registration import find_registration
 from switchboard.db.models import Account, User
-from switchboard.directory.registration import find_registration
 from switchboard.portal import licenses, locations, numbers, users
 from switchboard.portal.accounts import get_account
 from switchboard.portal.schemas import UserIn, UserPatch

@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from switchboard.connection.registration import policy_of
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.clouds import CLOUD_NAMES
-from switchboard.directory.registration import policy_of
 from switchboard.portal.errors import PortalError, ValidationFailed
 from switchboard.portal.validation import from_pydantic
 from switchboard.web.ui.session import Submitted

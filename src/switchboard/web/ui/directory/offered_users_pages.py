@@ -17,14 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
+from switchboard.connection.registration import find_registration, policy_of
 from switchboard.db.models import Account, User
-from switchboard.directory.registration import find_registration, policy_of
 from switchboard.portal.accounts import get_account
 from switchboard.sync import offers, runs
 from switchboard.sync.engine import PreparedRun, RunSummary, SyncEngine
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.directory_actions import Outcome, not_connected, outside
+from switchboard.web.ui.directory.page_actions import Outcome, not_connected, outside
 from switchboard.web.ui.forms import FormError
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer

@@ -12,16 +12,16 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sqlalchemy import select
 
+from switchboard.connection.registration import find_registration, policy_of
 from switchboard.db.models import SyncRunItem, User
-from switchboard.directory.registration import find_registration, policy_of
 from switchboard.portal.accounts import get_account
 from switchboard.portal.validation import MAX_ID
 from switchboard.sync import runs, writeback
 from switchboard.sync.engine import PreparedRun, SyncEngine
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.directory import directory_page
-from switchboard.web.ui.directory_actions import Outcome, duration, not_connected, outside
+from switchboard.web.ui.directory.connection_pages import directory_page
+from switchboard.web.ui.directory.page_actions import Outcome, duration, not_connected, outside
 from switchboard.web.ui.forms import FormError
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from switchboard.bootstrap import Container
 from switchboard.db.models import SyncRun
 from switchboard.portal.errors import Forbidden, NotFound, PortalError
-from switchboard.web.ui.directory_form import for_form
+from switchboard.web.ui.directory.connection_form import for_form
 from switchboard.web.ui.forms import FormError
 
 T = TypeVar("T")

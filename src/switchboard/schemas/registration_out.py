@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from switchboard.connection import app_certificates
+from switchboard.connection.registration import policy_of, required_permissions
 from switchboard.db.models import DirectoryRegistration
-from switchboard.directory import certificates
-from switchboard.directory.registration import policy_of, required_permissions
 
 
 class CertificateOut(BaseModel):
@@ -22,7 +22,7 @@ class CertificateOut(BaseModel):
 
     @classmethod
     def of(cls, pem: str) -> CertificateOut:
-        found = certificates.info(pem)
+        found = app_certificates.info(pem)
         return cls(
             subject=found.subject,
             thumbprint_sha1=found.thumbprint_sha1,

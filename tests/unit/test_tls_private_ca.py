@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from switchboard.tls import certs
-from switchboard.tls.certs import CertificateError
+from switchboard.tls import private_ca
+from switchboard.tls.private_ca import CertificateError
 
 
 def _load(path: Path) -> x509.Certificate:
@@ -31,7 +31,7 @@ def _cn(cert: x509.Certificate) -> str:
 
 def test_init_ca_is_a_leaf_only_ca_with_a_private_key_file(tmp_path: Path) -> None:
     before = datetime.now(UTC)
-    files = certs.init_ca(tmp_path / "pki", days=30)
+    files = private_ca.init_ca(tmp_path / "pki", days=30)
 
     assert _mode(files.key) == 0o600
     assert _mode(files.cert) == 0o644
@@ -51,8 +51,8 @@ def test_init_ca_is_a_leaf_only_ca_with_a_private_key_file(tmp_path: Path) -> No
 
 
 def test_client_certificate_is_for_client_auth_only_and_signed_by_the_ca(tmp_path: Path) -> None:
-    ca_files = certs.init_ca(tmp_path)
-    files = certs.issue_client(tmp_path, "billing-robot", days=7)
+    ca_files = private_ca.init_ca(tmp_path)
+    files = private_ca.issue_client(tmp_path, "billing-robot", days=7)
 
     assert files.cert == tmp_path / "clients" / "billing-robot.crt"
     assert _mode(files.key) == 0o600
@@ -73,8 +73,8 @@ def test_client_certificate_is_for_client_auth_only_and_signed_by_the_ca(tmp_pat
 
 
 def test_server_certificate_names_localhost_by_default(tmp_path: Path) -> None:
-    certs.init_ca(tmp_path)
-    files = certs.issue_server(tmp_path)
+    private_ca.init_ca(tmp_path)
+    files = private_ca.issue_server(tmp_path)
 
     cert = _load(files.cert)
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -89,8 +89,8 @@ def test_server_certificate_names_localhost_by_default(tmp_path: Path) -> None:
 
 
 def test_server_certificate_with_given_hosts(tmp_path: Path) -> None:
-    certs.init_ca(tmp_path)
-    cert = _load(certs.issue_server(tmp_path, ("API.example.com", "10.0.0.5")).cert)
+    private_ca.init_ca(tmp_path)
+    cert = _load(private_ca.issue_server(tmp_path, ("API.example.com", "10.0.0.5")).cert)
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["api.example.com"]
     assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("10.0.0.5")]
@@ -99,56 +99,58 @@ def test_server_certificate_with_given_hosts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("host", ["bad host", "-x.example.com", "a..b", "", "x" * 64 + ".com"])
 def test_bad_server_host_is_refused(tmp_path: Path, host: str) -> None:
-    certs.init_ca(tmp_path)
+    private_ca.init_ca(tmp_path)
     with pytest.raises(CertificateError, match="neither an IP address nor a DNS name"):
-        certs.issue_server(tmp_path, (host,))
-    assert not (tmp_path / certs.SERVER_CERT).exists()
+        private_ca.issue_server(tmp_path, (host,))
+    assert not (tmp_path / private_ca.SERVER_CERT).exists()
 
 
 @pytest.mark.parametrize("name", ["", "../escape", ".hidden", "a b", "x" * 65, "é"])
 def test_bad_client_name_is_refused(tmp_path: Path, name: str) -> None:
-    certs.init_ca(tmp_path)
+    private_ca.init_ca(tmp_path)
     with pytest.raises(CertificateError, match="client name"):
-        certs.issue_client(tmp_path, name)
+        private_ca.issue_client(tmp_path, name)
 
 
-@pytest.mark.parametrize("days", [0, -1, certs.MAX_DAYS + 1])
+@pytest.mark.parametrize("days", [0, -1, private_ca.MAX_DAYS + 1])
 def test_validity_outside_the_allowed_range_is_refused(tmp_path: Path, days: int) -> None:
-    certs.init_ca(tmp_path)
+    private_ca.init_ca(tmp_path)
     with pytest.raises(CertificateError, match="days must be between 1 and"):
-        certs.issue_client(tmp_path, "c", days=days)
+        private_ca.issue_client(tmp_path, "c", days=days)
 
 
 def test_existing_files_are_never_replaced(tmp_path: Path) -> None:
-    first = certs.init_ca(tmp_path)
+    first = private_ca.init_ca(tmp_path)
     original = first.key.read_bytes()
     with pytest.raises(CertificateError, match="already holds a CA"):
-        certs.init_ca(tmp_path)
+        private_ca.init_ca(tmp_path)
     assert first.key.read_bytes() == original
 
-    certs.issue_client(tmp_path, "alice")
+    private_ca.issue_client(tmp_path, "alice")
     with pytest.raises(CertificateError, match="already exist"):
-        certs.issue_client(tmp_path, "alice")
+        private_ca.issue_client(tmp_path, "alice")
 
 
 def test_issuing_without_a_ca_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(CertificateError, match="certs init-ca"):
-        certs.issue_client(tmp_path, "alice")
-    assert not (tmp_path / certs.CLIENTS).exists()
+        private_ca.issue_client(tmp_path, "alice")
+    assert not (tmp_path / private_ca.CLIENTS).exists()
 
 
 def test_a_ca_key_that_does_not_match_its_certificate_is_refused(tmp_path: Path) -> None:
-    certs.init_ca(tmp_path / "a")
-    certs.init_ca(tmp_path / "b")
-    (tmp_path / "a" / certs.CA_KEY).write_bytes((tmp_path / "b" / certs.CA_KEY).read_bytes())
+    private_ca.init_ca(tmp_path / "a")
+    private_ca.init_ca(tmp_path / "b")
+    (tmp_path / "a" / private_ca.CA_KEY).write_bytes(
+        (tmp_path / "b" / private_ca.CA_KEY).read_bytes()
+    )
     with pytest.raises(CertificateError, match="does not belong"):
-        certs.load_ca(tmp_path / "a")
+        private_ca.load_ca(tmp_path / "a")
 
 
 def test_explicit_validity_window_makes_an_expired_certificate(tmp_path: Path) -> None:
-    ca = certs.make_ca()
+    ca = private_ca.make_ca()
     now = datetime.now(UTC)
-    cert, _ = certs.issue(
+    cert, _ = private_ca.issue(
         ca,
         "old",
         purpose=ExtendedKeyUsageOID.CLIENT_AUTH,
@@ -157,4 +159,6 @@ def test_explicit_validity_window_makes_an_expired_certificate(tmp_path: Path) -
     )
     assert cert.not_valid_after_utc < now
     with pytest.raises(CertificateError, match="later than"):
-        certs.issue(ca, "x", purpose=ExtendedKeyUsageOID.CLIENT_AUTH, not_before=now, not_after=now)
+        private_ca.issue(
+            ca, "x", purpose=ExtendedKeyUsageOID.CLIENT_AUTH, not_before=now, not_after=now
+        )

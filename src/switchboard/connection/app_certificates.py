@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from switchboard.tls.certs import leaf_builder
+from switchboard.tls.private_ca import leaf_builder
 
 KEY_BITS = 3072
 VALIDITY = timedelta(days=730)

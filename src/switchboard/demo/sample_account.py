@@ -1,4 +1,4 @@
-"""`switchboard demo`: a sample account on the embedded database, served with its login."""
+"""The demo's sample account on the embedded database, and its admin login for this run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Response bodies of the REST API (snake_case JSON, every object carries an ``id``)."""
+"""Response bodies of portal records (snake_case JSON, every object carries an ``id``)."""
 
 from __future__ import annotations
 

@@ -5,18 +5,30 @@ Graph calls happen outside any database transaction; the outcome is recorded aft
 
 from __future__ import annotations
 
-from switchboard.bootstrap import Container
-from switchboard.directory import registration as registrations
+from typing import Protocol
+
+from switchboard.connection import app_certificates
+from switchboard.connection import registration as registrations
+from switchboard.connection.permission_checks import ConnectionReport, run_connection_test
 from switchboard.directory.auth import GraphCredentials
-from switchboard.directory.connection_test import ConnectionReport, run_connection_test
+from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
+from switchboard.secrets_at_rest import SecretBox
+from switchboard.sync.ports import Transactions
+
+
+class ConnectionServices(Transactions, Protocol):
+    """Units of work, and the key that opens the registration's stored private keys."""
+
+    @property
+    def secrets(self) -> SecretBox: ...
 
 
 def verify_connection(
-    container: Container, actor: Actor, slug: str
+    services: ConnectionServices, actor: Actor, slug: str
 ) -> registrations.ConnectionTestRecord:
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
         reg = registrations.get_registration(session, actor, account)
         policy = registrations.policy_of(reg)
@@ -34,13 +46,12 @@ def verify_connection(
                     ca_bundle_pem=reg.ca_bundle_pem,
                 ),
             )
-            for c in registrations.credentials_for_auth(reg, secrets=container.secrets)
+            for c in credentials_for_auth(reg, secrets=services.secrets)
         ]
     reports: list[tuple[str, str, ConnectionReport]] = []
     for credential, creds in candidates:
-        reports.append(
-            (credential.which, credential.thumbprint_sha1, run_connection_test(creds, policy))
-        )
+        thumbprint = app_certificates.info(credential.certificate_pem).thumbprint_sha1
+        reports.append((credential.which, thumbprint, run_connection_test(creds, policy)))
     current = next(r for which, _, r in reports if which == "current")
     checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]
     proven = []
@@ -55,7 +66,7 @@ def verify_connection(
     record = registrations.ConnectionTestRecord(
         ok=current.ok, message=message, checks=checks, proven_certificates=proven
     )
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
         registrations.record_test_result(session, actor, account, record)
     return record

@@ -28,7 +28,7 @@ from switchboard.emulator.clock import EmulatorClock, iso
 from switchboard.emulator.directory import Change, DirectoryError, bad_request
 from switchboard.emulator.faults import Faults
 
-log = logging.getLogger("switchboard.emulator.notifications")
+log = logging.getLogger("switchboard.emulator.change_notifications")
 
 MAX_EXPIRATION_MINUTES = 41_760
 MAX_SUBSCRIPTIONS_PER_APP = 100

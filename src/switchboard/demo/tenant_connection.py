@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from switchboard.bootstrap import Container
+from switchboard.connection import registration
+from switchboard.connection.verification import verify_connection
 from switchboard.db.models import Account, DirectoryRegistration
-from switchboard.demo import ACTOR, SLUG
-from switchboard.demo_emulator import DemoTenant
-from switchboard.directory import registration
-from switchboard.directory.connection_service import verify_connection
+from switchboard.demo.emulator_process import DemoTenant
+from switchboard.demo.sample_account import ACTOR, SLUG
 from switchboard.directory.factory import graph_credentials
 from switchboard.directory.graph_directory import connect as graph_connect
 from switchboard.sync.policy import SyncPolicy

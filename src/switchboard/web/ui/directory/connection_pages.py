@@ -12,24 +12,25 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from switchboard.connection import app_certificates, certificate_rotation
+from switchboard.connection import registration as service
+from switchboard.connection.verification import verify_connection
 from switchboard.db.models import (
     DirectoryRegistration,
     DirectorySubscription,
     User,
     WriteBackTask,
 )
-from switchboard.directory import certificates
-from switchboard.directory import registration as service
-from switchboard.directory.connection_service import verify_connection
+from switchboard.directory.stored_credentials import Which
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
 from switchboard.sync import rescope, runs, subscriptions
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
-from switchboard.web.ui import directory_form as forms
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.directory_actions import (
+from switchboard.web.ui.directory import connection_form as forms
+from switchboard.web.ui.directory.page_actions import (
     Outcome,
     duration,
     inside,
@@ -65,9 +66,9 @@ def _status(session: Session, registration: DirectoryRegistration) -> dict[str, 
     """What the status card shows: certificates as Entra shows them, the last test, counts."""
     account_id = registration.account_id
     return {
-        "certificate": certificates.info(registration.certificate_pem),
+        "certificate": app_certificates.info(registration.certificate_pem),
         "next_certificate": (
-            certificates.info(registration.next_certificate_pem)
+            app_certificates.info(registration.next_certificate_pem)
             if registration.next_certificate_pem
             else None
         ),
@@ -223,14 +224,14 @@ def download_certificate(
     request: Request,
     slug: str,
     viewer: CurrentViewer,
-    which: Annotated[service.Which, Query()] = "current",
+    which: Annotated[Which, Query()] = "current",
 ) -> Response:
     """The public certificate (never the key), to upload to the app registration."""
     with container(request).unit_of_work() as session:
         account = get_account(session, viewer.actor, slug)
         registration = service.get_registration(session, viewer.actor, account)
-        pem = service.certificate_pem(registration, which)
-        name = service.certificate_filename(account, registration, which)
+        pem = certificate_rotation.certificate_pem(registration, which)
+        name = certificate_rotation.certificate_filename(account, registration, which)
     return Response(
         content=pem,
         media_type=PEM,
@@ -253,9 +254,9 @@ def test_connection(request: Request, slug: str, viewer: PostingViewer) -> Respo
 
 def _certificate_step(request: Request, slug: str, viewer: Viewer, step: str) -> Response:
     steps = {
-        "rotate": (service.rotate_certificate, "certificate-rotated"),
-        "promote": (service.promote_next, "certificate-promoted"),
-        "discard": (service.discard_next, "certificate-discarded"),
+        "rotate": (certificate_rotation.rotate_certificate, "certificate-rotated"),
+        "promote": (certificate_rotation.promote_next, "certificate-promoted"),
+        "discard": (certificate_rotation.discard_next, "certificate-discarded"),
     }
     act, done = steps[step]
 
