@@ -110,8 +110,8 @@ def test_extensions_continue_after_the_highest_and_then_fill_gaps(container: Con
                     extension=ext,
                 ),
             )
-        ext = Extensions.load(s, t.account)
-        assert [ext.next_free(s) for _ in range(3)] == ["99", "11", "13"]
+        extensions = Extensions.load(s, t.account)
+        assert [extensions.next_free(s) for _ in range(3)] == ["99", "11", "13"]
 
 
 def _directory_user(s: Session, t: factories.Tenant, i: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -162,7 +163,7 @@ def test_check_member_groups(emu: RunningEmulator, directory_for: Make) -> None:
     result = directory_for().member_of(users, gids)
     d = emu.emulator.directory
     for uid in users:
-        assert result[uid] == emu.call(lambda uid=uid: d.transitive_groups_of(uid)) & set(gids)
+        assert result[uid] == emu.call(partial(d.transitive_groups_of, uid)) & set(gids)
 
 
 def test_missing_permission_is_forbidden(emu: RunningEmulator, directory_for: Make) -> None:

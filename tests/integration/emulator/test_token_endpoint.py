@@ -146,7 +146,7 @@ def test_the_tenant_domain_also_names_the_tenant(emu: RunningEmulator, cred: App
 
 def _aadsts(resp: httpx.Response, status: int, code: int) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
-    body = resp.json()
+    body: dict[str, Any] = resp.json()
     assert body["error_codes"] == [code]
     assert body["error_description"].startswith(f"AADSTS{code}:")
     assert body["trace_id"] and body["correlation_id"]

@@ -90,10 +90,9 @@ def test_semantics_through_delta_rounds(world: World) -> None:
     assert users["u3"].status == "disabled_in_directory"
     assert "u4" not in users
     assert "u5" not in users
-    moved = users["u2"]
-    assert moved.extension == ext2
+    assert users["u2"].extension == ext2
     with world.container.unit_of_work() as s:
-        moved = s.get(User, moved.id)
+        moved = s.get(User, users["u2"].id)
         assert moved is not None
         assert moved.location.name == "Branch"
         assert moved.license is not None and moved.license.name == "Business Voice"
