@@ -165,7 +165,9 @@ def test_relocate_many_moves_media_releases_numbers_and_keeps_status(
     with container.unit_of_work() as s:
         t = factories.tenant(s)
         user_id = _directory_user(s, t, 1)
-        extension = s.get(User, user_id).extension  # type: ignore[union-attr]
+        user = s.get(User, user_id)
+        assert user is not None
+        extension = user.extension
         moved = Relocation(user_id, _values(1, t.branch.id), enabled=False)
         keys = AccountKeys.load(s, t.account, [moved.data], [])
         (new_id,) = relocate_many(s, sync_actor(t.account), t.account, keys, [moved])

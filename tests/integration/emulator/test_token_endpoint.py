@@ -58,7 +58,7 @@ def assertion(
         "iat": int(now),
     }
     if alg == "RS256":
-        headers = {"x5t": _x5t(cred.cert_pem, hashes.SHA1())}  # noqa: S303
+        headers = {"x5t": _x5t(cred.cert_pem, hashes.SHA1())}  # noqa: S303 - x5t is SHA-1
     else:
         headers = {"x5t#S256": _x5t(cred.cert_pem, hashes.SHA256())}
     return jwt.encode(claims, key_pem or cred.key_pem, algorithm=alg, headers=headers)
