@@ -19,6 +19,7 @@ from switchboard.directory.errors import (
 from switchboard.directory.graph_directory import GraphDirectory
 from switchboard.directory.models import BASE_SELECT
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import set_delta_page_size
 from tests.integration.directory.conftest import credentials
 
 Make = Callable[..., GraphDirectory]
@@ -208,7 +209,7 @@ def test_delta_round_after_changes(emu: RunningEmulator, directory_for: Make) ->
 
 
 def test_group_members_split_across_pages(emu: RunningEmulator, directory_for: Make) -> None:
-    emu.call(lambda: setattr(emu.emulator.graph.delta, "page_size", 2))
+    set_delta_page_size(emu, 2)
     d = directory_for()
     first = d.groups_delta(None)
     directory = emu.emulator.directory

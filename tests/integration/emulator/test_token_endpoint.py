@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes
 
 from switchboard.emulator.certs import self_signed_certificate
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import ca_context
 
 from .conftest import (
     AppCredential,
-    ca_context,
     graph_client,
     msal_app,
     new_credential,
