@@ -70,4 +70,4 @@ postgres:
 	@scripts/ensure-postgres || echo "PostgreSQL unavailable: its test variants will be skipped"
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache
