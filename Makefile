@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration browser chromium postgres bench bench-sync bench-quick bench-portal resilience resilience-quick clean
+.PHONY: demo test lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal resilience resilience-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/switchboard demo
 
-test: $(STAMP) chromium postgres lint typecheck
+test: $(STAMP) chromium postgres lint typecheck imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The layering contracts in pyproject.toml ([tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -66,4 +70,4 @@ postgres:
 	@scripts/ensure-postgres || echo "PostgreSQL unavailable: its test variants will be skipped"
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .grimp_cache .import_linter_cache

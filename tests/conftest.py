@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,7 +43,7 @@ PG_ADMIN_URL = os.environ.get(
 START = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
 
-def _postgres_database() -> Iterator[str]:
+def _postgres_database() -> Generator[str, None, None]:
     admin_url = normalise_url(PG_ADMIN_URL)
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

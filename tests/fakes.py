@@ -24,6 +24,8 @@ class FakeDirectory:
         self.group_log: list[tuple[str, str, bool]] = []  # (group id, member id, added)
         self.writes: list[tuple[str, dict[str, Any]]] = []
         self.refuse: dict[str, Exception] = {}  # user id -> what update_user raises
+        # (n, error): users_in_scope raises error after yielding n users, as a read that breaks
+        self.read_breaks_after: tuple[int, Exception] | None = None
         self.expired_before = 0
 
     # --- directory administration (what an Entra admin does) ---------------------------------
@@ -95,7 +97,9 @@ class FakeDirectory:
         ids: set[str] = set(self.users) if not group_ids else set()
         for gid in group_ids:
             ids |= self.transitive(gid)
-        for uid in sorted(ids):
+        for n, uid in enumerate(sorted(ids)):
+            if self.read_breaks_after is not None and n == self.read_breaks_after[0]:
+                raise self.read_breaks_after[1]
             yield self._user(uid, select)
 
     def get_user(self, id_or_upn: str, select: Sequence[str]) -> DirectoryUser | None:

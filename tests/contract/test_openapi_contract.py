@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 import schemathesis.engine
 from hypothesis import strategies as st
+from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events
 from sqlalchemy import select
@@ -81,7 +83,7 @@ def _token_provider(container: Container) -> type[schemathesis.AuthProvider[str]
     current = {"token": token}
 
     class FreshToken:
-        def get(self, _case: schemathesis.Case, _ctx: schemathesis.AuthContext) -> str:
+        def get(self, _case: Case[Any], _ctx: schemathesis.AuthContext) -> str:
             with container.unit_of_work() as session:
                 prefix = current["token"].split("_")[1]
                 record = session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
@@ -90,8 +92,8 @@ def _token_provider(container: Container) -> type[schemathesis.AuthProvider[str]
                     current["token"] = issued.token
             return current["token"]
 
-        def set(self, case: schemathesis.Case, token: str, _ctx: schemathesis.AuthContext) -> None:
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+        def set(self, case: Case[Any], token: str, _ctx: schemathesis.AuthContext) -> None:
+            case.headers["Authorization"] = f"Bearer {token}"
 
     return FreshToken
 

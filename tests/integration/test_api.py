@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
-from switchboard.portal import users
+from switchboard.portal import accounts, users
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.schemas import UserIn
 from tests import factories
@@ -203,7 +203,7 @@ def test_seats_exhausted_is_409(api: Api) -> None:
 
 def test_directory_users_locked_fields_are_409(container: Container, api: Api) -> None:
     with container.unit_of_work() as s:
-        account = factories.accounts.get_account(s, factories.OPERATOR, "acme")
+        account = accounts.get_account(s, factories.OPERATOR, "acme")
         synced = users.create_user(
             s,
             DIRECTORY,

@@ -110,8 +110,8 @@ def test_extensions_continue_after_the_highest_and_then_fill_gaps(container: Con
                     extension=ext,
                 ),
             )
-        ext = Extensions.load(s, t.account)
-        assert [ext.next_free(s) for _ in range(3)] == ["99", "11", "13"]
+        extensions = Extensions.load(s, t.account)
+        assert [extensions.next_free(s) for _ in range(3)] == ["99", "11", "13"]
 
 
 def _directory_user(s: Session, t: factories.Tenant, i: int) -> int:
@@ -165,7 +165,9 @@ def test_relocate_many_moves_media_releases_numbers_and_keeps_status(
     with container.unit_of_work() as s:
         t = factories.tenant(s)
         user_id = _directory_user(s, t, 1)
-        extension = s.get(User, user_id).extension  # type: ignore[union-attr]
+        user = s.get(User, user_id)
+        assert user is not None
+        extension = user.extension
         moved = Relocation(user_id, _values(1, t.branch.id), enabled=False)
         keys = AccountKeys.load(s, t.account, [moved.data], [])
         (new_id,) = relocate_many(s, sync_actor(t.account), t.account, keys, [moved])

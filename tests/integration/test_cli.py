@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from typer.testing import CliRunner
@@ -11,9 +12,12 @@ from switchboard.bootstrap import Container
 from switchboard.cli.main import app
 from switchboard.portal.principals import authenticate_token
 
+# Runs the CLI with the given arguments (and stdin): (exit code, stdout, stderr).
+Run = Callable[..., tuple[int, str, str]]
+
 
 @pytest.fixture
-def run(container: Container):  # type: ignore[no-untyped-def]
+def run(container: Container) -> Run:
     env = {
         "SWITCHBOARD_DATABASE_URL": container.settings.database_url,
         "SWITCHBOARD_DATA_DIR": str(container.settings.data_dir),
@@ -28,7 +32,7 @@ def run(container: Container):  # type: ignore[no-untyped-def]
     return invoke
 
 
-def test_bootstrap_operator_and_account_objects(run, container: Container) -> None:  # type: ignore[no-untyped-def]
+def test_bootstrap_operator_and_account_objects(run: Run, container: Container) -> None:
     code, out, _ = run(
         "admin", "create", "--email", "op@example.com", "--role", "provider_admin", "--json"
     )
@@ -96,7 +100,7 @@ def test_bootstrap_operator_and_account_objects(run, container: Container) -> No
     assert code == 0 and json.loads(out)["account"] == "globex"
 
 
-def test_bad_input_gets_a_clear_error_and_nonzero_exit(run) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_gets_a_clear_error_and_nonzero_exit(run: Run) -> None:
     code, _, err = run("accounts", "create", "Bad Slug!", "--name", "X")
     assert code == 2 and "slug" in err and "lower-case" in err
     code, _, err = run("admin", "create", "--email", "x@example.com", "--role", "account_admin")

@@ -105,7 +105,9 @@ def test_connect_show_certificate_settings_and_disconnect(run: Run, container: C
     code, pem, _ = run("directory", "certificate", "acme")
     assert code == 0
     cert = x509.load_pem_x509_certificate(pem.encode())
-    assert app_certificates.info(pem).thumbprint_sha1 == out["certificate"]["thumbprint_sha1"]  # type: ignore[index]
+    shown = out["certificate"]
+    assert isinstance(shown, dict)
+    assert app_certificates.info(pem).thumbprint_sha1 == shown["thumbprint_sha1"]
     assert cert.subject.rfc4514_string() == "CN=Switchboard acme"
     # The key the CLI sealed opens with the same SWITCHBOARD_SECRET_KEY in the server.
     with container.unit_of_work() as s:

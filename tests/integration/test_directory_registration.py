@@ -217,7 +217,8 @@ def test_private_key_is_encrypted_at_rest_and_matches_the_certificate(env: Env) 
             credentials_for_auth(registration, secrets=SecretBox("a different key"))
     key = serialization.load_pem_private_key(current.private_key_pem.encode(), password=None)
     cert = x509.load_pem_x509_certificate(raw[1].encode())
-    assert key.public_key().public_numbers() == cert.public_key().public_numbers()  # type: ignore[union-attr]
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
     assert current.certificate_pem == raw[1]
 
 

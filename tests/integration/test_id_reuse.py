@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
@@ -23,15 +25,15 @@ from tests.conftest import START, _postgres_database
 from tests.factories import OPERATOR
 
 
-def _user(session: object, account: Account, n: int, location_id: int, **kw: object) -> User:
+def _user(session: Session, account: Account, n: int, location_id: int, **kw: Any) -> User:
     body = UserIn(
         first_name=f"User{n}",
         last_name="Test",
         email=f"user{n}@acme.example.com",
         location_id=location_id,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
-    return users.create_user(session, OPERATOR, account, body)  # type: ignore[arg-type]
+    return users.create_user(session, OPERATOR, account, body)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -716,8 +716,9 @@ def test_each_write_succeeds_for_an_authorised_caller(
     """The positive control: the bodies above are valid, so the refusals above are the access
     checks at work, not validation. B's rows stay untouched by writes to A."""
     token = world.provider_token if CASES[key].provider_only else world.a.admin_token
-    if CASES[key].before:
-        CASES[key].before(container, world.a)
+    before_write = CASES[key].before
+    if before_write:
+        before_write(container, world.a)
     before = snapshot(container, world.b.account_id)
     response = call(world.client, token, key, target=world.a, values=world.a)
     assert 200 <= response.status_code < 300, response.text

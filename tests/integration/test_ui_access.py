@@ -16,7 +16,7 @@ from switchboard.bootstrap import Container
 from switchboard.connection import registration
 from switchboard.db.models import ApiToken, AuditEvent, LicenseType, PhoneNumber, Principal, User
 from switchboard.jobs.runner import InlineJobRunner
-from switchboard.portal import principals, users
+from switchboard.portal import accounts, numbers, principals, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import NumbersIn, UserIn
 from switchboard.sync.engine import SyncEngine
@@ -48,7 +48,7 @@ def _seed(container: Container) -> dict[str, dict[str, int]]:
                     license="Business Voice",
                 ),
             )
-            porting = factories.numbers.add_numbers(
+            porting = numbers.add_numbers(
                 session,
                 OP,
                 t.account,
@@ -90,7 +90,7 @@ def _connect(container: Container, ids: dict[str, dict[str, int]]) -> None:
             registration.connect(
                 session,
                 OP,
-                factories.accounts.get_account(session, OP, slug),
+                accounts.get_account(session, OP, slug),
                 registration.RegistrationIn(
                     tenant_id="6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9",
                     client_id="11111111-2222-4333-8444-555555555555",
@@ -106,7 +106,9 @@ def _connect(container: Container, ids: dict[str, dict[str, int]]) -> None:
 def _ui_account_routes() -> list[tuple[str, str]]:
     routes = [r for router in ui.ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     assert all(isinstance(r, UiRoute) for r in routes)
-    return sorted((method, r.path) for r in routes for method in r.methods if "{slug}" in r.path)
+    return sorted(
+        (method, r.path) for r in routes for method in r.methods or () if "{slug}" in r.path
+    )
 
 
 def _fill(path: str, slug: str, values: dict[str, int]) -> str:
@@ -117,7 +119,7 @@ def _fill(path: str, slug: str, values: dict[str, int]) -> str:
 
 def _fingerprint(container: Container, slug: str) -> tuple[object, ...]:
     with container.unit_of_work() as session:
-        account = factories.accounts.get_account(session, OP, slug)
+        account = accounts.get_account(session, OP, slug)
         rows = session.execute(
             select(User.first_name, User.extension, User.license_id)
             .where(User.account_id == account.id)

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import Account, AuditEvent, LicenseType, Location, PhoneNumber, User
-from switchboard.portal import audit, users
+from switchboard.portal import audit, licenses, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import LicenseIn, UserIn
 from tests import factories
@@ -61,7 +61,7 @@ def test_audit_log_is_newest_first_filtered_and_paged(
     tenant, _token = _signed_in(app_client, container)
     with container.unit_of_work() as session:
         for i in range(55):
-            factories.licenses.create_license(
+            licenses.create_license(
                 session, OP, tenant.account, LicenseIn(name=f"Extra {i:02d}", seats=1)
             )
     page = app_client.get("/accounts/acme/audit")
@@ -338,7 +338,7 @@ def test_unassigned_numbers_move_and_assigned_ones_stay(
 def test_only_an_unused_license_is_deleted(app_client: TestClient, container: Container) -> None:
     tenant, token = _signed_in(app_client, container)
     with container.unit_of_work() as session:
-        spare = factories.licenses.create_license(
+        spare = licenses.create_license(
             session, OP, tenant.account, LicenseIn(name="Spare", seats=5)
         ).id
         used = session.scalars(select(LicenseType.id).where(LicenseType.name == "Business Voice"))

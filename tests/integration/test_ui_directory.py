@@ -7,6 +7,7 @@ import csv
 import html as html_text
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -384,11 +385,14 @@ def test_delta_and_sync_one_user(env: Env) -> None:
 
 def test_a_running_run_refreshes_until_it_is_done(env: Env) -> None:
     class Later:
-        def __init__(self) -> None:
-            self.work: list[Any] = []
+        """A JobRunner that keeps the work until the test runs it."""
 
-        def submit(self, name: str, work: Any) -> None:
+        def __init__(self) -> None:
+            self.work: list[Callable[[], object]] = []
+
+        def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool:
             self.work.append(work)
+            return True
 
         def shutdown(self) -> None:
             return None

@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "switchboard"
 
 
 def _imports(tree: ast.AST) -> list[tuple[str, ast.AST]]:
-    found = []
+    found: list[tuple[str, ast.AST]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             found.append((node.module, node))

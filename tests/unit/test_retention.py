@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from switchboard.portal.retention import cutoff, expires_at, months_of
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("plan", "months"), [("6m", 6), ("1y", 12), ("2y", 24), ("3y", 36)])

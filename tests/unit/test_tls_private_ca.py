@@ -69,7 +69,9 @@ def test_client_certificate_is_for_client_auth_only_and_signed_by_the_ca(tmp_pat
     # The key in the .key file is the one the certificate certifies.
     key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
-    assert key.public_key().public_numbers() == cert.public_key().public_numbers()  # type: ignore[union-attr]
+    certified = cert.public_key()
+    assert isinstance(certified, ec.EllipticCurvePublicKey)
+    assert key.public_key().public_numbers() == certified.public_numbers()
 
 
 def test_server_certificate_names_localhost_by_default(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ def graph_credentials(
     registration: DirectoryRegistration, secrets: SecretBox, *, which: str = "current"
 ) -> GraphCredentials:
     found = {c.which: c for c in credentials_for_auth(registration, secrets=secrets)}
-    credential = found[which]  # type: ignore[index]
+    credential = found[which]  # type: ignore[index]  # a str here, a Literal key there
     return GraphCredentials(
         account_id=registration.account_id,
         tenant_id=registration.tenant_id,

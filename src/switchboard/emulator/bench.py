@@ -73,7 +73,7 @@ def run_bench(users: int, groups: int, seed: int, state_dir: Path | None = None)
             session = requests.Session()
             session.verify = str(server.ca_path)
             session.trust_env = False
-            thumb = x509.load_pem_x509_certificate(cert).fingerprint(hashes.SHA1()).hex()  # noqa: S303
+            thumb = x509.load_pem_x509_certificate(cert).fingerprint(hashes.SHA1()).hex()  # noqa: S303 - x5t is SHA-1
             app = msal.ConfidentialClientApplication(
                 client_id,
                 authority=server.authority,

@@ -31,7 +31,7 @@ class Faults:
     # How an expired delta token is answered: 400 syncStateNotFound, or 410 Gone + Location.
     delta_expired_status: int = 400
     seed: int = 0
-    rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)  # noqa: S311
+    rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)  # noqa: S311 - reproducible faults
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)

@@ -279,7 +279,7 @@ class _Parser:
         if op == "in":
             self.take("lp")
             values = [self.literal()]
-            while self.peek() is not None and self.peek().kind == "comma":  # type: ignore[union-attr]
+            while (token := self.peek()) is not None and token.kind == "comma":
                 self.i += 1
                 values.append(self.literal())
             self.take("rp")

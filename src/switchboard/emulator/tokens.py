@@ -176,7 +176,7 @@ class TokenService:
         try:
             claims: dict[str, Any] = jwt.decode(
                 assertion,
-                public_key,  # type: ignore[arg-type]
+                public_key,  # type: ignore[arg-type]  # jwt.decode refuses unsupported key types
                 algorithms=[alg],
                 options={
                     "verify_aud": False,

@@ -1,8 +1,12 @@
 """Five-field cron expressions (minute hour day-of-month month day-of-week), evaluated in UTC.
 
-Each field takes ``*``, numbers, names (jan..dec, sun..sat), lists (``1,15``), ranges
-(``9-17``) and steps (``*/15``, ``8-18/2``). As in classic cron, when both day fields are
-restricted a day matches if EITHER matches; a field starting with ``*`` counts as unrestricted.
+croniter expands the fields and finds the next firing; around it we keep our rules. Each field
+takes ``*``, numbers, names (jan..dec, sun..sat), lists (``1,15``), ranges (``9-17``) and steps
+(``*/15``, ``8-18/2``), and anything else is refused in words that name the field and the rule
+(croniter would accept ``5/10`` or a backwards range, and reads ``5-5`` as ``*``). As in classic
+cron, when both day fields are restricted a day matches if EITHER matches; a field starting with
+``*`` counts as unrestricted (croniter counts ``*/2`` as restricted, and ``5,*`` as not, so we
+tell it which rule applies).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+
+from croniter import CroniterBadDateError, croniter
 
 from switchboard.portal.validation import quote
 
@@ -44,30 +50,14 @@ FIELDS = (
 
 @dataclass(frozen=True)
 class CronSchedule:
-    expression: str
+    expression: str  # as written, one space between fields
+    checked: str  # the same schedule in numbers only, as croniter is given it
     minutes: frozenset[int]
     hours: frozenset[int]
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday
-    days_restricted: bool
-    weekdays_restricted: bool
-
-    def matches(self, moment: datetime) -> bool:
-        moment = moment.astimezone(UTC)
-        return (
-            moment.minute in self.minutes
-            and moment.hour in self.hours
-            and moment.month in self.months
-            and self._day_matches(moment)
-        )
-
-    def _day_matches(self, moment: datetime) -> bool:
-        by_day = moment.day in self.days
-        by_weekday = (moment.isoweekday() % 7) in self.weekdays
-        if self.days_restricted and self.weekdays_restricted:
-            return by_day or by_weekday
-        return by_day and by_weekday
+    either_day: bool  # both day fields restricted: a day matches if either matches
 
     def shortest_gap(self) -> timedelta:
         """The least time between two firings within a day (by minutes and hours alone)."""
@@ -77,21 +67,14 @@ class CronSchedule:
         return timedelta(minutes=min(gaps))
 
     def next_after(self, moment: datetime) -> datetime:
-        """The first matching minute strictly after ``moment``."""
-        start = moment.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.replace(hour=0, minute=0)
-        hours = sorted(self.hours)
-        minutes = sorted(self.minutes)
-        # Eight years always contain every month/day/weekday combination that can exist.
-        for _ in range(8 * 366):
-            if day.month in self.months and self._day_matches(day):
-                for hour in hours:
-                    for minute in minutes:
-                        candidate = day.replace(hour=hour, minute=minute)
-                        if candidate >= start:
-                            return candidate
-            day += timedelta(days=1)
-        raise CronError(f"{quote(self.expression)} never fires (no such date exists)")
+        """The first matching minute strictly after ``moment``, in UTC."""
+        try:
+            fires: datetime = croniter(
+                self.checked, moment.astimezone(UTC), day_or=self.either_day
+            ).get_next(datetime)
+        except CroniterBadDateError as exc:
+            raise CronError(f"{quote(self.expression)} never fires (no such date exists)") from exc
+        return fires.astimezone(UTC)
 
 
 def parse_cron(expression: str) -> CronSchedule:
@@ -102,19 +85,32 @@ def parse_cron(expression: str) -> CronSchedule:
             " minute hour day-of-month month day-of-week, for example '*/30 * * * *' or"
             " '0 6 * * mon-fri'"
         )
-    values = [_parse_field(part, spec) for part, spec in zip(parts, FIELDS, strict=True)]
+    fields = [_check_field(part, spec) for part, spec in zip(parts, FIELDS, strict=True)]
+    expanded, _ = croniter.expand(" ".join(fields))
+    values = [
+        frozenset(range(spec.low, spec.high + 1) if "*" in field else map(int, field))
+        for field, spec in zip(expanded, FIELDS, strict=True)
+    ]
     weekdays = frozenset(0 if d == 7 else d for d in values[4])
+    days_restricted = not parts[2].startswith("*")
+    weekdays_restricted = not parts[4].startswith("*")
+    either_day = days_restricted and weekdays_restricted
+    if either_day and (len(values[2]) == 31 or len(weekdays) == 7):
+        # Either day field matching every day means every day; croniter would instead read a
+        # list that holds '*' (as '5,*') as unrestricted and go by the other field alone.
+        fields[2] = fields[4] = "*"
+        either_day = False
     schedule = CronSchedule(
         expression=" ".join(parts),
+        checked=" ".join(fields),
         minutes=values[0],
         hours=values[1],
         days=values[2],
         months=values[3],
         weekdays=weekdays,
-        days_restricted=not parts[2].startswith("*"),
-        weekdays_restricted=not parts[4].startswith("*"),
+        either_day=either_day,
     )
-    if not schedule.weekdays_restricted and not any(
+    if not weekdays_restricted and not any(
         d <= _longest(m) for m in schedule.months for d in schedule.days
     ):
         raise CronError(
@@ -128,19 +124,20 @@ def _longest(month: int) -> int:
     return {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}.get(month, 31)
 
 
-def _parse_field(text: str, spec: _Field) -> frozenset[int]:
-    result: set[int] = set()
+def _check_field(text: str, spec: _Field) -> str:
+    """The field in numbers only, or CronError in words; a one-value range becomes its value."""
+    items: list[str] = []
     for item in text.lower().split(","):
         if not item:
             raise CronError(f"{spec.name}: empty list item in {quote(text)}")
         base, _, step_text = item.partition("/")
-        step = 1
+        step = ""
         if step_text:
             if not step_text.isdigit() or int(step_text) == 0:
                 raise CronError(f"{spec.name}: step '/{step_text}' must be a whole number above 0")
-            step = int(step_text)
+            step = f"/{int(step_text)}"
         if base == "*":
-            low, high = spec.low, spec.high
+            items.append(f"*{step}")
         elif "-" in base:
             first, _, last = base.partition("-")
             low, high = _value(first, spec), _value(last, spec)
@@ -148,15 +145,16 @@ def _parse_field(text: str, spec: _Field) -> frozenset[int]:
                 raise CronError(
                     f"{spec.name}: range {quote(base)} runs backwards; write it low-high"
                 )
+            items.append(str(low) if low == high else f"{low}-{high}{step}")
         else:
-            low = high = _value(base, spec)
+            value = _value(base, spec)
             if step_text:
                 raise CronError(
-                    f"{spec.name}: a step needs '*' or a range before it, as '*/{step}'"
-                    f" or '{low}-{spec.high}/{step}'"
+                    f"{spec.name}: a step needs '*' or a range before it, as '*{step}'"
+                    f" or '{value}-{spec.high}{step}'"
                 )
-        result.update(range(low, high + 1, step))
-    return frozenset(result)
+            items.append(str(value))
+    return ",".join(items)
 
 
 def _value(text: str, spec: _Field) -> int:

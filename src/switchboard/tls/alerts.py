@@ -22,7 +22,7 @@ class AlertingSSLProtocol(sslproto.SSLProtocol):
         if handshake_exc is not None:
             # The alert is in the outgoing buffer; the close that follows would drop it.
             with contextlib.suppress(Exception):
-                self._process_outgoing()  # type: ignore[attr-defined]
+                self._process_outgoing()  # type: ignore[attr-defined]  # private in asyncio
         super()._on_handshake_complete(handshake_exc)
 
 
@@ -48,13 +48,13 @@ class AlertingEventLoop(asyncio.SelectorEventLoop):
             self,
             protocol,
             sslcontext,
-            waiter,  # type: ignore[arg-type]
+            waiter,  # type: ignore[arg-type]  # asyncio itself passes None through
             server_side,
             server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,  # type: ignore[arg-type]
+            ssl_handshake_timeout=ssl_handshake_timeout,  # type: ignore[arg-type]  # a float, stubs say int
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
-        selector_events._SelectorSocketTransport(  # type: ignore[attr-defined]
+        selector_events._SelectorSocketTransport(  # type: ignore[attr-defined]  # private in asyncio
             self, rawsock, ssl_protocol, extra=extra, server=server
         )
         transport: asyncio.Transport = ssl_protocol._app_transport

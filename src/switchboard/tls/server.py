@@ -73,7 +73,7 @@ class ClientCertH11Protocol(H11Protocol):
     asyncio calls ``connection_made`` only once the handshake (and so verification) is done.
     """
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # asyncio passes a Transport
         super().connection_made(transport)
         peer: dict[str, Any] | None = transport.get_extra_info("peercert")
         self.app_state = {**self.app_state, PEER_CERT_STATE_KEY: peer or None}

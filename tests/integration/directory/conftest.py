@@ -23,6 +23,7 @@ from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
+from tests.emulator_control import DEFAULT_DELTA_PAGE_SIZE, set_delta_page_size
 
 SEED = SeedOptions(users=40, groups=6, seed=11)
 READER = "User.Read.All,GroupMember.Read.All"
@@ -60,9 +61,9 @@ def emu(emulator_server: RunningEmulator) -> RunningEmulator:
         e.throttle.enabled = True
         e.throttle.read_limit_override = None
         e.throttle.write_limit_override = None
-        e.graph.delta.page_size = 200
 
     emulator_server.call(reset)
+    set_delta_page_size(emulator_server, DEFAULT_DELTA_PAGE_SIZE)
     return emulator_server
 
 

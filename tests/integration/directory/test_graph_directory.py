@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from switchboard.directory.errors import (
 from switchboard.directory.graph_directory import GraphDirectory
 from switchboard.directory.models import BASE_SELECT
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import set_delta_page_size
 from tests.integration.directory.conftest import credentials
 
 Make = Callable[..., GraphDirectory]
@@ -162,7 +164,7 @@ def test_check_member_groups(emu: RunningEmulator, directory_for: Make) -> None:
     result = directory_for().member_of(users, gids)
     d = emu.emulator.directory
     for uid in users:
-        assert result[uid] == emu.call(lambda uid=uid: d.transitive_groups_of(uid)) & set(gids)
+        assert result[uid] == emu.call(partial(d.transitive_groups_of, uid)) & set(gids)
 
 
 def test_missing_permission_is_forbidden(emu: RunningEmulator, directory_for: Make) -> None:
@@ -207,7 +209,7 @@ def test_delta_round_after_changes(emu: RunningEmulator, directory_for: Make) ->
 
 
 def test_group_members_split_across_pages(emu: RunningEmulator, directory_for: Make) -> None:
-    emu.call(lambda: setattr(emu.emulator.graph.delta, "page_size", 2))
+    set_delta_page_size(emu, 2)
     d = directory_for()
     first = d.groups_delta(None)
     directory = emu.emulator.directory

@@ -24,6 +24,7 @@ from switchboard.emulator.apps import parse_roles
 from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
+from tests.emulator_control import DEFAULT_DELTA_PAGE_SIZE, set_delta_page_size
 
 SMALL_SEED = SeedOptions(users=40, groups=6, seed=7)
 ALL_READ = "User.Read.All,GroupMember.Read.All"
@@ -90,10 +91,10 @@ def emu(emulator_server: RunningEmulator) -> RunningEmulator:
         e.throttle.enabled = True
         e.throttle.read_limit_override = None
         e.throttle.write_limit_override = None
-        e.graph.delta.page_size = 200
         e.notifier.stats.clear()
 
     emulator_server.call(reset)
+    set_delta_page_size(emulator_server, DEFAULT_DELTA_PAGE_SIZE)
     return emulator_server
 
 
@@ -170,20 +171,6 @@ def reader(emu: RunningEmulator, reader_token: str) -> Iterator[httpx.Client]:
 def writer(emu: RunningEmulator, writer_token: str) -> Iterator[httpx.Client]:
     with graph_client(emu, writer_token) as client:
         yield client
-
-
-def ca_context(server: RunningEmulator) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(server.ca_path))
-
-
-def control(server: RunningEmulator) -> httpx.Client:
-    ctx = ca_context(server)
-    return httpx.Client(
-        base_url=f"{server.url}/_emulator",
-        verify=ctx,
-        headers={"X-Emulator-Key": server.emulator.control_key},
-        timeout=30,
-    )
 
 
 def all_pages(

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import control
 
-from .conftest import control, graph_client, plain_user_ids
+from .conftest import graph_client, plain_user_ids
 
 
 def test_batch_answers_each_request(emu: RunningEmulator, writer: httpx.Client) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from switchboard.emulator.server import RunningEmulator
-
-from .conftest import control
+from tests.emulator_control import DEFAULT_DELTA_PAGE_SIZE, control, set_delta_page_size
 
 
 def test_background_churn_runs_at_a_rate_and_stops(emu: RunningEmulator) -> None:
@@ -38,3 +37,20 @@ def test_reset_reseeds_and_keeps_versions_moving_forward(emu: RunningEmulator) -
         assert body["users"] == 12 and body["groups"] == 2
         assert body["version"] > before
         assert ctl.post("/reset", json={"users": -1}).json()["error"]["field"] == "users"
+
+
+def test_delta_page_size_is_a_setting_with_its_bounds(emu: RunningEmulator) -> None:
+    with control(emu) as ctl:
+        assert ctl.get("/status").json()["delta_page_size"] == DEFAULT_DELTA_PAGE_SIZE
+        for wrong in (0, 5001, "7", None, True):
+            refused = ctl.patch("/settings", json={"delta_page_size": wrong})
+            assert refused.status_code == 422
+            assert refused.json()["error"] == {
+                "code": "invalid",
+                "field": "delta_page_size",
+                "message": "delta_page_size: give a whole number from 1 to 5000",
+            }
+        assert ctl.get("/status").json()["delta_page_size"] == DEFAULT_DELTA_PAGE_SIZE
+    set_delta_page_size(emu, 7)
+    with control(emu) as ctl:
+        assert ctl.get("/status").json()["delta_page_size"] == 7

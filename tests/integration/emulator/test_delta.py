@@ -9,13 +9,9 @@ import httpx
 import pytest
 
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import control, set_delta_page_size
 
-from .conftest import all_pages, control, plain_user_ids
-
-
-def page_size(emu: RunningEmulator, size: int) -> None:
-    with control(emu) as ctl:
-        assert ctl.patch("/settings", json={"delta_page_size": size}).status_code == 200
+from .conftest import all_pages, plain_user_ids
 
 
 def full_round(client: httpx.Client, first: httpx.Response) -> tuple[list[dict[str, Any]], str]:
@@ -34,7 +30,7 @@ def merge(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_initial_round_pages_and_remembers_select(
     emu: RunningEmulator, reader: httpx.Client
 ) -> None:
-    page_size(emu, 7)
+    set_delta_page_size(emu, 7)
     first = reader.get("/users/delta", params={"$select": "displayName,accountEnabled"})
     assert len(first.json()["value"]) == 7
     next_link = first.json()["@odata.nextLink"]
@@ -187,7 +183,7 @@ def test_delta_filter_by_ids(reader: httpx.Client, writer: httpx.Client) -> None
 def test_replays_repeat_objects_but_merge_by_id_converges(
     emu: RunningEmulator, reader: httpx.Client
 ) -> None:
-    page_size(emu, 10)
+    set_delta_page_size(emu, 10)
     with control(emu) as ctl:
         ctl.patch("/faults", json={"delta_replays": True})
     items, delta_link = full_round(
@@ -202,7 +198,7 @@ def test_replays_repeat_objects_but_merge_by_id_converges(
 def test_groups_delta_splits_members_across_pages(
     emu: RunningEmulator, reader: httpx.Client
 ) -> None:
-    page_size(emu, 4)
+    set_delta_page_size(emu, 4)
     first = reader.get("/groups/delta", params={"$select": "displayName,members"})
     items, delta_link = full_round(reader, first)
     by_group: dict[str, set[str]] = {}
@@ -272,7 +268,7 @@ def test_churn_shows_up_in_delta(emu: RunningEmulator, reader: httpx.Client) -> 
 def test_empty_pages_with_a_next_link_are_not_the_end(
     emu: RunningEmulator, reader: httpx.Client
 ) -> None:
-    page_size(emu, 15)
+    set_delta_page_size(emu, 15)
     with control(emu) as ctl:
         ctl.patch("/faults", json={"delta_empty_pages": True})
     page = reader.get("/users/delta", params={"$select": "displayName"}).json()
@@ -322,7 +318,7 @@ def test_groups_delta_latest_and_removed_groups(reader: httpx.Client, writer: ht
 def test_a_group_changed_while_its_members_span_pages_comes_again_whole(
     emu: RunningEmulator, reader: httpx.Client, writer: httpx.Client
 ) -> None:
-    page_size(emu, 3)
+    set_delta_page_size(emu, 3)
     groups = {g["displayName"]: g["id"] for g in reader.get("/groups").json()["value"]}
     first = reader.get("/groups/delta", params={"$select": "displayName,members"}).json()
     assert "@odata.nextLink" in first

@@ -7,8 +7,9 @@ import httpx
 import jwt
 
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import control
 
-from .conftest import control, graph_client, msal_app, new_credential
+from .conftest import graph_client, msal_app, new_credential
 
 
 def test_member_of_and_get_member_groups(reader: httpx.Client) -> None:

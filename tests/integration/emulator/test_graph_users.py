@@ -6,8 +6,9 @@ import httpx
 import pytest
 
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import control
 
-from .conftest import all_pages, control, graph_client, token_for
+from .conftest import all_pages, graph_client, token_for
 
 DEFAULTS = {
     "businessPhones",

@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import control
 
-from .conftest import control, plain_user_ids
+from .conftest import plain_user_ids
 
 
 class Receiver:

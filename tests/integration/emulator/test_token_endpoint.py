@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes
 
 from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.emulator.server import RunningEmulator
+from tests.emulator_control import ca_context
 
 from .conftest import (
     AppCredential,
-    ca_context,
     graph_client,
     msal_app,
     new_credential,
@@ -58,7 +58,7 @@ def assertion(
         "iat": int(now),
     }
     if alg == "RS256":
-        headers = {"x5t": _x5t(cred.cert_pem, hashes.SHA1())}  # noqa: S303
+        headers = {"x5t": _x5t(cred.cert_pem, hashes.SHA1())}  # noqa: S303 - x5t is SHA-1
     else:
         headers = {"x5t#S256": _x5t(cred.cert_pem, hashes.SHA256())}
     return jwt.encode(claims, key_pem or cred.key_pem, algorithm=alg, headers=headers)
@@ -146,7 +146,7 @@ def test_the_tenant_domain_also_names_the_tenant(emu: RunningEmulator, cred: App
 
 def _aadsts(resp: httpx.Response, status: int, code: int) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
-    body = resp.json()
+    body: dict[str, Any] = resp.json()
     assert body["error_codes"] == [code]
     assert body["error_description"].startswith(f"AADSTS{code}:")
     assert body["trace_id"] and body["correlation_id"]

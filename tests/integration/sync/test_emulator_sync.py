@@ -25,6 +25,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
+from tests.emulator_control import DEFAULT_DELTA_PAGE_SIZE, set_delta_page_size
 from tests.integration.sync.emulator_account import connect_account
 
 SEED = SeedOptions(users=60, groups=6, seed=5)
@@ -67,9 +68,9 @@ def connected(container: Container, emulator: RunningEmulator) -> Iterator[Conne
                 "error_budget": None,
             }
         )
-        emu.graph.delta.page_size = 200
 
     emulator.call(fresh)
+    set_delta_page_size(emulator, DEFAULT_DELTA_PAGE_SIZE)
     directory = emu.directory
     # The two groups with the most (transitive) user members.
     sizes = sorted(
@@ -219,7 +220,7 @@ def test_scope_changes_restores_and_pages_of_members(connected: Connected) -> No
     emu = connected.emulator
     group = connected.groups[0]
     # Members of one group arrive split across pages of two objects.
-    emu.call(lambda: setattr(emu.emulator.graph.delta, "page_size", 2))
+    set_delta_page_size(emu, 2)
     newcomers = []
 
     def add_people() -> None:

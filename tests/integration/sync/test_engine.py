@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 
 from switchboard.db.models import Base, DirectorySyncState, Media, User
 from switchboard.portal import media as media_service
@@ -17,6 +17,7 @@ from switchboard.portal.users import create_user, update_user
 from switchboard.sync import runs
 from switchboard.sync.engine import SyncEngine
 from tests import factories
+from tests.faults import on_write
 from tests.integration.sync.conftest import NESTED, OTHER, SALES, SUPPORT, World
 
 OP = factories.OPERATOR
@@ -90,10 +91,9 @@ def test_semantics_through_delta_rounds(world: World) -> None:
     assert users["u3"].status == "disabled_in_directory"
     assert "u4" not in users
     assert "u5" not in users
-    moved = users["u2"]
-    assert moved.extension == ext2
+    assert users["u2"].extension == ext2
     with world.container.unit_of_work() as s:
-        moved = s.get(User, moved.id)
+        moved = s.get(User, users["u2"].id)
         assert moved is not None
         assert moved.location.name == "Branch"
         assert moved.license is not None and moved.license.name == "Business Voice"
@@ -276,9 +276,7 @@ def test_single_user_sync_by_upn(world: World) -> None:
     assert missing.counts == {"error": 1}
 
 
-def test_crash_before_the_delta_link_is_saved_converges(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_crash_before_the_delta_link_is_saved_converges(world: World) -> None:
     d = world.directory
     for uid in ("u1", "u2", "u3", "u4"):
         d.add_user(uid)
@@ -291,13 +289,15 @@ def test_crash_before_the_delta_link_is_saved_converges(
         assert link_before is not None
         saved = link_before.users_delta_link
 
-    def crash(*_args: object, **_kw: object) -> None:
+    def crash(_connection: Connection) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr("switchboard.sync.queries.save_state", crash)
-    with pytest.raises(RuntimeError):
+    # The power goes as the last chunk saves the new delta links.
+    with (
+        on_write(world.container.engine, DirectorySyncState.__table__, crash),
+        pytest.raises(RuntimeError, match="power cut"),
+    ):
         world.engine.delta(OP, "acme")
-    monkeypatch.undo()
     with world.container.unit_of_work() as s:
         state = s.get(DirectorySyncState, 1)
         assert state is not None and state.users_delta_link == saved

@@ -301,8 +301,8 @@ def test_the_directory_status_card_shows_the_subscriptions(jit: Jit) -> None:
     assert page.status_code == 200
     assert "no subscriptions yet" in page.text
     jit.maintain()
-    page = jit.client.get("/accounts/acme/directory").text
-    card = page[page.index('id="subscriptions"') :].split("</dd>")[0]
+    text = jit.client.get("/accounts/acme/directory").text
+    card = text[text.index('id="subscriptions"') :].split("</dd>")[0]
     assert "<code>groups</code> active" in card and "<code>users</code> active" in card
 
 

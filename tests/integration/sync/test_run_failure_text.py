@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
-from switchboard.db.models import SyncRun, SyncRunItem, User
+from switchboard.db.models import DirectorySyncState, SyncRun, SyncRunItem, User
 from tests import factories
+from tests.faults import on_write
 from tests.integration.sync.conftest import SALES, World
 
 OP = factories.OPERATOR
@@ -18,22 +18,25 @@ EMAIL = "ada.lovelace@contoso.example"
 
 
 def test_an_unexpected_database_error_is_stored_and_logged_without_sql_or_personal_data(
-    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     d = world.directory
     d.add_user("u1", mail=EMAIL)
     d.add_member(SALES, "u1")
 
-    def broken_statement(session: Session, *_args: object, **_kw: object) -> None:
+    def broken_statement(connection: Connection) -> None:
         # A real database error whose text holds the statement and a user's email.
-        session.execute(
+        connection.execute(
             text("SELECT id FROM users WHERE email = :email AND no_such_column = 1"),
             {"email": EMAIL},
         )
 
-    monkeypatch.setattr("switchboard.sync.queries.save_state", broken_statement)
     caplog.set_level(logging.INFO)
-    with pytest.raises(DBAPIError) as raised:
+    # The run's last step, saving the delta links, meets the error.
+    with (
+        on_write(world.container.engine, DirectorySyncState.__table__, broken_statement),
+        pytest.raises(DBAPIError) as raised,
+    ):
         world.engine.reconcile(OP, "acme")
     assert "no_such_column" in str(raised.value)  # the raw text that must not be stored
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-import pytest
 from sqlalchemy import select
 
 from switchboard.db.models import DirectorySyncState, Location, User
 from switchboard.directory.errors import TransientGraphError
-from switchboard.directory.models import DirectoryUser
 from switchboard.portal.accounts import get_account
 from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import create_user
@@ -25,9 +21,11 @@ def directory_ids(w: World) -> set[str]:
         return {d for d in s.scalars(select(User.directory_id)) if d}
 
 
-def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+# The directory's read breaks after seven users, as a Graph outage midway would.
+BREAK_AFTER_SEVEN = (7, TransientGraphError("the service is unavailable", status=503))
+
+
+def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(world: World) -> None:
     # The account's first sync: no synced users yet, so creates go while the read goes on.
     d = world.directory
     d.add_user("a-first")
@@ -35,17 +33,7 @@ def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(
     for i in range(7):
         d.add_user(f"u{i}", givenName=f"N{i}")
         d.add_member(SALES, f"u{i}")
-    whole = d.users_in_scope
-
-    def breaks_after_seven(
-        groups: Sequence[str], select_: Sequence[str]
-    ) -> Iterator[DirectoryUser]:
-        for n, user in enumerate(whole(groups, select_)):
-            if n == 7:
-                raise TransientGraphError("the service is unavailable", status=503)
-            yield user
-
-    monkeypatch.setattr(d, "users_in_scope", breaks_after_seven)
+    d.read_breaks_after = BREAK_AFTER_SEVEN
     summary = world.engine.reconcile(OP, "acme")
     assert summary.status == "failed"
     assert "unavailable" in (summary.message or "")
@@ -61,29 +49,13 @@ def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(
         }
         assert s.get(DirectorySyncState, account.id) is None  # the next run starts over
     # Nothing unseen was swept: the read never completed.
-    monkeypatch.setattr(d, "users_in_scope", whole)
+    d.read_breaks_after = None
     again = world.engine.reconcile(OP, "acme")
     assert again.status == "succeeded"
     assert again.counts == {"skip": 6, "create": 2}
 
 
-def _breaks_after_seven(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = world.directory.users_in_scope
-
-    def breaks_after_seven(
-        groups: Sequence[str], select_: Sequence[str]
-    ) -> Iterator[DirectoryUser]:
-        for n, user in enumerate(whole(groups, select_)):
-            if n == 7:
-                raise TransientGraphError("the service is unavailable", status=503)
-            yield user
-
-    monkeypatch.setattr(world.directory, "users_in_scope", breaks_after_seven)
-
-
-def test_after_a_scope_change_creates_wait_for_the_whole_read(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_after_a_scope_change_creates_wait_for_the_whole_read(world: World) -> None:
     # The creation guard judges a scope change's creates together: none goes before the read
     # ends.
     d = world.directory
@@ -94,18 +66,16 @@ def test_after_a_scope_change_creates_wait_for_the_whole_read(
         d.add_user(f"u{i}", givenName=f"N{i}")
         d.add_member(OTHER, f"u{i}")
     world.set_policy(groups=[SALES, OTHER])
-    _breaks_after_seven(world, monkeypatch)
+    d.read_breaks_after = BREAK_AFTER_SEVEN
     assert world.engine.reconcile(OP, "acme").status == "failed"
     assert directory_ids(world) == {"a-linked"}
-    monkeypatch.undo()
+    d.read_breaks_after = None
     again = world.engine.reconcile(OP, "acme")
     assert again.status == "succeeded"
     assert again.counts == {"skip": 1, "create": 7}
 
 
-def test_without_a_scope_change_new_users_are_created_while_reading(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_a_scope_change_new_users_are_created_while_reading(world: World) -> None:
     # Ordinary growth is not the creation guard's business: creates stream as on a first sync.
     d = world.directory
     d.add_user("a-linked")
@@ -116,7 +86,7 @@ def test_without_a_scope_change_new_users_are_created_while_reading(
         d.add_member(SALES, f"u{i}")
     engine = world.engine
     engine.chunk_size = 2
-    _breaks_after_seven(world, monkeypatch)
+    d.read_breaks_after = BREAK_AFTER_SEVEN
     assert engine.reconcile(OP, "acme").status == "failed"
     assert len(directory_ids(world)) > 1
 

@@ -61,7 +61,7 @@ class Throttling:
 @pytest.fixture
 def throttling(world: World) -> Throttling:
     wrapped = Throttling(world.directory)
-    world.container.directory_for = lambda _registration: wrapped  # type: ignore[assignment, return-value]
+    world.container.directory_for = lambda _registration: wrapped
     world.engine = SyncEngine(world.container, world.container.directory_factory(), chunk_size=3)
     return wrapped
 

@@ -4,7 +4,7 @@ SQLite, procrastinate on PostgreSQL) -> Graph client -> the Entra ID emulator.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import select, text
@@ -16,11 +16,18 @@ from switchboard.jobs.queue import QUEUE_SCHEMA
 from tests import factories
 
 # The emulator and an account connected to it, shared with the emulator sync tests.
-from tests.integration.sync.test_emulator_sync import Connected, connected, emulator  # noqa: F401
+from tests.integration.sync.test_emulator_sync import (  # noqa: F401 - fixtures pytest finds here
+    Connected,
+    connected,
+    emulator,
+)
+
+# Runs the CLI with the given arguments: (exit code, stdout, stderr).
+Invoke = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def invoke(connected: Connected) -> Iterator[object]:  # noqa: F811
+def invoke(connected: Connected) -> Iterator[Invoke]:  # noqa: F811 - the imported fixture
     settings = connected.container.settings
     env = {
         "SWITCHBOARD_DATABASE_URL": settings.database_url,
@@ -40,8 +47,8 @@ def invoke(connected: Connected) -> Iterator[object]:  # noqa: F811
 
 
 def test_worker_once_runs_what_is_due_and_schedule_show_says_why(
-    connected: Connected,  # noqa: F811
-    invoke,  # type: ignore[no-untyped-def]
+    connected: Connected,  # noqa: F811 - the imported fixture
+    invoke: Invoke,
 ) -> None:
     code, out, err = invoke("schedule", "show", "acme", "--json")
     assert code == 0, err
@@ -69,8 +76,8 @@ def test_worker_once_runs_what_is_due_and_schedule_show_says_why(
 
 
 def test_schedule_show_names_what_is_wrong(
-    connected: Connected,  # noqa: F811
-    invoke,  # type: ignore[no-untyped-def]
+    connected: Connected,  # noqa: F811 - the imported fixture
+    invoke: Invoke,
 ) -> None:
     code, _out, err = invoke("schedule", "show", "nosuch")
     assert code != 0

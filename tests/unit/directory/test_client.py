@@ -21,6 +21,7 @@ from switchboard.directory.errors import (
     DeltaTokenExpired,
     GraphAuthError,
     GraphBadRequest,
+    GraphError,
     GraphForbidden,
     GraphNotFound,
     GraphThrottled,
@@ -175,10 +176,15 @@ def test_token_endpoint_busy_is_retried_with_its_retry_after_then_backoff() -> N
     tokens = FlakyTokens(busy, reset)
     sleeps: list[float] = []
     seen: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return OK
+
     client = GraphClient(
         GRAPH,
         tokens,
-        transport=httpx.MockTransport(lambda r: seen.append(r) or OK),
+        transport=httpx.MockTransport(recording),
         sleep=sleeps.append,
         rng=random.Random(3),  # noqa: S311 - jitter
     )
@@ -246,7 +252,7 @@ def test_headers_priority_and_one_client_request_id_across_retries() -> None:
     client, _, seen, _ = make(sequence(httpx.Response(503), OK, OK))
     client.get("/users")
     ids = {r.headers["client-request-id"] for r in seen}
-    assert len(ids) == 1 and uuid.UUID(ids.pop())
+    assert len(ids) == 1 and uuid.UUID(ids.pop()).version == 4
     assert all(r.headers["x-ms-throttle-priority"] == "low" for r in seen)
     assert seen[0].headers["authorization"] == "Bearer token-1"
     client.get("/users")
@@ -267,7 +273,9 @@ def test_headers_priority_and_one_client_request_id_across_retries() -> None:
         (409, "ObjectConflict", GraphBadRequest),
     ],
 )
-def test_error_envelope_maps_by_code_and_status(status: int, code: str, kind: type) -> None:
+def test_error_envelope_maps_by_code_and_status(
+    status: int, code: str, kind: type[GraphError]
+) -> None:
     client, sleeps, seen, _ = make(
         lambda r: httpx.Response(status, json=envelope(code, "Some words", "req-42"))
     )

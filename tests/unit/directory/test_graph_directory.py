@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Generator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -138,6 +139,7 @@ def test_stopping_early_releases_the_workers() -> None:
     d = directory(fake, workers=2, page_size=2, partitioned=True)
     it = d.users_in_scope([], ["id"])
     first = [next(it) for _ in range(5)]
+    assert isinstance(it, Generator)
     it.close()  # must not hang on the bounded queue
     assert len(first) == 5
     assert len(fake.paths) < 100

@@ -107,7 +107,12 @@ def coalescer(
 def test_a_burst_within_the_window_is_one_round() -> None:
     rounds: list[int] = []
     gate = Gate()
-    c, runner = coalescer(lambda a: rounds.append(a) or "ran", gate)
+
+    def run_round(account_id: int) -> RoundOutcome:
+        rounds.append(account_id)
+        return "ran"
+
+    c, runner = coalescer(run_round, gate)
     assert c.notify(1) is True
     assert [c.notify(1) for _ in range(5)] == [False] * 5  # duplicates join the waiting drain
     assert c.notify(2) is True  # another account has its own round

@@ -204,7 +204,8 @@ def test_location_rules_then_names_then_default() -> None:
         LOCATIONS,
         full=True,
     )
-    assert [i.desired.location.name for i in result.items] == ["HQ", "HQ", "Branch"]
+    locations = [i.desired.location.name if i.desired else None for i in result.items]
+    assert locations == ["HQ", "HQ", "Branch"]
 
 
 def test_mapping_from_an_extension_attribute() -> None:

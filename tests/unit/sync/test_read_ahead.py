@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -39,6 +39,7 @@ def test_stopping_early_stops_the_worker_and_closes_the_source() -> None:
 
     reader = read_ahead(endless(), batch=10, depth=2)
     assert [next(reader) for _ in range(25)] == list(range(25))
+    assert isinstance(reader, Generator)  # closable, as the engine relies on
     reader.close()
     assert closed.is_set()
     assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
