@@ -26,7 +26,6 @@ from switchboard.cli.run_display import print_summary, progress_bar, summary_dic
 from switchboard.config import Settings
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Account, User
-from switchboard.directory.auth import forget_provider
 from switchboard.directory.errors import GraphError
 from switchboard.directory.registration import READ_PERMISSIONS
 from switchboard.portal.errors import PortalError
@@ -103,13 +102,10 @@ def demo(
             say(f"  tenant       {tenant.tenant_id}")
             with container() as c:
                 connection = demo_directory.connect(c, tenant)
-            try:
-                _sync_and_serve(
-                    tenant, connection, login, host, port, state_dir, exit_after_sync, as_json
-                )
-            finally:
-                # Close the cached token client's connections before the emulator stops.
-                forget_provider(connection.account_id)
+            # Each container closes its token clients' connections when its command step ends.
+            _sync_and_serve(
+                tenant, connection, login, host, port, state_dir, exit_after_sync, as_json
+            )
     except demo_emulator.DemoEmulatorError as exc:
         raise fail(str(exc)) from exc
     except PortalError as exc:

@@ -5,16 +5,16 @@ Graph calls happen outside any database transaction; the outcome is recorded aft
 
 from __future__ import annotations
 
-from switchboard.bootstrap import Container
 from switchboard.directory import registration as registrations
 from switchboard.directory.auth import GraphCredentials
 from switchboard.directory.connection_test import ConnectionReport, run_connection_test
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
+from switchboard.sync.ports import SyncServices
 
 
 def verify_connection(
-    container: Container, actor: Actor, slug: str
+    container: SyncServices, actor: Actor, slug: str
 ) -> registrations.ConnectionTestRecord:
     with container.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
@@ -39,7 +39,11 @@ def verify_connection(
     reports: list[tuple[str, str, ConnectionReport]] = []
     for credential, creds in candidates:
         reports.append(
-            (credential.which, credential.thumbprint_sha1, run_connection_test(creds, policy))
+            (
+                credential.which,
+                credential.thumbprint_sha1,
+                run_connection_test(creds, policy, container.token_cache),
+            )
         )
     current = next(r for which, _, r in reports if which == "current")
     checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]

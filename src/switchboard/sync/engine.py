@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db import statistics
 from switchboard.db.lookups import rows_matching_any
 from switchboard.db.models import (
@@ -51,6 +50,7 @@ from switchboard.sync.plan import (
     plan,
 )
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.ports import SyncServices
 from switchboard.sync.read_ahead import read_ahead
 
 Progress = Callable[[str, int, int | None], None]
@@ -132,7 +132,7 @@ class _Context:
 class SyncEngine:
     def __init__(
         self,
-        container: Container,
+        container: SyncServices,
         directory_for: DirectoryFactory,
         *,
         chunk_size: int = 2000,
@@ -303,9 +303,7 @@ class SyncEngine:
             raise
         finally:
             heartbeat.stop()
-            close = getattr(directory, "close", None)  # a live Graph client holds connections
-            if callable(close):
-                close()
+            directory.close()  # a live Graph client holds connections
 
     def _fail(
         self, run_id: int, trigger: str, kind: str, dry_run: bool, message: str
@@ -738,7 +736,7 @@ class SyncEngine:
 class _RunWriter:
     """Applies a run's items chunk by chunk and keeps its tallies across chunks."""
 
-    def __init__(self, container: Container, ctx: _Context, run_id: int, *, full: bool) -> None:
+    def __init__(self, container: SyncServices, ctx: _Context, run_id: int, *, full: bool) -> None:
         self.container = container
         self.ctx = ctx
         self.run_id = run_id

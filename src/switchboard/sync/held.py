@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import DirectoryRegistration, SyncRun, SyncRunItem
 from switchboard.directory.errors import GraphError
 from switchboard.directory.models import DirectoryUser
@@ -41,6 +40,7 @@ from switchboard.sync.engine import (
 from switchboard.sync.guards import APPROVED
 from switchboard.sync.plan import Action, Observation, PlanItem, plan
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.ports import SyncServices
 
 if TYPE_CHECKING:
     from switchboard.sync.engine import SyncEngine
@@ -129,9 +129,7 @@ def resolve(
             code="directory_unreachable",
         ) from exc
     finally:
-        close = getattr(directory, "close", None)
-        if callable(close):
-            close()
+        directory.close()
     with container.unit_of_work() as session:
         # Approval changes users as a run does: not while a run of the account is in progress.
         lease.lock_for_start(session, ctx.account_id)
@@ -147,7 +145,7 @@ def resolve(
         return _approve(session, actor, ctx, run, fresh)
 
 
-def _lease(container: Container) -> timedelta:
+def _lease(container: SyncServices) -> timedelta:
     return timedelta(seconds=container.settings.run_lease_seconds)
 
 

@@ -25,10 +25,10 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import Account, SyncRun, SyncRunItem
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict
+from switchboard.sync.ports import SyncServices
 
 log = logging.getLogger("switchboard.sync")
 ABANDONED = "abandoned"
@@ -176,7 +176,7 @@ class Heartbeat:
     """Renews a run's lease every ``interval`` seconds, each time in a short transaction of
     its own, until stopped or until the run is found no longer running."""
 
-    def __init__(self, container: Container, run_id: int, interval: float) -> None:
+    def __init__(self, container: SyncServices, run_id: int, interval: float) -> None:
         self.container = container
         self.run_id = run_id
         self.interval = interval

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import DirectorySyncState, SyncRun
 from switchboard.directory.registration import rescoped_fields
-from switchboard.jobs.runner import JobRunner
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.ports import JobRunner, SyncServices
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ def has_synced(session: Session, account_id: int) -> bool:
 
 
 def after_settings_change(
-    container: Container,
+    container: SyncServices,
     runner: JobRunner,
     actor: Actor,
     slug: str,

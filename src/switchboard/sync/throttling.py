@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import SyncRun
 from switchboard.directory.waits import describe_wait
 from switchboard.portal.accounts import get_account
@@ -24,6 +23,7 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict
 from switchboard.sync import runs
+from switchboard.sync.ports import SyncServices
 
 # A longer Retry-After (or a date far ahead) is taken as a day: the daily safety net still runs.
 RESUME_WAIT_MAX = timedelta(hours=24)
@@ -68,7 +68,7 @@ def throttled_until(session: Session, account_id: int) -> datetime | None:
     return until if until is not None and until > now(session) else None
 
 
-def refuse_while_throttled(container: Container, actor: Actor, slug: str) -> None:
+def refuse_while_throttled(container: SyncServices, actor: Actor, slug: str) -> None:
     """A run started before the resume time is told when to come back (Conflict 'throttled')."""
     with container.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)

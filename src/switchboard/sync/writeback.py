@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,9 +29,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound
 from switchboard.portal.events import Event, UserChanged
 from switchboard.sync.policy import SyncPolicy, WriteBack
-
-if TYPE_CHECKING:
-    from switchboard.bootstrap import Container
+from switchboard.sync.ports import SyncServices
 
 # Waits after each failed attempt; after the last, the task is reported failed.
 BACKOFF = (
@@ -181,11 +179,13 @@ def _refusal(exc: GraphError) -> str:
     return f"Entra ID refused the change ({exc.code or exc.status}): {exc.message}"
 
 
-def process(container: Container, actor: Actor, slug: str, *, limit: int = 500) -> WriteBackReport:
+def process(
+    services: SyncServices, actor: Actor, slug: str, *, limit: int = 500
+) -> WriteBackReport:
     """Write the account's due tasks to Entra ID; Graph calls happen outside transactions."""
     from switchboard.portal.accounts import get_account
 
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
         reg = session.scalar(
             select(DirectoryRegistration).where(DirectoryRegistration.account_id == account.id)
@@ -207,7 +207,7 @@ def process(container: Container, actor: Actor, slug: str, *, limit: int = 500) 
                 .limit(limit)
             )
         ]
-        directory = container.directory_factory()(reg) if due else None
+        directory = services.directory_factory()(reg) if due else None
     report = WriteBackReport()
     outcomes: list[tuple[int, str, str | None]] = []
     try:
@@ -224,10 +224,9 @@ def process(container: Container, actor: Actor, slug: str, *, limit: int = 500) 
             except GraphError as exc:
                 outcomes.append((task_id, "retry", exc.message))
     finally:
-        close = getattr(directory, "close", None)
-        if callable(close):
-            close()
-    with container.unit_of_work() as session:
+        if directory is not None:
+            directory.close()
+    with services.unit_of_work() as session:
         stamp = now(session)
         for task_id, outcome, message in outcomes:
             task = session.get(WriteBackTask, task_id)
