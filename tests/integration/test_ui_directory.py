@@ -19,7 +19,6 @@ from switchboard.db.models import DirectoryRegistration, SyncRun, User, WriteBac
 from switchboard.directory import certificates
 from switchboard.directory import registration as service
 from switchboard.directory.errors import GraphForbidden
-from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import UserPatch
@@ -27,8 +26,9 @@ from switchboard.portal.users import update_user
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory, FakeJobs
 from tests.ui_support import csrf, make_admin, sign_in
+from tests.wiring import Adapters
 
 OP = factories.OPERATOR
 TENANT = "6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9"
@@ -42,6 +42,7 @@ class Env:
     client: TestClient
     container: Container
     directory: FakeDirectory
+    jobs: FakeJobs
     token: str
 
     def post(
@@ -80,6 +81,15 @@ def connect_account(container: Container, **policy: Any) -> None:
         )
 
 
+@pytest.fixture
+def adapters() -> Adapters:
+    """Runs read a fake directory (its synced group empty at first) and, started from the UI,
+    finish before the redirect answers."""
+    directory = FakeDirectory()
+    directory.groups = {SALES: set()}
+    return {"directory_for": FakeDirectories(directory), "jobs": FakeJobs()}
+
+
 def make_env(
     app_client: TestClient,
     container: Container,
@@ -92,15 +102,14 @@ def make_env(
         factories.tenant(s)
     if connected:
         connect_account(container, **policy)
-    directory = FakeDirectory()
-    directory.groups = {SALES: set()}
-    container.directory_for = lambda _registration: directory
-    # Runs started from the UI finish before the redirect answers.
-    container.jobs = InlineJobRunner()
+    # The fakes the ``adapters`` fixture wired.
+    directories, jobs = container.directory_factory(), container.jobs
+    assert isinstance(directories, FakeDirectories) and isinstance(jobs, FakeJobs)
+    assert isinstance(directories.current, FakeDirectory)
     email = f"{role.value}@acme.example"
     make_admin(container, email, role, None if role is Role.PROVIDER_ADMIN else "acme")
     sign_in(app_client, email)
-    return Env(app_client, container, directory, csrf(app_client, "/accounts/acme"))
+    return Env(app_client, container, directories.current, jobs, csrf(app_client, "/accounts/acme"))
 
 
 @pytest.fixture
@@ -383,18 +392,7 @@ def test_delta_and_sync_one_user(env: Env) -> None:
 
 
 def test_a_running_run_refreshes_until_it_is_done(env: Env) -> None:
-    class Later:
-        def __init__(self) -> None:
-            self.work: list[Any] = []
-
-        def submit(self, name: str, work: Any) -> None:
-            self.work.append(work)
-
-        def shutdown(self) -> None:
-            return None
-
-    later = Later()
-    env.container.jobs = later
+    env.jobs.hold = True
     add_users(env, "ada")
     path = run_path(env.post("/reconcile"))
     running = env.client.get(path)
@@ -403,7 +401,7 @@ def test_a_running_run_refreshes_until_it_is_done(env: Env) -> None:
     assert f'href="{path}">refresh now</a>' in running.text
     busy = env.post("/reconcile")
     assert busy.status_code == 422 and "still in progress" in busy.text
-    later.work[0]()
+    env.jobs.held[0]()
     done = env.client.get(path)
     assert "still running" not in done.text and "succeeded" in done.text
 

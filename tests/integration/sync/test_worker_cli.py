@@ -16,7 +16,12 @@ from switchboard.jobs.queue import QUEUE_SCHEMA
 from tests import factories
 
 # The emulator and an account connected to it, shared with the emulator sync tests.
-from tests.integration.sync.test_emulator_sync import Connected, connected, emulator  # noqa: F401
+from tests.integration.sync.test_emulator_sync import (  # noqa: F401
+    Connected,
+    adapters,
+    connected,
+    emulator,
+)
 
 
 @pytest.fixture
