@@ -10,7 +10,7 @@ from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Engine
 
-from switchboard.bootstrap import Container, build
+from switchboard.bootstrap import DEFAULT_USER_LISTENERS, Container, build
 from switchboard.clock import Clock
 from switchboard.config import Settings
 from switchboard.directory.auth import TokenCache
@@ -53,9 +53,17 @@ class ContainerBuilder:
         return settings.model_copy(update=changes) if changes else settings
 
     def __call__(self, **adapters: Unpack[Adapters]) -> Container:
-        settings = adapters.pop("settings", None) or self.settings()
-        clock = adapters.pop("clock", self.clock)
-        container = build(settings, engine=self.engine, clock=clock, **adapters)
+        container = build(
+            adapters.get("settings") or self.settings(),
+            engine=self.engine,
+            clock=adapters.get("clock", self.clock),
+            media_store=adapters.get("media_store"),
+            jobs=adapters.get("jobs"),
+            token_cache=adapters.get("token_cache"),
+            directory_for=adapters.get("directory_for"),
+            subscriptions_for=adapters.get("subscriptions_for"),
+            user_listeners=adapters.get("user_listeners", DEFAULT_USER_LISTENERS),
+        )
         self.built.append(container)
         return container
 

@@ -142,7 +142,7 @@ def test_two_starts_racing_run_exactly_once(world: World) -> None:
 
 def test_a_manual_run_racing_a_notification_round(world: World) -> None:
     gate = Gate(world.directory)
-    world.directories.current = gate  # type: ignore[assignment]
+    world.directories.current = gate
     engine = type(world.engine)(world.container, world.container.directory_factory())
     seed(world, "u1")
     outcomes: list[object] = []
@@ -222,7 +222,7 @@ def test_a_run_heartbeats_while_it_works_and_never_after(
     gate = Gate(world.directory)
     leased = build_container(
         settings=build_container.settings(run_lease_seconds=1),  # a beat every 0.25 s
-        directory_for=FakeDirectories(gate),  # type: ignore[arg-type]
+        directory_for=FakeDirectories(gate),
     )
     engine = type(world.engine)(leased, leased.directory_factory())
     seed(world, "u1")

@@ -65,7 +65,7 @@ def throttling(directory: FakeDirectory) -> Throttling:
 @pytest.fixture
 def directories(throttling: Throttling) -> FakeDirectories:
     """The world's engine and container read through the throttling wrapper."""
-    return FakeDirectories(throttling)  # type: ignore[arg-type]
+    return FakeDirectories(throttling)
 
 
 def seed(world: World, count: int) -> list[str]:
