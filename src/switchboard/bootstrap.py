@@ -72,7 +72,7 @@ class Container:
             session.info["media_store"] = self.media_store
             session.info["secrets"] = self.secrets
             session.info["user_listeners"] = list(self.user_listeners)
-            session.info["subscription_factory"] = self.subscription_factory
+            session.info["subscription_factory"] = self.subscriptions_for
             try:
                 yield session
                 session.commit()

@@ -348,12 +348,6 @@ class TokenCache:
                 provider = self._providers[key] = MsalTokenProvider(creds)
             return provider
 
-    def forget(self, account_id: int | str) -> None:
-        """Drop an account's providers (registration deleted or replaced)."""
-        with self._lock:
-            for k in [k for k in self._providers if k[0] == str(account_id)]:
-                self._providers.pop(k).close()
-
     def close(self) -> None:
         with self._lock:
             while self._providers:

@@ -377,10 +377,10 @@ def on_jit_ended(session: Session, evt: Event) -> None:
     )
     if registration is None:
         return
-    factory: Callable[[], SubscriptionFactory] | None = session.info.get("subscription_factory")
+    factory: SubscriptionFactory | None = session.info.get("subscription_factory")
     if factory is None:
         raise RuntimeError("no subscription factory attached to the session; open it via Container")
-    api = factory()(registration)
+    api = factory(registration)
     log.info("account %s: %s; deleting subscriptions %s", evt.account_id, evt.reason, ids)
     _after_commit(session, lambda: _delete_all(api, ids), api.close)
 

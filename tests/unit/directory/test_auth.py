@@ -85,16 +85,3 @@ def test_one_provider_per_account_and_certificate() -> None:
         assert len(a.thumbprint_sha256) == 64
     finally:
         tokens.close()
-
-
-def test_forgetting_an_account_drops_only_its_providers() -> None:
-    pair = self_signed_certificate("unit")
-    tokens = TokenCache()
-    try:
-        first = tokens.provider(creds(41, pair))
-        other = tokens.provider(creds(42, pair))
-        tokens.forget(41)
-        assert tokens.provider(creds(41, pair)) is not first
-        assert tokens.provider(creds(42, pair)) is other
-    finally:
-        tokens.close()
