@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from switchboard.directory.auth import GraphCredentials, MsalTokenProvider
+from switchboard.directory.auth import GraphCredentials, MsalTokenProvider, TokenCache
 from switchboard.directory.graph_directory import connect
 from switchboard.directory.models import BASE_SELECT
 from switchboard.emulator.apps import AppRegistry, parse_roles
@@ -78,7 +78,7 @@ def measure(scenario: str, setup: dict[str, Any], workers: int) -> dict[str, Any
                     break
                 resp = client.get(link)
     else:
-        directory = connect(creds, workers=workers)
+        directory = connect(creds, TokenCache(), workers=workers)
         directory.partitioned = {"scope-all-seq": False, "scope-all-part": True}.get(scenario)
         directory.client.tokens.token()  # both sides start with a token in hand
         started = time.perf_counter()
@@ -260,7 +260,7 @@ def _all_groups(
         graph_url=url,
         ca_bundle_pem=(folder / "ca.pem").read_text(),
     )
-    with connect(creds) as directory:
+    with connect(creds, TokenCache()) as directory:
         return list(directory.client.items("/groups", {"$select": "id", "$top": "999"}))
 
 

@@ -46,7 +46,7 @@ from switchboard.connection import registration
 from switchboard.db.engine import normalise_url
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import DirectoryRegistration, DirectorySyncState, User
-from switchboard.directory.auth import MsalTokenProvider, token_provider
+from switchboard.directory.auth import MsalTokenProvider
 from switchboard.directory.factory import graph_credentials
 from switchboard.portal import accounts, locations
 from switchboard.portal.actors import system_actor
@@ -124,7 +124,7 @@ def warm_token(c: Container) -> MsalTokenProvider:
     with c.unit_of_work() as s:
         reg = s.scalar(select(DirectoryRegistration))
         assert reg is not None
-        provider = token_provider(graph_credentials(reg, c.secrets))
+        provider = c.token_cache.provider(graph_credentials(reg, c.secrets))
     provider.token()
     return provider
 

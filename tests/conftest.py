@@ -20,12 +20,11 @@ from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
-from switchboard.config import Settings
-from switchboard.db.engine import make_engine, make_session_factory, normalise_url
+from switchboard.db.engine import make_engine, normalise_url
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Base
 from switchboard.portal.actors import Actor, system_actor
-from switchboard.portal.media_store import FolderMediaStore
+from tests.wiring import Adapters, ContainerBuilder
 
 # Property tests check behaviour, not speed: no per-example deadline on a shared 2-core machine.
 settings.register_profile("switchboard", deadline=None)
@@ -100,20 +99,28 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def container(migrated_engine: Engine, tmp_path: Path, clock: FixedClock) -> Iterator[Container]:
-    settings = Settings(
-        database_url=migrated_engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path / "data",
-        secret_key="test-secret-key-not-for-production",
-    )
-    yield Container(
-        settings=settings,
-        engine=migrated_engine,
-        session_factory=make_session_factory(migrated_engine),
-        clock=clock,
-        media_store=FolderMediaStore(settings.media_dir),
-    )
+def adapters() -> Adapters:
+    """The adapters the ``container`` fixture is built with (production ones otherwise).
+
+    A conftest.py or a test module overrides this fixture to wire its fakes.
+    """
+    return {}
+
+
+@pytest.fixture
+def build_container(
+    migrated_engine: Engine, tmp_path: Path, clock: FixedClock
+) -> Iterator[ContainerBuilder]:
+    """Builds containers over the test database, for tests that need more than one."""
+    builder = ContainerBuilder(migrated_engine, tmp_path / "data", clock)
+    yield builder
+    builder.close()
     _wipe(migrated_engine)
+
+
+@pytest.fixture
+def container(build_container: ContainerBuilder, adapters: Adapters) -> Container:
+    return build_container(**adapters)
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.errors import DeltaTokenExpired
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
+from switchboard.directory.source import DirectorySource
+from switchboard.jobs.runner import InlineJobRunner
 
 
 class FakeDirectory:
@@ -27,6 +30,7 @@ class FakeDirectory:
         # (n, error): users_in_scope raises error after yielding n users, as a read that breaks
         self.read_breaks_after: tuple[int, Exception] | None = None
         self.expired_before = 0
+        self.closed = 0  # how often a run closed it (a Graph directory drops its connections)
 
     # --- directory administration (what an Entra admin does) ---------------------------------
 
@@ -163,3 +167,38 @@ class FakeDirectory:
             else:
                 current[key] = value
         self.user_log.append((user_id, "changed"))
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class FakeDirectories:
+    """A directory factory for ``build(directory_for=...)``: every registration gets
+    ``current``. A test that needs another directory mid-test (an outage, a gate) assigns
+    ``current``; the container itself never changes."""
+
+    def __init__(self, current: DirectorySource | None = None) -> None:
+        self.current: DirectorySource = current if current is not None else FakeDirectory()
+
+    def __call__(self, _registration: DirectoryRegistration) -> DirectorySource:
+        return self.current
+
+
+class FakeJobs:
+    """A job runner for ``build(jobs=...)``: runs work at once in the caller's thread (a page
+    answers after its run) until a test sets ``hold``; from then on work waits in ``held`` for
+    the test to run it (a run still going when the page answers)."""
+
+    def __init__(self) -> None:
+        self.hold = False
+        self.held: list[Callable[[], object]] = []
+        self._inline = InlineJobRunner()
+
+    def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool:
+        if self.hold:
+            self.held.append(work)
+            return True
+        return self._inline.submit(name, work, key=key)
+
+    def shutdown(self) -> None:
+        return None

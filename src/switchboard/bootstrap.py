@@ -1,10 +1,14 @@
-"""The composition root: the one place that picks the concrete adapters."""
+"""The composition root: the one place that picks the concrete adapters.
+
+``build()`` takes every adapter as a keyword argument (tests pass fakes) and returns a
+container that is ready to use; its adapters cannot be swapped afterwards.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -14,24 +18,28 @@ from switchboard.clock import Clock, SystemClock
 from switchboard.config import Settings
 from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
-from switchboard.db.models import DirectoryRegistration
-from switchboard.directory.source import DirectorySource
-from switchboard.directory.subscriptions import SubscriptionApi
-from switchboard.jobs.runner import JobRunner, ThreadJobRunner
+from switchboard.directory.auth import TokenCache
+from switchboard.directory.factory import graph_directory_factory
+from switchboard.connection.registration import on_account_terminated
+from switchboard.directory.subscriptions import graph_subscriptions_for
+from switchboard.jobs.runner import ThreadJobRunner
 from switchboard.portal.events import Listener
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
 from switchboard.secrets_at_rest import SecretBox
+from switchboard.sync.ports import DirectoryFactory, JobRunner, SubscriptionFactory
+from switchboard.sync.subscriptions import on_jit_ended
+from switchboard.sync.writeback import on_user_changed
+
+# Told of user changes in the changing transaction: two-way sync queues write-backs, a
+# terminated account loses its registration, leaving jit mode drops the subscriptions.
+DEFAULT_USER_LISTENERS: tuple[Listener, ...] = (
+    on_user_changed,
+    on_account_terminated,
+    on_jit_ended,
+)
 
 
-def default_user_listeners() -> list[Listener]:
-    from switchboard.connection.registration import on_account_terminated
-    from switchboard.sync.subscriptions import on_jit_ended
-    from switchboard.sync.writeback import on_user_changed
-
-    return [on_user_changed, on_account_terminated, on_jit_ended]
-
-
-@dataclass
+@dataclass(frozen=True)
 class Container:
     settings: Settings
     engine: Engine
@@ -39,33 +47,22 @@ class Container:
     clock: Clock
     media_store: MediaStore
     # Derived from the settings; the key is read on first use, not at start-up.
-    secrets: SecretBox = field(init=False)
-    # Background work (API runs that answer at once); threads in-process by default.
-    jobs: JobRunner = field(default_factory=ThreadJobRunner)
-    # Told of user changes in the changing transaction (two-way sync queues write-backs).
-    user_listeners: list[Listener] = field(default_factory=default_user_listeners)
-    # Registration -> DirectorySource; None means Microsoft Graph (tests wire a fake).
-    directory_for: Callable[[DirectoryRegistration], DirectorySource] | None = None
-    # Registration -> Graph change-notification subscriptions; None means Microsoft Graph.
-    subscriptions_for: Callable[[DirectoryRegistration], SubscriptionApi] | None = None
+    secrets: SecretBox
+    # Background work (API runs that answer at once).
+    jobs: JobRunner
+    # msal applications per registration certificate, for every Graph client of the process.
+    token_cache: TokenCache
+    user_listeners: tuple[Listener, ...]
+    # Registration -> DirectorySource (Microsoft Graph, or a fake in tests).
+    directory_for: DirectoryFactory
+    # Registration -> Graph change-notification subscriptions.
+    subscriptions_for: SubscriptionFactory
 
-    def directory_factory(self) -> Callable[[DirectoryRegistration], DirectorySource]:
-        if self.directory_for is not None:
-            return self.directory_for
-        from switchboard.directory.factory import graph_directory_factory
+    def directory_factory(self) -> DirectoryFactory:
+        return self.directory_for
 
-        return graph_directory_factory(self.secrets)
-
-    def subscription_factory(self) -> Callable[[DirectoryRegistration], SubscriptionApi]:
-        if self.subscriptions_for is not None:
-            return self.subscriptions_for
-        from switchboard.directory.subscriptions import graph_subscriptions_for
-
-        return graph_subscriptions_for(self.secrets)
-
-    def __post_init__(self) -> None:
-        settings = self.settings
-        self.secrets = SecretBox(lambda: settings.effective_secret_key)
+    def subscription_factory(self) -> SubscriptionFactory:
+        return self.subscriptions_for
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
@@ -74,8 +71,8 @@ class Container:
             session.info["clock"] = self.clock
             session.info["media_store"] = self.media_store
             session.info["secrets"] = self.secrets
-            session.info["user_listeners"] = self.user_listeners
-            session.info["subscription_factory"] = self.subscription_factory
+            session.info["user_listeners"] = list(self.user_listeners)
+            session.info["subscription_factory"] = self.subscriptions_for
             try:
                 yield session
                 session.commit()
@@ -86,22 +83,56 @@ class Container:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def close(self) -> None:
+        """Wait for background work and drop the token providers (the engine is the caller's)."""
+        self.jobs.shutdown()
+        self.token_cache.close()
+
 
 def build(
     settings: Settings | None = None,
     *,
+    engine: Engine | None = None,
     clock: Clock | None = None,
     media_store: MediaStore | None = None,
+    jobs: JobRunner | None = None,
+    token_cache: TokenCache | None = None,
+    directory_for: DirectoryFactory | None = None,
+    subscriptions_for: SubscriptionFactory | None = None,
+    user_listeners: Sequence[Listener] = DEFAULT_USER_LISTENERS,
     migrate: bool = False,
 ) -> Container:
+    """The container with production adapters for whatever is not given.
+
+    ``engine`` defaults to one for ``settings.database_url``; the Graph factories share
+    ``token_cache``; ``migrate`` brings the schema up to date first.
+    """
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    engine = engine if engine is not None else make_engine(settings.database_url)
+    secrets = SecretBox(lambda: settings.effective_secret_key)
+    token_cache = token_cache if token_cache is not None else TokenCache()
     container = Container(
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
-        clock=clock or SystemClock(),
-        media_store=media_store or FolderMediaStore(settings.media_dir),
+        clock=clock if clock is not None else SystemClock(),
+        media_store=(
+            media_store if media_store is not None else FolderMediaStore(settings.media_dir)
+        ),
+        secrets=secrets,
+        jobs=jobs if jobs is not None else ThreadJobRunner(),
+        token_cache=token_cache,
+        user_listeners=tuple(user_listeners),
+        directory_for=(
+            directory_for
+            if directory_for is not None
+            else graph_directory_factory(secrets, token_cache)
+        ),
+        subscriptions_for=(
+            subscriptions_for
+            if subscriptions_for is not None
+            else graph_subscriptions_for(secrets, token_cache)
+        ),
     )
     if migrate:
         upgrade(engine)

@@ -14,8 +14,9 @@ from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory
 from tests.ui_support import PASSWORD, make_admin
+from tests.wiring import Adapters
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,23 @@ ADMIN = "admin@acme.example"
 SALES = "0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
 
 
-def _connected(container: Container) -> FakeDirectory:
+@pytest.fixture
+def adapters() -> Adapters:
+    """The live server serves the container built with these: its runs read the fake
+    directory and finish before the redirect answers."""
+    directory = FakeDirectory()
+    directory.groups = {SALES: set()}
+    for uid, first, last, office in (
+        ("ada", "Ada", "Lovelace", "HQ"),
+        ("alan", "Alan", "Turing", "Branch"),
+        ("moon", "Neil", "Armstrong", "Moon Base"),
+    ):
+        directory.add_user(uid, givenName=first, surname=last, officeLocation=office)
+        directory.add_member(SALES, uid)
+    return {"directory_for": FakeDirectories(directory), "jobs": InlineJobRunner()}
+
+
+def _connected(container: Container) -> None:
     with container.unit_of_work() as session:
         tenant = factories.tenant(session)
         registration.connect(
@@ -37,20 +54,6 @@ def _connected(container: Container) -> FakeDirectory:
             ),
         )
     make_admin(container, ADMIN, Role.ACCOUNT_ADMIN, "acme")
-    directory = FakeDirectory()
-    directory.groups = {SALES: set()}
-    for uid, first, last, office in (
-        ("ada", "Ada", "Lovelace", "HQ"),
-        ("alan", "Alan", "Turing", "Branch"),
-        ("moon", "Neil", "Armstrong", "Moon Base"),
-    ):
-        directory.add_user(uid, givenName=first, surname=last, officeLocation=office)
-        directory.add_member(SALES, uid)
-    # The live server serves this container: its runs read the fake directory and finish
-    # before the redirect answers.
-    container.directory_for = lambda _registration: directory
-    container.jobs = InlineJobRunner()
-    return directory
 
 
 def test_reconcile_now_shows_the_run_with_created_users_and_an_error(

@@ -15,8 +15,9 @@ from switchboard.portal.actors import Role
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory
 from tests.ui_support import PASSWORD, make_admin
+from tests.wiring import Adapters
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,26 @@ ADMIN = "admin@acme.example"
 SALES = "0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
 
 
-def _offered(container: Container) -> FakeDirectory:
+@pytest.fixture
+def directory() -> FakeDirectory:
+    directory = FakeDirectory()
+    directory.groups = {SALES: set()}
+    for uid, first, last in (("ada", "Ada", "Lovelace"), ("alan", "Alan", "Turing")):
+        directory.add_user(uid, givenName=first, surname=last)
+        directory.add_member(SALES, uid)
+    directory.add_user("bob", givenName="Bob", surname="Kahn")
+    directory.add_member(SALES, "bob")
+    return directory
+
+
+@pytest.fixture
+def adapters(directory: FakeDirectory) -> Adapters:
+    """The live server serves the container built with these: runs read the fake directory
+    and finish before the redirect answers."""
+    return {"directory_for": FakeDirectories(directory), "jobs": InlineJobRunner()}
+
+
+def _offered(container: Container) -> None:
     """An account on manual provisioning whose reconcile offered ada, alan and bob."""
     with container.unit_of_work() as session:
         tenant = factories.tenant(session)
@@ -39,23 +59,13 @@ def _offered(container: Container) -> FakeDirectory:
             ),
         )
     make_admin(container, ADMIN, Role.ACCOUNT_ADMIN, "acme")
-    directory = FakeDirectory()
-    directory.groups = {SALES: set()}
-    for uid, first, last in (("ada", "Ada", "Lovelace"), ("alan", "Alan", "Turing")):
-        directory.add_user(uid, givenName=first, surname=last)
-        directory.add_member(SALES, uid)
-    directory.add_user("bob", givenName="Bob", surname="Kahn")
-    directory.add_member(SALES, "bob")
-    # The live server serves this container: runs read the fake directory and finish before
-    # the redirect answers.
-    container.directory_for = lambda _registration: directory
-    container.jobs = InlineJobRunner()
     SyncEngine(container, container.directory_factory()).reconcile(factories.OPERATOR, "acme")
-    return directory
 
 
-def test_add_users_from_directory(page: Page, live_server: str, container: Container) -> None:
-    directory = _offered(container)
+def test_add_users_from_directory(
+    page: Page, live_server: str, container: Container, directory: FakeDirectory
+) -> None:
+    _offered(container)
     page.goto(live_server + "/accounts/acme/users")
     expect(page).to_have_url(re.compile(r"/login"))
     page.get_by_label("Email").fill(ADMIN)

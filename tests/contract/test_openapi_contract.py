@@ -23,18 +23,17 @@ from sqlalchemy import select
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
-from switchboard.config import Settings
-from switchboard.db.engine import make_engine, make_session_factory
+from switchboard.db.engine import make_engine
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import ApiToken
 from switchboard.portal import principals
 from switchboard.portal.actors import Role
 from switchboard.portal.media import CONTENT_TYPES
-from switchboard.portal.media_store import FolderMediaStore
 from switchboard.web.app import create_app
 from tests import factories
 from tests.conftest import START
 from tests.factories import OPERATOR
+from tests.wiring import ContainerBuilder
 
 MAX_EXAMPLES = 25
 # The document's "e164" format: numbers valid for their country code, as libphonenumber says
@@ -48,18 +47,8 @@ schemathesis.serializer.alias(list(CONTENT_TYPES), "application/octet-stream")
 def api_schema(tmp_path: Path) -> Iterator[schemathesis.BaseSchema]:
     engine = make_engine(f"sqlite:///{tmp_path / 'contract.db'}")
     upgrade(engine)
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path / "data",
-        secret_key="test-secret-key-not-for-production",
-    )
-    container = Container(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        clock=FixedClock(START),
-        media_store=FolderMediaStore(settings.media_dir),
-    )
+    builder = ContainerBuilder(engine, tmp_path / "data", FixedClock(START))
+    container = builder()
     with container.unit_of_work() as session:
         factories.tenant(session, "acme", "312")
     config = SchemathesisConfig.from_dict(
@@ -74,6 +63,7 @@ def api_schema(tmp_path: Path) -> Iterator[schemathesis.BaseSchema]:
     try:
         yield schema
     finally:
+        builder.close()
         engine.dispose()
 
 

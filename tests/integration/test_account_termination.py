@@ -12,18 +12,21 @@ from switchboard.portal import accounts
 from switchboard.portal.errors import Conflict
 from switchboard.sync.engine import SyncEngine
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory
+from tests.wiring import ContainerBuilder
 
 OP = factories.OPERATOR
 GROUP = "0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
 
 
-def test_terminating_deletes_users_and_the_directory_connection(container: Container) -> None:
+def test_terminating_deletes_users_and_the_directory_connection(
+    build_container: ContainerBuilder,
+) -> None:
     fake = FakeDirectory()
     fake.groups[GROUP] = set()
     fake.add_user("u1")
     fake.add_member(GROUP, "u1")
-    container.directory_for = lambda _r: fake
+    container = build_container(directory_for=FakeDirectories(fake))
     with container.unit_of_work() as s:
         acct = factories.tenant(s).account
         registration.connect(

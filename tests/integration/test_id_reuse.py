@@ -13,16 +13,15 @@ from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
-from switchboard.config import Settings
-from switchboard.db.engine import make_engine, make_session_factory
+from switchboard.db.engine import make_engine
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Account, AuditEvent, PhoneNumber, User
 from switchboard.portal import locations, users
-from switchboard.portal.media_store import FolderMediaStore
 from switchboard.portal.schemas import LocationIn, UserIn
 from tests import factories
 from tests.conftest import START, _postgres_database
 from tests.factories import OPERATOR
+from tests.wiring import ContainerBuilder
 
 
 def _user(session: Session, account: Account, n: int, location_id: int, **kw: Any) -> User:
@@ -50,18 +49,7 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 
 
 def _container(engine: Engine, tmp_path: Path) -> Container:
-    settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path / "data",
-        secret_key="test-secret-key-not-for-production",
-    )
-    return Container(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        clock=FixedClock(START),
-        media_store=FolderMediaStore(settings.media_dir),
-    )
+    return ContainerBuilder(engine, tmp_path / "data", FixedClock(START))()
 
 
 def test_a_deleted_users_id_is_not_reused(container: Container) -> None:

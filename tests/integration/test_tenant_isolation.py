@@ -29,6 +29,7 @@ from switchboard.portal.schemas import LicenseIn, LocationIn, UserIn
 from switchboard.sync.engine import SyncEngine
 from tests import factories
 from tests.fakes import FakeDirectory
+from tests.wiring import Adapters
 
 OP = factories.OPERATOR
 PARAM_RE = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -165,7 +166,7 @@ def _rotation_proven(container: Container, t: Seeded) -> None:
 SYNCED_GROUP = "0b9f6a4c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
 
 
-class FakeDirectories:
+class TenantDirectories:
     """One fake directory per account, standing in for each tenant's Entra ID."""
 
     def __init__(self) -> None:
@@ -204,10 +205,13 @@ def _connected_offline(container: Container, t: Seeded) -> None:
         registration.connect(s, OP, acct, registration.RegistrationIn.model_validate(body))
 
 
+@pytest.fixture
+def adapters() -> Adapters:
+    return {"directory_for": TenantDirectories()}
+
+
 def _sync_ready(container: Container, t: Seeded) -> None:
     _connected(container, t)
-    if not isinstance(container.directory_for, FakeDirectories):
-        container.directory_for = FakeDirectories()
 
 
 def _held_run(container: Container, t: Seeded) -> None:
@@ -218,8 +222,8 @@ def _held_run(container: Container, t: Seeded) -> None:
         run = s.get(SyncRun, run_id) if isinstance(run_id, int) else None
         if run is not None and run.status == "held":
             return
-    directories = container.directory_for
-    assert isinstance(directories, FakeDirectories)
+    directories = container.directory_factory()
+    assert isinstance(directories, TenantDirectories)
     fake = directories.for_account(t.account_id)
     engine = SyncEngine(container, directories)
     fake.add_member(SYNCED_GROUP, "u1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -26,8 +27,15 @@ from switchboard.web.ui.routing import UiRoute
 from tests import factories
 from tests.fakes import FakeDirectory
 from tests.ui_support import csrf, make_admin, sign_in
+from tests.wiring import Adapters
 
 OP = factories.OPERATOR
+
+
+@pytest.fixture
+def adapters() -> Adapters:
+    # Every registration reads an empty fake directory; runs finish before the page answers.
+    return {"directory_for": lambda _registration: FakeDirectory(), "jobs": InlineJobRunner()}
 
 
 def _seed(container: Container) -> dict[str, dict[str, int]]:
@@ -80,11 +88,10 @@ def _seed(container: Container) -> dict[str, dict[str, int]]:
 def _connect(container: Container, ids: dict[str, dict[str, int]]) -> None:
     """Both accounts connected to Entra ID with one sync run: the directory pages' ids.
 
-    The sync reads an empty fake directory and runs inline; "Test connection" reaches for a
-    local port nothing listens on, so it fails at once and never leaves the machine.
+    The sync reads an empty fake directory and runs inline (see ``adapters``); "Test
+    connection" reaches for a local port nothing listens on, so it fails at once and never
+    leaves the machine.
     """
-    container.directory_for = lambda _registration: FakeDirectory()
-    container.jobs = InlineJobRunner()
     for slug in ids:
         with container.unit_of_work() as session:
             registration.connect(

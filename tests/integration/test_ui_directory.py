@@ -20,7 +20,6 @@ from switchboard.connection import app_certificates
 from switchboard.connection import registration as service
 from switchboard.db.models import DirectoryRegistration, SyncRun, User, WriteBackTask
 from switchboard.directory.errors import GraphForbidden
-from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import UserPatch
@@ -28,8 +27,9 @@ from switchboard.portal.users import update_user
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory, FakeJobs
 from tests.ui_support import csrf, make_admin, sign_in
+from tests.wiring import Adapters
 
 OP = factories.OPERATOR
 TENANT = "6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9"
@@ -43,6 +43,7 @@ class Env:
     client: TestClient
     container: Container
     directory: FakeDirectory
+    jobs: FakeJobs
     token: str
 
     def post(
@@ -81,6 +82,15 @@ def connect_account(container: Container, **policy: Any) -> None:
         )
 
 
+@pytest.fixture
+def adapters() -> Adapters:
+    """Runs read a fake directory (its synced group empty at first) and, started from the UI,
+    finish before the redirect answers."""
+    directory = FakeDirectory()
+    directory.groups = {SALES: set()}
+    return {"directory_for": FakeDirectories(directory), "jobs": FakeJobs()}
+
+
 def make_env(
     app_client: TestClient,
     container: Container,
@@ -93,15 +103,14 @@ def make_env(
         factories.tenant(s)
     if connected:
         connect_account(container, **policy)
-    directory = FakeDirectory()
-    directory.groups = {SALES: set()}
-    container.directory_for = lambda _registration: directory
-    # Runs started from the UI finish before the redirect answers.
-    container.jobs = InlineJobRunner()
+    # The fakes the ``adapters`` fixture wired.
+    directories, jobs = container.directory_factory(), container.jobs
+    assert isinstance(directories, FakeDirectories) and isinstance(jobs, FakeJobs)
+    assert isinstance(directories.current, FakeDirectory)
     email = f"{role.value}@acme.example"
     make_admin(container, email, role, None if role is Role.PROVIDER_ADMIN else "acme")
     sign_in(app_client, email)
-    return Env(app_client, container, directory, csrf(app_client, "/accounts/acme"))
+    return Env(app_client, container, directories.current, jobs, csrf(app_client, "/accounts/acme"))
 
 
 @pytest.fixture
@@ -384,21 +393,7 @@ def test_delta_and_sync_one_user(env: Env) -> None:
 
 
 def test_a_running_run_refreshes_until_it_is_done(env: Env) -> None:
-    class Later:
-        """A JobRunner that keeps the work until the test runs it."""
-
-        def __init__(self) -> None:
-            self.work: list[Callable[[], object]] = []
-
-        def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool:
-            self.work.append(work)
-            return True
-
-        def shutdown(self) -> None:
-            return None
-
-    later = Later()
-    env.container.jobs = later
+    env.jobs.hold = True
     add_users(env, "ada")
     path = run_path(env.post("/reconcile"))
     running = env.client.get(path)
@@ -407,7 +402,7 @@ def test_a_running_run_refreshes_until_it_is_done(env: Env) -> None:
     assert f'href="{path}">refresh now</a>' in running.text
     busy = env.post("/reconcile")
     assert busy.status_code == 422 and "still in progress" in busy.text
-    later.work[0]()
+    env.jobs.held[0]()
     done = env.client.get(path)
     assert "still running" not in done.text and "succeeded" in done.text
 

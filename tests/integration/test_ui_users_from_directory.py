@@ -15,7 +15,14 @@ from switchboard.db.models import SyncRun, User
 from switchboard.portal.actors import Role
 from switchboard.sync.engine import SyncEngine
 from tests.factories import OPERATOR
-from tests.integration.test_ui_directory import SALES, Env, add_users, make_env, run_path
+from tests.integration.test_ui_directory import (  # noqa: F401 - adapters: the same fakes
+    SALES,
+    Env,
+    adapters,
+    add_users,
+    make_env,
+    run_path,
+)
 
 USERS = "/accounts/acme/users"
 PAGE = f"{USERS}/from-directory"

@@ -62,6 +62,7 @@ def container(*, migrated: bool = True) -> Iterator[Container]:
             require_current_schema(c)
         yield c
     finally:
+        c.close()
         c.engine.dispose()
 
 

@@ -26,7 +26,6 @@ from switchboard.connection.registration import READ_PERMISSIONS
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Account, User
 from switchboard.demo import emulator_process, sample_account, tenant_connection
-from switchboard.directory.auth import forget_provider
 from switchboard.directory.errors import GraphError
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import RunSummary, SyncEngine
@@ -107,13 +106,10 @@ def demo(
             say(f"  tenant       {tenant.tenant_id}")
             with container() as c:
                 connection = tenant_connection.connect(c, tenant)
-            try:
-                _sync_and_serve(
-                    tenant, connection, login, host, port, state_dir, exit_after_sync, as_json
-                )
-            finally:
-                # Close the cached token client's connections before the emulator stops.
-                forget_provider(connection.account_id)
+            # Each container closes its token clients' connections when its command step ends.
+            _sync_and_serve(
+                tenant, connection, login, host, port, state_dir, exit_after_sync, as_json
+            )
     except emulator_process.DemoEmulatorError as exc:
         raise fail(str(exc)) from exc
     except PortalError as exc:

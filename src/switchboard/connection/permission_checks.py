@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from switchboard.directory.auth import GraphCredentials, token_provider, token_roles
+from switchboard.directory.auth import GraphCredentials, TokenCache, token_roles
 from switchboard.directory.client import GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphError, GraphForbidden, GraphNotFound
 from switchboard.sync.policy import SyncPolicy
@@ -166,11 +166,13 @@ def _write_back(policy: SyncPolicy, roles: set[str], client_id: str) -> Check:
     )
 
 
-def run_connection_test(creds: GraphCredentials, policy: SyncPolicy) -> ConnectionReport:
-    """Test a registration as stored: its cached token provider and a short-lived client."""
+def run_connection_test(
+    creds: GraphCredentials, policy: SyncPolicy, tokens: TokenCache
+) -> ConnectionReport:
+    """Test a registration as stored: its provider from ``tokens`` and a short-lived client."""
     with GraphClient(
         creds.graph_url,
-        token_provider(creds),
+        tokens.provider(creds),
         verify=creds.ssl_context(),
         retry=TEST_RETRY,
         background=False,

@@ -5,8 +5,6 @@ Graph calls happen outside any database transaction; the outcome is recorded aft
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from switchboard.connection import app_certificates
 from switchboard.connection import registration as registrations
 from switchboard.connection.permission_checks import ConnectionReport, run_connection_test
@@ -14,19 +12,11 @@ from switchboard.directory.auth import GraphCredentials
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
-from switchboard.secrets_at_rest import SecretBox
-from switchboard.sync.ports import Transactions
-
-
-class ConnectionServices(Transactions, Protocol):
-    """Units of work, and the key that opens the registration's stored private keys."""
-
-    @property
-    def secrets(self) -> SecretBox: ...
+from switchboard.sync.ports import SyncServices
 
 
 def verify_connection(
-    services: ConnectionServices, actor: Actor, slug: str
+    services: SyncServices, actor: Actor, slug: str
 ) -> registrations.ConnectionTestRecord:
     with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)
@@ -51,7 +41,7 @@ def verify_connection(
     reports: list[tuple[str, str, ConnectionReport]] = []
     for credential, creds in candidates:
         thumbprint = app_certificates.info(credential.certificate_pem).thumbprint_sha1
-        reports.append((credential.which, thumbprint, run_connection_test(creds, policy)))
+        reports.append((credential.which, thumbprint, run_connection_test(creds, policy, services.token_cache)))
     current = next(r for which, _, r in reports if which == "current")
     checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]
     proven = []

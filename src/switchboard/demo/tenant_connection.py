@@ -103,7 +103,8 @@ def connect(container: Container, tenant: DemoTenant) -> DemoConnection:
 
 def _groups_by_name(container: Container, reg: DirectoryRegistration) -> dict[str, str]:
     """The tenant's groups, read through Graph with the app's own credentials."""
-    with graph_connect(graph_credentials(reg, container.secrets), background=False) as directory:
+    creds = graph_credentials(reg, container.secrets)
+    with graph_connect(creds, container.token_cache, background=False) as directory:
         return {
             g["displayName"]: g["id"]
             for g in directory.client.items("groups", {"$select": "id,displayName"})

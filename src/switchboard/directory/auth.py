@@ -1,7 +1,7 @@
 """App-only tokens for Graph: msal with the registration's certificate, one app per registration.
 
 msal caches the access token and renews it before it expires, so the application object must
-live as long as the process: ``token_provider()`` keeps one per (account, certificate).
+live as long as the process: a ``TokenCache`` keeps one per (account, certificate).
 """
 
 from __future__ import annotations
@@ -324,32 +324,34 @@ class MsalTokenProvider:
         self._http.close()
 
 
-_PROVIDERS: dict[tuple[str, str, str], MsalTokenProvider] = {}
-_PROVIDERS_LOCK = threading.Lock()
+class TokenCache:
+    """The token providers of one application, one per (account, certificate, settings).
 
-
-def token_provider(creds: GraphCredentials) -> MsalTokenProvider:
-    """The cached provider for this registration (keyed by account and certificate).
-
-    A new certificate (rotation) or new settings get a new msal application; the old one is
-    closed when its key is replaced.
+    msal renews a token only inside the application object that got it, so the composition
+    root builds one cache for the life of the process and hands it to every Graph client. A
+    new certificate (rotation) or new settings get a new provider; the one it replaces is
+    closed. Both certificates of a rotation keep their own provider until then.
     """
-    key = (str(creds.account_id), creds.thumbprint_sha256, _settings_key(creds))
-    with _PROVIDERS_LOCK:
-        provider = _PROVIDERS.get(key)
-        if provider is None:
-            stale = [k for k in _PROVIDERS if k[0] == key[0] and k[1] == key[1]]
-            for k in stale:
-                _PROVIDERS.pop(k).close()
-            provider = _PROVIDERS[key] = MsalTokenProvider(creds)
-        return provider
 
+    def __init__(self) -> None:
+        self._providers: dict[tuple[str, str, str], MsalTokenProvider] = {}
+        self._lock = threading.Lock()
 
-def forget_provider(account_id: int | str) -> None:
-    """Drop an account's cached providers (registration deleted or replaced)."""
-    with _PROVIDERS_LOCK:
-        for k in [k for k in _PROVIDERS if k[0] == str(account_id)]:
-            _PROVIDERS.pop(k).close()
+    def provider(self, creds: GraphCredentials) -> MsalTokenProvider:
+        key = (str(creds.account_id), creds.thumbprint_sha256, _settings_key(creds))
+        with self._lock:
+            provider = self._providers.get(key)
+            if provider is None:
+                stale = [k for k in self._providers if k[0] == key[0] and k[1] == key[1]]
+                for k in stale:
+                    self._providers.pop(k).close()
+                provider = self._providers[key] = MsalTokenProvider(creds)
+            return provider
+
+    def close(self) -> None:
+        with self._lock:
+            while self._providers:
+                self._providers.popitem()[1].close()
 
 
 def _settings_key(creds: GraphCredentials) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from switchboard.db.models import DirectoryRegistration
-from switchboard.directory.auth import GraphCredentials
+from switchboard.directory.auth import GraphCredentials, TokenCache
 from switchboard.directory.graph_directory import GraphDirectory, connect
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.secrets_at_rest import SecretBox
@@ -29,9 +29,9 @@ def graph_credentials(
 
 
 def graph_directory_factory(
-    secrets: SecretBox,
+    secrets: SecretBox, tokens: TokenCache
 ) -> Callable[[DirectoryRegistration], GraphDirectory]:
     def directory_for(registration: DirectoryRegistration) -> GraphDirectory:
-        return connect(graph_credentials(registration, secrets))
+        return connect(graph_credentials(registration, secrets), tokens)
 
     return directory_for

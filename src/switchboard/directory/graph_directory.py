@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-from switchboard.directory.auth import GraphCredentials, token_provider
+from switchboard.directory.auth import GraphCredentials, TokenCache
 from switchboard.directory.client import BatchRequest, GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
@@ -341,18 +341,19 @@ def _group_not_found(path: str, exc: GraphNotFound) -> GraphNotFound:
 
 def connect(
     creds: GraphCredentials,
+    tokens: TokenCache,
     *,
     background: bool = True,
     workers: int = 8,
     retry: RetryPolicy | None = None,
 ) -> GraphDirectory:
-    """A GraphDirectory for a registration: its cached token provider and a new pooled client.
+    """A GraphDirectory for a registration: its provider from ``tokens`` and a new pooled client.
 
     Close it (or use it as a context manager) when the run is over.
     """
     client = GraphClient(
         creds.graph_url,
-        token_provider(creds),
+        tokens.provider(creds),
         verify=creds.ssl_context(),
         background=background,
         retry=retry,

@@ -40,3 +40,6 @@ class DirectorySource(Protocol):
 
     def update_user(self, user_id: str, properties: Mapping[str, Any]) -> None:
         """PATCH the user with only these properties (two-way write-back)."""
+
+    def close(self) -> None:
+        """Release what the source holds (a Graph client's connections) once a run is over."""

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from switchboard.db.models import DirectoryRegistration
-from switchboard.directory.auth import token_provider
+from switchboard.directory.auth import TokenCache
 from switchboard.directory.client import GraphClient, RetryPolicy
+from switchboard.directory.factory import graph_credentials
 from switchboard.secrets_at_rest import SecretBox
 
 # A create waits for Graph to validate our endpoint (up to 10 s); keep retries short so a
@@ -121,16 +122,15 @@ class GraphSubscriptions:
 
 
 def graph_subscriptions_for(
-    secrets: SecretBox,
+    secrets: SecretBox, tokens: TokenCache
 ) -> Callable[[DirectoryRegistration], SubscriptionApi]:
     """Registration -> GraphSubscriptions with the registration's certificate."""
-    from switchboard.directory.factory import graph_credentials
 
     def subscriptions_for(registration: DirectoryRegistration) -> SubscriptionApi:
         creds = graph_credentials(registration, secrets)
         client = GraphClient(
             creds.graph_url,
-            token_provider(creds),
+            tokens.provider(creds),
             verify=creds.ssl_context(),
             background=False,
             retry=SUBSCRIPTION_RETRY,

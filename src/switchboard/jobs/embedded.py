@@ -11,44 +11,43 @@ import logging
 import threading
 from functools import partial
 
-from switchboard.bootstrap import Container
 from switchboard.jobs import sync_work
-from switchboard.jobs.runner import JobRunner
+from switchboard.sync.ports import JobRunner, SyncServices
 
 log = logging.getLogger("switchboard.worker")
 TICK_SECONDS = 30.0
 
 
 class EmbeddedScheduler:
-    def __init__(self, container: Container, runner: JobRunner) -> None:
-        self.container = container
+    def __init__(self, services: SyncServices, runner: JobRunner) -> None:
+        self.services = services
         self.runner = runner
 
     def tick(self) -> sync_work.TickReport:
         report = sync_work.TickReport()
-        for item in sync_work.scan(self.container):
+        for item in sync_work.scan(self.services):
             if not item.decision.is_due:
                 report.not_due.append(item)
                 continue
             account_id, kind = item.account_id, item.decision.kind
             accepted = self.runner.submit(
                 f"scheduled {kind} of {item.slug}",
-                partial(sync_work.run_sync, self.container, account_id, kind),
+                partial(sync_work.run_sync, self.services, account_id, kind),
                 key=f"sync:{account_id}",
             )
             (report.started if accepted else report.already_busy).append(item)
-        for account_id, slug in sync_work.due_writebacks(self.container):
+        for account_id, slug in sync_work.due_writebacks(self.services):
             accepted = self.runner.submit(
                 f"write-backs of {slug}",
-                partial(sync_work.push_writebacks, self.container, account_id),
+                partial(sync_work.push_writebacks, self.services, account_id),
                 key=f"writeback:{account_id}",
             )
             if accepted:
                 report.writebacks.append(slug)
-        for account_id, slug in sync_work.subscription_work(self.container):
+        for account_id, slug in sync_work.subscription_work(self.services):
             accepted = self.runner.submit(
                 f"change-notification subscriptions of {slug}",
-                partial(sync_work.maintain_subscriptions, self.container, account_id),
+                partial(sync_work.maintain_subscriptions, self.services, account_id),
                 key=f"subscriptions:{account_id}",
             )
             if accepted:

@@ -28,8 +28,8 @@ from procrastinate.schema import SchemaManager
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from switchboard.bootstrap import Container
 from switchboard.jobs import sync_work
+from switchboard.sync.ports import SyncServices
 
 log = logging.getLogger("switchboard.worker")
 QUEUE_SCHEMA = "procrastinate"
@@ -84,13 +84,13 @@ def ensure_queue_schema(engine: Engine) -> bool:
     return True
 
 
-def make_app(container: Container) -> App:
-    """A procrastinate App whose tasks run against ``container``."""
+def make_app(services: SyncServices) -> App:
+    """A procrastinate App whose tasks run against ``services``."""
     connector = PsycopgConnector(
-        conninfo=conninfo(container.settings.database_url),
+        conninfo=conninfo(services.settings.database_url),
         kwargs={"options": f"-c search_path={QUEUE_SCHEMA}"},
     )
-    stalled_after = container.settings.worker_stalled_seconds
+    stalled_after = services.settings.worker_stalled_seconds
     app = App(
         connector=connector,
         worker_defaults={
@@ -103,33 +103,33 @@ def make_app(container: Container) -> App:
 
     @app.task(name="switchboard.sync_account", queue=SYNC_QUEUE)
     def sync_account(account_id: int, kind: str) -> None:
-        sync_work.run_sync(container, account_id, kind)
+        sync_work.run_sync(services, account_id, kind)
 
     @app.task(name="switchboard.push_writebacks", queue=WRITEBACK_QUEUE)
     def push_writebacks(account_id: int) -> None:
-        sync_work.push_writebacks(container, account_id)
+        sync_work.push_writebacks(services, account_id)
 
     @app.task(name="switchboard.maintain_subscriptions", queue=SYNC_QUEUE)
     def maintain_subscriptions(account_id: int) -> None:
-        sync_work.maintain_subscriptions(container, account_id)
+        sync_work.maintain_subscriptions(services, account_id)
 
     @app.periodic(cron=TICK_CRON)
     @app.task(name="switchboard.tick", queue=TICK_QUEUE, queueing_lock="switchboard.tick")
     def tick(timestamp: int) -> None:
-        recover_stalled(app, container)
-        enqueue_due(app, container)
+        recover_stalled(app, services)
+        enqueue_due(app, services)
 
     return app
 
 
-def recover_stalled(app: App, container: Container) -> list[int]:
+def recover_stalled(app: App, services: SyncServices) -> list[int]:
     """Put the jobs of workers that stopped heartbeating back in the queue; their ids.
 
     A sync job restarts once the run it had begun is past its lease (so it takes the account
     over at once instead of being refused). When a newer job of the same kind already waits
     for the account (its queueing lock), the stalled one is closed as failed instead.
     """
-    settings = container.settings
+    settings = services.settings
     stalled_after = settings.worker_stalled_seconds
     # procrastinate's own queries (those of JobManager.get_stalled_jobs, retry_job_by_id and
     # finish_job) through its synchronous connector: this runs in a worker's task thread
@@ -169,12 +169,12 @@ def recover_stalled(app: App, container: Container) -> list[int]:
     return recovered
 
 
-def enqueue_due(app: App, container: Container) -> sync_work.TickReport:
+def enqueue_due(app: App, services: SyncServices) -> sync_work.TickReport:
     """Defer jobs for every due account; an account with a job already waiting is skipped."""
     report = sync_work.TickReport()
     sync_task: Any = app.tasks["switchboard.sync_account"]
     push_task: Any = app.tasks["switchboard.push_writebacks"]
-    for item in sync_work.scan(container):
+    for item in sync_work.scan(services):
         if not item.decision.is_due:
             report.not_due.append(item)
             continue
@@ -186,7 +186,7 @@ def enqueue_due(app: App, container: Container) -> sync_work.TickReport:
             report.started.append(item)
         except AlreadyEnqueued:
             report.already_busy.append(item)
-    for account_id, slug in sync_work.due_writebacks(container):
+    for account_id, slug in sync_work.due_writebacks(services):
         try:
             push_task.configure(
                 lock=f"switchboard.writeback:{account_id}",
@@ -196,7 +196,7 @@ def enqueue_due(app: App, container: Container) -> sync_work.TickReport:
         except AlreadyEnqueued:
             pass
     subscription_task: Any = app.tasks["switchboard.maintain_subscriptions"]
-    for account_id, slug in sync_work.subscription_work(container):
+    for account_id, slug in sync_work.subscription_work(services):
         try:
             subscription_task.configure(
                 lock=f"switchboard.subscriptions:{account_id}",

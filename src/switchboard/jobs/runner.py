@@ -1,4 +1,5 @@
-"""Job runners. The embedded one runs work on a small thread pool inside the process."""
+"""Job runners (``sync.ports.JobRunner``). The embedded one runs work on a small thread pool
+inside the process."""
 
 from __future__ import annotations
 
@@ -6,20 +7,8 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Protocol
 
 log = logging.getLogger("switchboard.jobs")
-
-
-class JobRunner(Protocol):
-    def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool:
-        """Run ``work`` later; failures are logged (the work records its own outcome).
-
-        With a ``key``, work is refused (False) while earlier work of the same key is still
-        queued or running: one sync of an account at a time, whoever asks.
-        """
-
-    def shutdown(self) -> None: ...
 
 
 class ThreadJobRunner:

@@ -13,7 +13,6 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import (
     Account,
     DirectoryRegistration,
@@ -28,6 +27,7 @@ from switchboard.portal.errors import PortalError
 from switchboard.sync import subscriptions, throttling, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.ports import SyncServices
 from switchboard.sync.schedule import DEFAULT_LEASE, Decision, RunRecord, SyncTimes, due
 
 log = logging.getLogger("switchboard.worker")
@@ -100,13 +100,13 @@ def decide(
     )
 
 
-def _lease(container: Container) -> timedelta:
-    return timedelta(seconds=container.settings.run_lease_seconds)
+def _lease(services: SyncServices) -> timedelta:
+    return timedelta(seconds=services.settings.run_lease_seconds)
 
 
-def scan(container: Container) -> list[AccountDecision]:
+def scan(services: SyncServices) -> list[AccountDecision]:
     """Every connected account with what is due for it now."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         rows = session.execute(
             select(Account, DirectoryRegistration)
             .join(DirectoryRegistration, DirectoryRegistration.account_id == Account.id)
@@ -117,19 +117,19 @@ def scan(container: Container) -> list[AccountDecision]:
                 account.id,
                 account.slug,
                 str((registration.policy or {}).get("mode", "on_demand")),
-                decide(session, account, registration, lease=_lease(container)),
+                decide(session, account, registration, lease=_lease(services)),
             )
             for account, registration in rows
         ]
 
 
-def decision_for(container: Container, slug: str) -> AccountDecision | None:
-    return next((d for d in scan(container) if d.slug == slug), None)
+def decision_for(services: SyncServices, slug: str) -> AccountDecision | None:
+    return next((d for d in scan(services) if d.slug == slug), None)
 
 
-def due_writebacks(container: Container) -> list[tuple[int, str]]:
+def due_writebacks(services: SyncServices) -> list[tuple[int, str]]:
     """Two-way accounts with write-backs whose retry time has come."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         stamp = now(session)
         rows = session.execute(
             select(Account.id, Account.slug, DirectoryRegistration.policy)
@@ -153,12 +153,12 @@ def due_writebacks(container: Container) -> list[tuple[int, str]]:
     ]
 
 
-def subscription_work(container: Container) -> list[tuple[int, str]]:
+def subscription_work(services: SyncServices) -> list[tuple[int, str]]:
     """Accounts whose change-notification subscriptions need Graph: jit accounts missing one
     (when SWITCHBOARD_PUBLIC_URL says where notifications go) or holding one that expires
     within a day, and accounts holding subscriptions they no longer want."""
-    can_create = container.settings.public_url is not None
-    with container.unit_of_work() as session:
+    can_create = services.settings.public_url is not None
+    with services.unit_of_work() as session:
         soon = now(session) + subscriptions.RENEW_WITHIN
         held: dict[int, list[DirectorySubscription]] = {}
         for sub in session.scalars(select(DirectorySubscription)):
@@ -186,8 +186,8 @@ def subscription_work(container: Container) -> list[tuple[int, str]]:
         return due
 
 
-def maintain_subscriptions(container: Container, account_id: int) -> None:
-    report = subscriptions.maintain(container, account_id)
+def maintain_subscriptions(services: SyncServices, account_id: int) -> None:
+    report = subscriptions.maintain(services, account_id)
     if report.changed or report.errors:
         log.info(
             "%s: subscriptions created %s, renewed %s, re-created %s, removed %s%s",
@@ -200,12 +200,12 @@ def maintain_subscriptions(container: Container, account_id: int) -> None:
         )
 
 
-def run_sync(container: Container, account_id: int, kind: str) -> RunSummary | None:
+def run_sync(services: SyncServices, account_id: int, kind: str) -> RunSummary | None:
     """Run the account's scheduled sync if it is still due (a queued job may be late).
 
     Returns None when nothing ran: no longer due, or another run got there first.
     """
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = session.get(Account, account_id)
         registration = session.scalar(
             select(DirectoryRegistration).where(DirectoryRegistration.account_id == account_id)
@@ -213,13 +213,13 @@ def run_sync(container: Container, account_id: int, kind: str) -> RunSummary | N
         if account is None or registration is None:
             log.info("account %s is gone or disconnected; nothing to sync", account_id)
             return None
-        decision = decide(session, account, registration, lease=_lease(container))
+        decision = decide(session, account, registration, lease=_lease(services))
         slug, actor = account.slug, sync_actor(account)
     if not decision.is_due:
         log.info("%s: no longer due (%s)", slug, decision.reason)
         return None
     run_kind = "full" if "full" in (kind, decision.kind) else "delta"
-    engine = SyncEngine(container, container.directory_factory())
+    engine = SyncEngine(services, services.directory_factory())
     try:
         if run_kind == "full":
             summary = engine.reconcile(actor, slug, trigger="schedule")
@@ -239,14 +239,14 @@ def run_sync(container: Container, account_id: int, kind: str) -> RunSummary | N
     return summary
 
 
-def push_writebacks(container: Container, account_id: int) -> writeback.WriteBackReport | None:
-    with container.unit_of_work() as session:
+def push_writebacks(services: SyncServices, account_id: int) -> writeback.WriteBackReport | None:
+    with services.unit_of_work() as session:
         account = session.get(Account, account_id)
         if account is None:
             return None
         slug, actor = account.slug, sync_actor(account)
     try:
-        report = writeback.process(container, actor, slug)
+        report = writeback.process(services, actor, slug)
     except PortalError as exc:
         log.info("%s: write-backs not pushed: %s", slug, exc.message)
         return None

@@ -178,7 +178,7 @@ class SyncEngine:
             raise
         finally:
             run.stop_heartbeat()
-            readers.close(directory)
+            directory.close()  # a live Graph client holds connections
 
     def _full(
         self, run: Run, policy: SyncPolicy, directory: DirectorySource, progress: Progress

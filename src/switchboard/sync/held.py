@@ -132,7 +132,7 @@ def resolve(
             code="directory_unreachable",
         ) from exc
     finally:
-        readers.close(directory)
+        directory.close()  # a live Graph client holds connections
     lease_time = timedelta(seconds=services.settings.run_lease_seconds)
     with services.unit_of_work() as session:
         # Approval changes users as a run does: not while a run of the account is in progress.

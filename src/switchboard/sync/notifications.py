@@ -20,12 +20,11 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
-from switchboard.jobs.runner import JobRunner
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import SyncEngine
+from switchboard.sync.ports import JobRunner, SyncServices
 from switchboard.sync.subscriptions import state_matches
 
 log = logging.getLogger("switchboard.notifications")
@@ -223,14 +222,14 @@ class NotificationCoalescer:
                     self._active.discard(account_id)
 
 
-def delta_round(container: Container, account_id: int) -> RoundOutcome:
+def delta_round(services: SyncServices, account_id: int) -> RoundOutcome:
     """One notification-triggered delta round of the account."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = session.get(Account, account_id)
         if account is None:
             return "skipped"
         slug, actor = account.slug, sync_actor(account)
-    engine = SyncEngine(container, container.directory_factory())
+    engine = SyncEngine(services, services.directory_factory())
     try:
         summary = engine.delta(actor, slug, trigger="notification")
     except PortalError as exc:
@@ -242,9 +241,9 @@ def delta_round(container: Container, account_id: int) -> RoundOutcome:
     return "ran"
 
 
-def coalescer_for(container: Container) -> NotificationCoalescer:
+def coalescer_for(services: SyncServices) -> NotificationCoalescer:
     return NotificationCoalescer(
-        container.jobs,
-        partial(delta_round, container),
-        window=container.settings.notification_coalesce_seconds,
+        services.jobs,
+        partial(delta_round, services),
+        window=services.settings.notification_coalesce_seconds,
     )

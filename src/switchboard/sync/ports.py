@@ -1,7 +1,7 @@
 """What the sync services need from the application around them.
 
 The composition root (``switchboard.bootstrap``) builds an object that has all of this; the
-sync and directory packages name only these protocols, so they never import the root.
+sync, directory and jobs packages name only these protocols, so they never import the root.
 """
 
 from __future__ import annotations
@@ -15,11 +15,27 @@ from sqlalchemy.orm import Session
 from switchboard.clock import Clock
 from switchboard.config import Settings
 from switchboard.db.models import DirectoryRegistration
+from switchboard.directory.auth import TokenCache
 from switchboard.directory.source import DirectorySource
 from switchboard.directory.subscriptions import SubscriptionApi
+from switchboard.secrets_at_rest import SecretBox
 
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]
 SubscriptionFactory = Callable[[DirectoryRegistration], SubscriptionApi]
+
+
+class JobRunner(Protocol):
+    """Background work: threads in-process (``switchboard.jobs.runner``), or inline in tests."""
+
+    def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool:
+        """Run ``work`` later; failures are logged (the work records its own outcome).
+
+        With a ``key``, work is refused (False) while earlier work of the same key is still
+        queued or running: one sync of an account at a time, whoever asks.
+        """
+        ...
+
+    def shutdown(self) -> None: ...
 
 
 class Transactions(Protocol):
@@ -40,6 +56,21 @@ class SyncServices(Transactions, Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def jobs(self) -> JobRunner:
+        """Runs the work API calls and notifications start, so they answer at once."""
+        ...
+
+    @property
+    def secrets(self) -> SecretBox:
+        """Opens the registrations' private keys."""
+        ...
+
+    @property
+    def token_cache(self) -> TokenCache:
+        """The process's Graph token providers (a connection test reuses them)."""
+        ...
 
     def directory_factory(self) -> DirectoryFactory: ...
 

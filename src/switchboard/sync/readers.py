@@ -32,13 +32,6 @@ def no_progress(_phase: str, _done: int, _total: int | None) -> None:
     return None
 
 
-def close(directory: DirectorySource) -> None:
-    """Release what the source holds (a live Graph client holds connections)."""
-    close_source = getattr(directory, "close", None)
-    if callable(close_source):
-        close_source()
-
-
 class FullRead:
     """Every user in the synced groups (or the tenant), in pages."""
 

@@ -10,9 +10,7 @@ run is guarded like any other: mass deletions and creations wait for approval.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -21,14 +19,9 @@ from switchboard.portal.actors import Actor
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy, rescoped_fields
-from switchboard.sync.ports import SyncServices
+from switchboard.sync.ports import JobRunner, SyncServices
 from switchboard.sync.runs import RunKind, Trigger
 
-
-class Jobs(Protocol):
-    """Where the reconcile runs: the application's job runner."""
-
-    def submit(self, name: str, work: Callable[[], object], *, key: str | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +43,7 @@ def has_synced(session: Session, account_id: int) -> bool:
 
 def after_settings_change(
     services: SyncServices,
-    runner: Jobs,
+    runner: JobRunner,
     actor: Actor,
     slug: str,
     account_id: int,

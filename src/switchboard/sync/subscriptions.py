@@ -26,17 +26,16 @@ from typing import Any
 from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
-from switchboard.bootstrap import Container
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
 from switchboard.directory.errors import GraphError, GraphNotFound
-from switchboard.directory.subscriptions import SubscriptionApi, graph_subscriptions_for
+from switchboard.directory.subscriptions import SubscriptionApi
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.events import Event, JitEnded
-from switchboard.secrets_at_rest import secrets_of
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.ports import SubscriptionFactory, SyncServices, Transactions
 
 log = logging.getLogger("switchboard.subscriptions")
 
@@ -137,13 +136,13 @@ def _stored(session: Session, account_id: int) -> dict[str, _Stored]:
 
 
 def maintain(
-    container: Container, account_id: int, *, renew_within: timedelta = RENEW_WITHIN
+    services: SyncServices, account_id: int, *, renew_within: timedelta = RENEW_WITHIN
 ) -> MaintainReport:
     """Bring one account's subscriptions to what its mode wants: create the missing ones,
     renew those expiring within ``renew_within``, re-create those Graph lost, or remove them
     all when the account is not (or no longer) in jit mode."""
     report = MaintainReport()
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = session.get(Account, account_id)
         if account is None:
             return report
@@ -167,22 +166,22 @@ def maintain(
             return report
         if not wanted and not stored:
             return report
-        api = container.subscription_factory()(registration)
+        api = services.subscription_factory()(registration)
     try:
         if not wanted:
             for old in stored.values():
                 _delete_in_graph(api, old.subscription_id)
-                _forget(container, account_id, old.subscription_id)
+                _forget(services, account_id, old.subscription_id)
                 report.removed.append(old.resource)
             return report
-        public_url = container.settings.public_url
+        public_url = services.settings.public_url
         for resource in RESOURCES:
             item = stored.get(resource)
             try:
                 if item is not None and item.expires_at > stamp + renew_within:
                     continue
                 renewable = item is not None and item.expires_at > stamp
-                if renewable and item is not None and _renew(container, api, account_id, item):
+                if renewable and item is not None and _renew(services, api, account_id, item):
                     report.renewed.append(resource)
                     continue
                 # Missing, expired, or Graph no longer knows it (404): create it (again).
@@ -194,8 +193,8 @@ def maintain(
                     continue
                 if item is not None:
                     _delete_in_graph(api, item.subscription_id)
-                    _forget(container, account_id, item.subscription_id)
-                if _create(container, api, account_id, resource, public_url):
+                    _forget(services, account_id, item.subscription_id)
+                if _create(services, api, account_id, resource, public_url):
                     (report.recreated if item is not None else report.created).append(resource)
                 else:
                     report.errors.append(f"{resource}: the account left jit mode meanwhile")
@@ -207,15 +206,15 @@ def maintain(
     return report
 
 
-def _renew(container: Container, api: SubscriptionApi, account_id: int, item: _Stored) -> bool:
+def _renew(services: Transactions, api: SubscriptionApi, account_id: int, item: _Stored) -> bool:
     """PATCH the expiration; False when Graph says the subscription is gone (404)."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         until = now(session) + LIFETIME
     try:
         expires = api.renew_subscription(item.subscription_id, until)
     except GraphNotFound:
         return False
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         row = session.scalar(
             select(DirectorySubscription).where(
                 DirectorySubscription.account_id == account_id,
@@ -229,13 +228,13 @@ def _renew(container: Container, api: SubscriptionApi, account_id: int, item: _S
 
 
 def _create(
-    container: Container, api: SubscriptionApi, account_id: int, resource: str, public_url: str
+    services: SyncServices, api: SubscriptionApi, account_id: int, resource: str, public_url: str
 ) -> bool:
     """Create in Graph (which validates our endpoint first), then store; if the account left
     jit mode while Graph was validating, delete the new subscription again."""
     notification_url, lifecycle_url = endpoint_urls(public_url)
     client_state = secrets.token_urlsafe(32)
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         until = now(session) + LIFETIME
     created = api.create_subscription(
         resource=resource,
@@ -245,7 +244,7 @@ def _create(
         expires_at=until,
         client_state=client_state,
     )
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account = session.get(Account, account_id)
         registration = session.scalar(
             select(DirectoryRegistration).where(DirectoryRegistration.account_id == account_id)
@@ -284,8 +283,8 @@ def _create(
     return keep
 
 
-def _forget(container: Container, account_id: int, subscription_id: str) -> None:
-    with container.unit_of_work() as session:
+def _forget(services: Transactions, account_id: int, subscription_id: str) -> None:
+    with services.unit_of_work() as session:
         session.execute(
             delete(DirectorySubscription).where(
                 DirectorySubscription.account_id == account_id,
@@ -305,9 +304,9 @@ def _delete_in_graph(api: SubscriptionApi, subscription_id: str) -> None:
         log.warning("could not delete subscription %s in Entra ID: %s", subscription_id, exc)
 
 
-def reauthorize(container: Container, subscription_id: str) -> str:
+def reauthorize(services: SyncServices, subscription_id: str) -> str:
     """Answer Graph's reauthorizationRequired; a subscription Graph lost is created again."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         row = session.scalar(
             select(DirectorySubscription).where(
                 DirectorySubscription.subscription_id == subscription_id.lower()
@@ -325,24 +324,24 @@ def reauthorize(container: Container, subscription_id: str) -> str:
         if row is None or registration is None:
             return "unknown"
         account_id = row.account_id
-        api = container.subscription_factory()(registration)
+        api = services.subscription_factory()(registration)
     try:
         api.reauthorize_subscription(subscription_id.lower())
         return "reauthorized"
     except GraphNotFound:
-        _forget(container, account_id, subscription_id.lower())
+        _forget(services, account_id, subscription_id.lower())
     except GraphError as exc:
         log.warning("reauthorizing subscription %s failed: %s", subscription_id, exc.message)
         return "failed"
     finally:
         api.close()
-    maintain(container, account_id)
+    maintain(services, account_id)
     return "recreated"
 
 
-def recreate(container: Container, subscription_id: str) -> MaintainReport | None:
+def recreate(services: SyncServices, subscription_id: str) -> MaintainReport | None:
     """Graph said it removed the subscription: forget it and subscribe again."""
-    with container.unit_of_work() as session:
+    with services.unit_of_work() as session:
         account_id = session.scalar(
             select(DirectorySubscription.account_id).where(
                 DirectorySubscription.subscription_id == subscription_id.lower()
@@ -350,8 +349,8 @@ def recreate(container: Container, subscription_id: str) -> MaintainReport | Non
         )
     if account_id is None:
         return None
-    _forget(container, account_id, subscription_id.lower())
-    return maintain(container, account_id)
+    _forget(services, account_id, subscription_id.lower())
+    return maintain(services, account_id)
 
 
 # --- leaving jit mode ---------------------------------------------------------------------------
@@ -378,14 +377,10 @@ def on_jit_ended(session: Session, evt: Event) -> None:
     )
     if registration is None:
         return
-    factory: Callable[[], Callable[[DirectoryRegistration], SubscriptionApi]] | None = (
-        session.info.get("subscription_factory")
-    )
-    api = (
-        factory()(registration)
-        if factory is not None
-        else graph_subscriptions_for(secrets_of(session))(registration)
-    )
+    factory: SubscriptionFactory | None = session.info.get("subscription_factory")
+    if factory is None:
+        raise RuntimeError("no subscription factory attached to the session; open it via Container")
+    api = factory(registration)
     log.info("account %s: %s; deleting subscriptions %s", evt.account_id, evt.reason, ids)
     _after_commit(session, lambda: _delete_all(api, ids), api.close)
 

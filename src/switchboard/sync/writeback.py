@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,9 +29,7 @@ from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound
 from switchboard.portal.events import Event, UserChanged
 from switchboard.sync.policy import SyncPolicy, WriteBack
-
-if TYPE_CHECKING:
-    from switchboard.sync.ports import SyncServices
+from switchboard.sync.ports import SyncServices
 
 # Waits after each failed attempt; after the last, the task is reported failed.
 BACKOFF = (
@@ -226,9 +224,8 @@ def process(
             except GraphError as exc:
                 outcomes.append((task_id, "retry", exc.message))
     finally:
-        close = getattr(directory, "close", None)
-        if callable(close):
-            close()
+        if directory is not None:
+            directory.close()
     with services.unit_of_work() as session:
         stamp = now(session)
         for task_id, outcome, message in outcomes:

@@ -74,4 +74,5 @@ def run(
             upgrade(container.engine)
         server.run()
     finally:
+        container.close()
         container.engine.dispose()

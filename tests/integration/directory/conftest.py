@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from switchboard.directory.auth import GraphCredentials, forget_provider
+from switchboard.directory.auth import GraphCredentials, TokenCache
 from switchboard.directory.client import RetryPolicy
 from switchboard.directory.graph_directory import GraphDirectory, connect
 from switchboard.emulator.apps import parse_roles
@@ -96,21 +96,22 @@ def credentials(
 def directory_for(
     emu: RunningEmulator,
 ) -> Iterator[Callable[..., GraphDirectory]]:
-    opened: list[tuple[GraphDirectory, GraphCredentials]] = []
+    opened: list[GraphDirectory] = []
+    tokens = TokenCache()
 
     def make(roles: str = READER, **kw: Any) -> GraphDirectory:
         creds = credentials(emu, roles)
         workers = kw.pop("workers", 4)
-        d = connect(creds, retry=kw.pop("retry", FAST_RETRY), workers=workers)
+        d = connect(creds, tokens, retry=kw.pop("retry", FAST_RETRY), workers=workers)
         if kw:  # page size / partitioning: same client, other read settings
             d = GraphDirectory(d.client, workers=workers, **kw)
-        opened.append((d, creds))
+        opened.append(d)
         return d
 
     yield make
-    for d, creds in opened:
+    for d in opened:
         d.close()
-        forget_provider(creds.account_id)
+    tokens.close()
     # requests keeps the connection of a 503 from the token endpoint out of its pool, held by
     # a reference cycle: collect it now, while the server can still close its end.
     gc.collect()

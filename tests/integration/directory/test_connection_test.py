@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from switchboard.connection.permission_checks import ConnectionReport, run_connection_test
-from switchboard.directory.auth import forget_provider
+from switchboard.directory.auth import TokenCache
 from switchboard.emulator.server import RunningEmulator
 from switchboard.sync.policy import SyncPolicy
 from tests.integration.directory.conftest import credentials
@@ -15,10 +17,8 @@ def run(
     emu: RunningEmulator, roles: str | None, policy: SyncPolicy, **kw: bool
 ) -> ConnectionReport:
     creds = credentials(emu, roles, **kw)
-    try:
-        return run_connection_test(creds, policy)
-    finally:
-        forget_provider(creds.account_id)
+    with closing(TokenCache()) as tokens:
+        return run_connection_test(creds, policy, tokens)
 
 
 def groups(emu: RunningEmulator) -> list[str]:
@@ -104,15 +104,13 @@ def test_a_permission_granted_after_a_test_shows_in_the_next(emu: RunningEmulato
 
     creds = credentials(emu, "User.Read.All")
     policy = SyncPolicy(direction="two_way")
-    try:
-        before = run_connection_test(creds, policy)
+    with closing(TokenCache()) as tokens:
+        before = run_connection_test(creds, policy, tokens)
         assert not by_name(before)["write back phone data"][0]
         emu.emulator.apps.register(
             creds.client_id,
             certificate_pem=creds.certificate_pem,
             roles=parse_roles("User.Read.All,User-Phone.ReadWrite.All"),
         )
-        after = run_connection_test(creds, policy)  # same cached provider, fresh token
+        after = run_connection_test(creds, policy, tokens)  # same cached provider, fresh token
         assert after.ok, after.as_dict()
-    finally:
-        forget_provider(creds.account_id)

@@ -14,7 +14,8 @@ from switchboard.portal.clock_context import now
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import RESCOPING, SyncPolicy
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory
+from tests.wiring import Adapters
 
 SALES = "11111111-1111-1111-1111-111111111111"
 SUPPORT = "22222222-2222-2222-2222-222222222222"
@@ -26,6 +27,8 @@ OTHER = "44444444-4444-4444-4444-444444444444"
 class World:
     container: Container
     directory: FakeDirectory
+    # The container's directory factory: a test points it at another directory mid-test.
+    directories: FakeDirectories
     engine: SyncEngine
     actor: Actor
     slug: str = "acme"
@@ -64,12 +67,27 @@ def connect(container: Container, policy: SyncPolicy) -> None:
 
 
 @pytest.fixture
-def world(container: Container) -> World:
+def directory() -> FakeDirectory:
     directory = FakeDirectory()
     # SALES holds NESTED; SUPPORT is synced too; OTHER is not synced.
     directory.groups = {SALES: set(), SUPPORT: set(), NESTED: set(), OTHER: set()}
     directory.add_member(SALES, NESTED)
+    return directory
+
+
+@pytest.fixture
+def directories(directory: FakeDirectory) -> FakeDirectories:
+    return FakeDirectories(directory)
+
+
+@pytest.fixture
+def adapters(directories: FakeDirectories) -> Adapters:
+    """Sync tests run against the fake directory; the emulator modules override this."""
+    return {"directory_for": directories}
+
+
+@pytest.fixture
+def world(container: Container, directory: FakeDirectory, directories: FakeDirectories) -> World:
     connect(container, SyncPolicy(groups=[SALES, SUPPORT]))
-    container.directory_for = lambda _registration: directory
     engine = SyncEngine(container, container.directory_factory(), chunk_size=3)
-    return World(container, directory, engine, factories.OPERATOR)
+    return World(container, directory, directories, engine, factories.OPERATOR)

@@ -38,9 +38,9 @@ def main() -> None:
             database_url=url,
             data_dir=marker.parent,
             secret_key="test-secret-key-not-for-production",
-        )
+        ),
+        directory_for=lambda _registration: StuckDirectory(marker),
     )
-    container.directory_for = lambda _registration: StuckDirectory(marker)
     app = queue.make_app(container)
     app.run_worker(queues=[queue.SYNC_QUEUE], install_signal_handlers=False)
 

@@ -18,7 +18,6 @@ from switchboard.bootstrap import Container
 from switchboard.cli.main import app as cli
 from switchboard.clock import FixedClock
 from switchboard.db.models import User
-from switchboard.directory.auth import forget_provider
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.portal.accounts import get_account
@@ -27,6 +26,7 @@ from switchboard.sync.policy import SyncPolicy
 from tests import factories
 from tests.emulator_control import DEFAULT_DELTA_PAGE_SIZE, set_delta_page_size
 from tests.integration.sync.emulator_account import connect_account
+from tests.wiring import Adapters
 
 SEED = SeedOptions(users=60, groups=6, seed=5)
 OP = factories.OPERATOR
@@ -38,6 +38,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
     state: Path = tmp_path_factory.mktemp("sync-emulator")
     with running(state, seed=SEED) as server:
         yield server
+
+
+@pytest.fixture
+def adapters() -> Adapters:
+    """The production adapters: Microsoft Graph is the emulator here."""
+    return {}
 
 
 @dataclass
@@ -52,7 +58,7 @@ class Connected:
 
 
 @pytest.fixture
-def connected(container: Container, emulator: RunningEmulator) -> Iterator[Connected]:
+def connected(container: Container, emulator: RunningEmulator) -> Connected:
     emu = emulator.emulator
 
     def fresh() -> None:
@@ -81,11 +87,10 @@ def connected(container: Container, emulator: RunningEmulator) -> Iterator[Conne
         reverse=True,
     )
     groups = [g for _n, g in sizes[:2]]
-    account_id = connect_account(container, emulator, SyncPolicy(groups=groups))
-    yield Connected(
+    connect_account(container, emulator, SyncPolicy(groups=groups))
+    return Connected(
         container, emulator, groups, SyncEngine(container, container.directory_factory())
     )
-    forget_provider(account_id)
 
 
 def expected_outcomes(c: Connected) -> dict[str, str]:

@@ -18,7 +18,6 @@ from switchboard.bootstrap import Container
 from switchboard.cli.main import app as cli
 from switchboard.connection import registration
 from switchboard.db.models import SyncRun, User
-from switchboard.directory.auth import forget_provider
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.jobs.runner import InlineJobRunner
@@ -28,6 +27,7 @@ from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
 from tests.integration.sync.emulator_account import connect_account
+from tests.wiring import Adapters
 
 SEED = SeedOptions(users=10, groups=2, seed=11)
 OP = factories.OPERATOR
@@ -39,6 +39,12 @@ WRONG_SIZE = 150
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
     with running(tmp_path_factory.mktemp("guard-emulator"), seed=SEED) as server:
         yield server
+
+
+@pytest.fixture
+def adapters() -> Adapters:
+    """The production adapters: Microsoft Graph is the emulator here."""
+    return {}
 
 
 @dataclass
@@ -103,7 +109,7 @@ def _people(d: Any, label: str, count: int, group: str) -> list[str]:
 
 
 @pytest.fixture
-def tenant(container: Container, emulator: RunningEmulator) -> Iterator[Tenant]:
+def tenant(container: Container, emulator: RunningEmulator) -> Tenant:
     emu = emulator.emulator
     made: dict[str, Any] = {}
 
@@ -125,10 +131,8 @@ def tenant(container: Container, emulator: RunningEmulator) -> Iterator[Tenant]:
         made["wrong_ids"] = _people(d, "Wrong", WRONG_SIZE, made["Wrong"])
 
     emulator.call(fresh)
-    account_id = connect_account(
-        container, emulator, SyncPolicy(groups=[made["Staff"]], default_location="HQ")
-    )
-    yield Tenant(
+    connect_account(container, emulator, SyncPolicy(groups=[made["Staff"]], default_location="HQ"))
+    return Tenant(
         container,
         emulator,
         SyncEngine(container, container.directory_factory()),
@@ -137,7 +141,6 @@ def tenant(container: Container, emulator: RunningEmulator) -> Iterator[Tenant]:
         made["staff_ids"],
         made["wrong_ids"],
     )
-    forget_provider(account_id)
 
 
 def test_350_back_in_scope_before_approval_are_all_kept(tenant: Tenant) -> None:

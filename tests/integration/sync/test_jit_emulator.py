@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,6 @@ from switchboard.bootstrap import Container
 from switchboard.clock import SystemClock
 from switchboard.connection import registration
 from switchboard.db.models import SyncRun, User
-from switchboard.directory.auth import forget_provider
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.portal.accounts import get_account
@@ -28,6 +28,7 @@ from switchboard.sync.policy import SyncPolicy
 from switchboard.web.app import create_app
 from tests import factories
 from tests.integration.sync.emulator_account import connect_account
+from tests.wiring import ContainerBuilder
 
 SEED = SeedOptions(users=30, groups=4, seed=11)
 OP = factories.OPERATOR
@@ -40,17 +41,24 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
         yield server
 
 
+@dataclass
+class Portal:
+    container: Container
+    url: str
+
+
 @pytest.fixture
-def portal(container: Container) -> Iterator[str]:
+def portal(build_container: ContainerBuilder) -> Iterator[Portal]:
     """The portal on a free local port; its public URL is that plain-http loopback address,
-    which the emulator accepts for notifications (Graph itself wants HTTPS)."""
+    which the emulator accepts for notifications (Graph itself wants HTTPS). Its container
+    talks to Microsoft Graph (the emulator); its jobs finish when the test does."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    container.clock = SystemClock()  # Graph checks expirations against real time
-    container.settings = container.settings.model_copy(
-        update={"public_url": url, "notification_coalesce_seconds": 0.2}
+    container = build_container(
+        settings=build_container.settings(public_url=url, notification_coalesce_seconds=0.2),
+        clock=SystemClock(),  # Graph checks expirations against real time
     )
     config = uvicorn.Config(
         create_app(container), log_level="warning", ws="none", lifespan="off", access_log=False
@@ -62,11 +70,10 @@ def portal(container: Container) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the portal did not start"
         time.sleep(0.02)
-    yield url
+    yield Portal(container, url)
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
-    container.jobs.shutdown()
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -77,8 +84,9 @@ def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 def test_a_directory_change_reaches_the_portal_through_a_notification(
-    container: Container, emulator: RunningEmulator, portal: str
+    emulator: RunningEmulator, portal: Portal
 ) -> None:
+    container = portal.container
     emu = emulator.emulator
     emulator.call(lambda: emu.reset(SEED))
     directory = emu.directory
@@ -89,36 +97,33 @@ def test_a_directory_change_reaches_the_portal_through_a_notification(
     account_id = connect_account(
         container, emulator, SyncPolicy(groups=[group], default_location="HQ")
     )
-    try:
-        SyncEngine(container, container.directory_factory()).reconcile(OP, "acme")
+    SyncEngine(container, container.directory_factory()).reconcile(OP, "acme")
+    with container.unit_of_work() as s:
+        acct = get_account(s, OP, "acme", write=True)
+        registration.update_settings(s, OP, acct, {"mode": "jit"})
+        linked = select(User.directory_id).where(User.directory_id.is_not(None))
+        synced = [str(d) for d in s.scalars(linked)]
+    assert synced, "the first reconcile synced nobody"
+
+    report = subscriptions.maintain(container, account_id)  # the emulator validates our URL
+    assert sorted(report.created) == ["groups", "users"], report.errors
+    live = emulator.call(lambda: [s.to_graph(emulator.tenant_id) for s in emu.notifier.live()])
+    assert {s["notificationUrl"] for s in live} == {f"{portal.url}/webhooks/graph"}
+
+    target = sorted(synced)[0]
+    emulator.call(lambda: directory.update_user(target, {"surname": "Notified"}))
+
+    def updated() -> bool:
         with container.unit_of_work() as s:
-            acct = get_account(s, OP, "acme", write=True)
-            registration.update_settings(s, OP, acct, {"mode": "jit"})
-            linked = select(User.directory_id).where(User.directory_id.is_not(None))
-            synced = [str(d) for d in s.scalars(linked)]
-        assert synced, "the first reconcile synced nobody"
+            name = s.scalar(select(User.last_name).where(User.directory_id == target))
+        return name == "Notified"
 
-        report = subscriptions.maintain(container, account_id)  # the emulator validates our URL
-        assert sorted(report.created) == ["groups", "users"], report.errors
-        live = emulator.call(lambda: [s.to_graph(emulator.tenant_id) for s in emu.notifier.live()])
-        assert {s["notificationUrl"] for s in live} == {f"{portal}/webhooks/graph"}
+    wait_for(updated)
+    with container.unit_of_work() as s:
+        runs = list(s.scalars(select(SyncRun).where(SyncRun.trigger == "notification")))
+    assert runs and all(r.kind in ("delta", "full") for r in runs)
 
-        target = sorted(synced)[0]
-        emulator.call(lambda: directory.update_user(target, {"surname": "Notified"}))
-
-        def updated() -> bool:
-            with container.unit_of_work() as s:
-                name = s.scalar(select(User.last_name).where(User.directory_id == target))
-            return name == "Notified"
-
-        wait_for(updated)
-        with container.unit_of_work() as s:
-            runs = list(s.scalars(select(SyncRun).where(SyncRun.trigger == "notification")))
-        assert runs and all(r.kind in ("delta", "full") for r in runs)
-
-        with container.unit_of_work() as s:
-            acct = get_account(s, OP, "acme", write=True)
-            registration.disconnect(s, OP, acct)
-        assert emulator.call(lambda: emu.notifier.live()) == []
-    finally:
-        forget_provider(account_id)
+    with container.unit_of_work() as s:
+        acct = get_account(s, OP, "acme", write=True)
+        registration.disconnect(s, OP, acct)
+    assert emulator.call(lambda: emu.notifier.live()) == []

@@ -10,8 +10,26 @@ from sqlalchemy import select, text
 
 from switchboard.db.models import DirectorySubscription
 from switchboard.jobs import queue
+from tests.fakes import FakeDirectories
 from tests.integration.sync.conftest import World
 from tests.integration.sync.fake_subscriptions import FakeSubscriptions
+from tests.wiring import Adapters, ContainerBuilder
+
+
+@pytest.fixture
+def graph() -> FakeSubscriptions:
+    return FakeSubscriptions()
+
+
+@pytest.fixture
+def adapters(
+    directories: FakeDirectories, graph: FakeSubscriptions, build_container: ContainerBuilder
+) -> Adapters:
+    return {
+        "settings": build_container.settings(public_url="https://portal.example.com"),
+        "directory_for": directories,
+        "subscriptions_for": lambda _registration: graph,
+    }
 
 
 @pytest.fixture
@@ -27,12 +45,9 @@ def app(world: World) -> Iterator[App]:
         conn.execute(text(f'DROP SCHEMA "{queue.QUEUE_SCHEMA}" CASCADE'))
 
 
-def test_tick_defers_subscription_upkeep_once_and_a_worker_does_it(world: World, app: App) -> None:
-    graph = FakeSubscriptions()
-    world.container.subscriptions_for = lambda _registration: graph
-    world.container.settings = world.container.settings.model_copy(
-        update={"public_url": "https://portal.example.com"}
-    )
+def test_tick_defers_subscription_upkeep_once_and_a_worker_does_it(
+    world: World, app: App, graph: FakeSubscriptions
+) -> None:
     world.set_policy(mode="jit")
     with app.open():
         first = queue.enqueue_due(app, world.container)

@@ -25,9 +25,11 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
 from switchboard.sync import subscriptions
 from switchboard.web.app import create_app
+from tests.fakes import FakeDirectories
 from tests.integration.sync.conftest import SALES, World
 from tests.integration.sync.fake_subscriptions import FakeSubscriptions
 from tests.ui_support import make_admin, sign_in
+from tests.wiring import Adapters, ContainerBuilder
 
 PUBLIC = "https://portal.example.com"
 TENANT = "t"  # the tenant id the world's registration holds
@@ -77,14 +79,25 @@ class Jit:
 
 
 @pytest.fixture
-def jit(world: World, clock: FixedClock) -> Iterator[Jit]:
+def graph() -> FakeSubscriptions:
+    return FakeSubscriptions()
+
+
+@pytest.fixture
+def adapters(
+    directories: FakeDirectories, graph: FakeSubscriptions, build_container: ContainerBuilder
+) -> Adapters:
+    return {
+        "settings": build_container.settings(public_url=PUBLIC, notification_coalesce_seconds=0.0),
+        "jobs": InlineJobRunner(),
+        "directory_for": directories,
+        "subscriptions_for": lambda _registration: graph,
+    }
+
+
+@pytest.fixture
+def jit(world: World, graph: FakeSubscriptions, clock: FixedClock) -> Iterator[Jit]:
     container = world.container
-    container.jobs = InlineJobRunner()
-    graph = FakeSubscriptions()
-    container.subscriptions_for = lambda _registration: graph
-    container.settings = container.settings.model_copy(
-        update={"public_url": PUBLIC, "notification_coalesce_seconds": 0.0}
-    )
     world.directory.add_user("u1", givenName="Ada")
     world.directory.add_member(SALES, "u1")
     world.engine.reconcile(world.actor, "acme")
@@ -260,11 +273,14 @@ def test_the_worker_tick_creates_and_renews_subscriptions(jit: Jit) -> None:
     assert jit.rows() == [] and jit.graph.live == {}
 
 
-def test_without_a_public_url_nothing_is_created(jit: Jit) -> None:
-    container = jit.container
-    container.settings = container.settings.model_copy(update={"public_url": None})
+def test_without_a_public_url_nothing_is_created(
+    jit: Jit, adapters: Adapters, build_container: ContainerBuilder
+) -> None:
+    nowhere = adapters.copy()
+    nowhere["settings"] = jit.container.settings.model_copy(update={"public_url": None})
+    container = build_container(**nowhere)
     assert EmbeddedScheduler(container, InlineJobRunner()).tick().subscriptions == []
-    report = jit.maintain()
+    report = subscriptions.maintain(container, jit.account_id())
     assert not report.created
     assert "SWITCHBOARD_PUBLIC_URL" in report.errors[0]
 

@@ -21,10 +21,11 @@ from switchboard.clock import FixedClock
 from switchboard.db.models import SyncRun, User
 from switchboard.jobs import queue
 from tests.integration.sync.conftest import SALES, World
+from tests.wiring import ContainerBuilder
 
 
 @pytest.fixture
-def app(world: World) -> Iterator[App]:
+def queue_schema(world: World) -> Iterator[None]:
     if world.container.is_sqlite():
         pytest.skip("the job queue is procrastinate on PostgreSQL; SQLite uses threads")
     engine = world.container.engine
@@ -32,9 +33,14 @@ def app(world: World) -> Iterator[App]:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{queue.QUEUE_SCHEMA}" CASCADE'))
     assert queue.ensure_queue_schema(engine) is True
     assert queue.ensure_queue_schema(engine) is False  # once only
-    yield queue.make_app(world.container)
+    yield
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{queue.QUEUE_SCHEMA}" CASCADE'))
+
+
+@pytest.fixture
+def app(world: World, queue_schema: None) -> App:
+    return queue.make_app(world.container)
 
 
 def runs(world: World) -> list[tuple[str, str, str]]:
@@ -105,15 +111,22 @@ def test_tick_enqueues_due_accounts_once_and_a_worker_runs_them(
 
 
 def test_a_killed_workers_account_is_taken_over_by_another_worker(
-    world: World, app: App, clock: FixedClock, tmp_path: Path
+    world: World,
+    queue_schema: None,
+    build_container: ContainerBuilder,
+    clock: FixedClock,
+    tmp_path: Path,
 ) -> None:
-    settings = world.container.settings
-    settings.worker_stalled_seconds = 2  # heartbeats every 0.7 s
-    settings.run_lease_seconds = 4
+    settings = build_container.settings(
+        worker_stalled_seconds=2,  # heartbeats every 0.7 s
+        run_lease_seconds=4,
+    )
+    container = build_container(settings=settings, directory_for=world.directories)
+    app = queue.make_app(container)
     world.directory.add_user("u1")
     world.directory.add_member(SALES, "u1")
     with app.open():
-        assert len(queue.enqueue_due(app, world.container).started) == 1
+        assert len(queue.enqueue_due(app, container).started) == 1
     marker = tmp_path / "reading"
     env = {**os.environ, "SWITCHBOARD_WORKER_STALLED_SECONDS": "2"}
     doomed = subprocess.Popen(

@@ -3,6 +3,7 @@ explicit choice. API over a real database and a fake directory."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -14,10 +15,18 @@ from switchboard.portal.actors import Role
 from switchboard.portal.clock_context import now
 from switchboard.sync import runs
 from tests import factories
+from tests.fakes import FakeDirectories
 from tests.integration.sync.conftest import OTHER, SALES, SUPPORT, World
+from tests.wiring import Adapters
 
 BASE = "/api/v1/accounts/acme/directory"
 OP = factories.OPERATOR
+
+
+@pytest.fixture
+def adapters(directories: FakeDirectories) -> Adapters:
+    # The reconcile a change of scope starts runs before the answer comes.
+    return {"directory_for": directories, "jobs": InlineJobRunner()}
 
 
 def admin(world: World) -> dict[str, str]:
@@ -26,8 +35,6 @@ def admin(world: World) -> dict[str, str]:
 
 
 def ready(world: World) -> dict[str, str]:
-    world.container.directory_for = lambda _r: world.directory
-    world.container.jobs = InlineJobRunner()
     with world.container.unit_of_work() as s:
         # The API shows the registration's certificate: give it a real one.
         registration = s.scalars(select(DirectoryRegistration)).one()

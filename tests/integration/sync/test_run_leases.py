@@ -24,8 +24,9 @@ from switchboard.sync import runs
 from switchboard.sync.engine import PreparedRun
 from switchboard.sync.notifications import delta_round
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory
 from tests.integration.sync.conftest import SALES, World
+from tests.wiring import ContainerBuilder
 
 OP = factories.OPERATOR
 LEASE = timedelta(seconds=60)
@@ -141,7 +142,7 @@ def test_two_starts_racing_run_exactly_once(world: World) -> None:
 
 def test_a_manual_run_racing_a_notification_round(world: World) -> None:
     gate = Gate(world.directory)
-    world.container.directory_for = lambda _registration: gate
+    world.directories.current = gate
     engine = type(world.engine)(world.container, world.container.directory_factory())
     seed(world, "u1")
     outcomes: list[object] = []
@@ -215,11 +216,15 @@ def test_a_fresh_heartbeat_refuses_the_start(world: World, clock: FixedClock) ->
     assert [r.status for r in all_runs(world)] == ["abandoned", "succeeded", "succeeded"]
 
 
-def test_a_run_heartbeats_while_it_works_and_never_after(world: World, clock: FixedClock) -> None:
-    world.container.settings.run_lease_seconds = 1  # a beat every 0.25 s
+def test_a_run_heartbeats_while_it_works_and_never_after(
+    world: World, clock: FixedClock, build_container: ContainerBuilder
+) -> None:
     gate = Gate(world.directory)
-    world.container.directory_for = lambda _registration: gate
-    engine = type(world.engine)(world.container, world.container.directory_factory())
+    leased = build_container(
+        settings=build_container.settings(run_lease_seconds=1),  # a beat every 0.25 s
+        directory_for=FakeDirectories(gate),
+    )
+    engine = type(world.engine)(leased, leased.directory_factory())
     seed(world, "u1")
     done: list[object] = []
     worker = threading.Thread(target=lambda: done.append(engine.reconcile(OP, "acme")))
@@ -235,7 +240,7 @@ def test_a_run_heartbeats_while_it_works_and_never_after(world: World, clock: Fi
         time.sleep(0.05)
     assert heartbeat() == clock.now()
     with pytest.raises(Conflict):
-        world.engine.delta(OP, "acme")
+        engine.delta(OP, "acme")
     gate.open.set()
     worker.join(20)
     assert [getattr(d, "status", d) for d in done] == ["succeeded"]

@@ -154,7 +154,7 @@ def test_accounts_that_are_not_due_or_terminated_are_left_alone(
 
 def test_failed_runs_back_off(world: World, clock: FixedClock) -> None:
     outage = Outage(world.directory)
-    world.container.directory_for = lambda _registration: outage
+    world.directories.current = outage
     outage.down = True
     assert [d.decision.kind for d in tick(world).started] == ["full"]
     assert runs(world) == [("schedule", "full", "failed")]
@@ -178,7 +178,7 @@ def test_failed_runs_back_off(world: World, clock: FixedClock) -> None:
 
 def test_never_two_runs_of_one_account_at_once(world: World) -> None:
     gate = Gate(world.directory)
-    world.container.directory_for = lambda _registration: gate
+    world.directories.current = gate
     runner = ThreadJobRunner(workers=3)
     scheduler = EmbeddedScheduler(world.container, runner)
     try:

@@ -5,14 +5,23 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from starlette.testclient import TestClient
 
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
 from tests import factories
+from tests.fakes import FakeDirectories
 from tests.integration.sync.conftest import SALES, World
+from tests.wiring import Adapters
 
 BASE = "/api/v1/accounts/acme/directory"
+
+
+@pytest.fixture
+def adapters(directories: FakeDirectories) -> Adapters:
+    # A run started without waiting finishes before the answer comes.
+    return {"directory_for": directories, "jobs": InlineJobRunner()}
 
 
 def admin(world: World, role: Role = Role.ACCOUNT_ADMIN) -> dict[str, str]:
@@ -27,7 +36,6 @@ def seed(world: World, n: int = 3) -> None:
 
 
 def test_reconcile_dry_run_then_real_then_runs(world: World, app_client: TestClient) -> None:
-    world.container.directory_for = lambda _r: world.directory
     seed(world)
     headers = admin(world)
     dry = app_client.post(f"{BASE}/reconcile", json={"dry_run": True}, headers=headers)
@@ -56,8 +64,6 @@ def test_reconcile_dry_run_then_real_then_runs(world: World, app_client: TestCli
 
 
 def test_reconcile_without_waiting_answers_202(world: World, app_client: TestClient) -> None:
-    world.container.directory_for = lambda _r: world.directory
-    world.container.jobs = InlineJobRunner()
     seed(world)
     headers = admin(world)
     answer = app_client.post(f"{BASE}/reconcile", json={"wait": False}, headers=headers)
@@ -67,7 +73,6 @@ def test_reconcile_without_waiting_answers_202(world: World, app_client: TestCli
 
 
 def test_sync_user_and_held_run_approval(world: World, app_client: TestClient) -> None:
-    world.container.directory_for = lambda _r: world.directory
     seed(world, 10)
     headers = admin(world)
     app_client.post(f"{BASE}/reconcile", json={}, headers=headers)
@@ -88,7 +93,6 @@ def test_sync_user_and_held_run_approval(world: World, app_client: TestClient) -
 
 
 def test_errors_and_roles(world: World, app_client: TestClient) -> None:
-    world.container.directory_for = lambda _r: world.directory
     viewer = admin(world, Role.ACCOUNT_VIEWER)
     refused = app_client.post(f"{BASE}/reconcile", json={}, headers=viewer)
     assert refused.status_code == 403

@@ -18,9 +18,8 @@ from switchboard.jobs import sync_work
 from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.errors import Conflict
-from switchboard.sync.engine import SyncEngine
 from tests import factories
-from tests.fakes import FakeDirectory
+from tests.fakes import FakeDirectories, FakeDirectory
 from tests.integration.sync.conftest import SALES, World
 
 OP = factories.OPERATOR
@@ -59,11 +58,14 @@ class Throttling:
 
 
 @pytest.fixture
-def throttling(world: World) -> Throttling:
-    wrapped = Throttling(world.directory)
-    world.container.directory_for = lambda _registration: wrapped
-    world.engine = SyncEngine(world.container, world.container.directory_factory(), chunk_size=3)
-    return wrapped
+def throttling(directory: FakeDirectory) -> Throttling:
+    return Throttling(directory)
+
+
+@pytest.fixture
+def directories(throttling: Throttling) -> FakeDirectories:
+    """The world's engine and container read through the throttling wrapper."""
+    return FakeDirectories(throttling)
 
 
 def seed(world: World, count: int) -> list[str]:

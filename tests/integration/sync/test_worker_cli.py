@@ -18,6 +18,7 @@ from tests import factories
 # The emulator and an account connected to it, shared with the emulator sync tests.
 from tests.integration.sync.test_emulator_sync import (  # noqa: F401 - fixtures pytest finds here
     Connected,
+    adapters,
     connected,
     emulator,
 )

@@ -7,9 +7,8 @@ import json
 
 from switchboard.directory.auth import (
     GraphCredentials,
+    TokenCache,
     auth_error_from_result,
-    forget_provider,
-    token_provider,
     token_roles,
 )
 from switchboard.directory.errors import GraphAuthError, TransientGraphError
@@ -74,14 +73,15 @@ def test_token_roles_reads_the_claim() -> None:
 def test_one_provider_per_account_and_certificate() -> None:
     pair = self_signed_certificate("unit")
     a = creds(41, pair)
+    tokens = TokenCache()
     try:
-        assert token_provider(a) is token_provider(creds(41, pair))
+        assert tokens.provider(a) is tokens.provider(creds(41, pair))
         rotated = creds(41)
-        assert token_provider(rotated) is not token_provider(a)  # both work during rotation
-        assert token_provider(creds(42, pair)) is not token_provider(a)
+        assert tokens.provider(rotated) is not tokens.provider(a)  # both work during rotation
+        assert tokens.provider(creds(42, pair)) is not tokens.provider(a)
+        assert TokenCache().provider(a) is not tokens.provider(a)  # nothing shared between caches
         assert a.scope == "https://graph.microsoft.com/.default"
         assert a.authority.endswith("/11111111-2222-3333-4444-555555555555")
         assert len(a.thumbprint_sha256) == 64
     finally:
-        forget_provider(41)
-        forget_provider(42)
+        tokens.close()
