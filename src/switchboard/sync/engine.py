@@ -34,8 +34,8 @@ from switchboard.directory.source import DirectorySource
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict, ValidationFailed
+from switchboard.portal.users import sync_actor
 from switchboard.portal.validation import quote
 from switchboard.sync import guards, lease, runs, throttling, writeback
 from switchboard.sync.apply import BulkState, apply_items

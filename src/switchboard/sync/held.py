@@ -26,8 +26,8 @@ from switchboard.directory.source import DirectorySource
 from switchboard.portal import audit
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict
+from switchboard.portal.users import sync_actor
 from switchboard.sync import lease, runs
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.engine import (

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from switchboard.bootstrap import Container
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
 from switchboard.jobs.runner import JobRunner
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
+from switchboard.portal.users import sync_actor
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.subscriptions import state_matches
 

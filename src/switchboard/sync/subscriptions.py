@@ -33,8 +33,8 @@ from switchboard.directory.subscriptions import SubscriptionApi, graph_subscript
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.events import Event, JitEnded
+from switchboard.portal.users import sync_actor
 from switchboard.secrets_at_rest import secrets_of
 from switchboard.sync.policy import SyncPolicy
 
