@@ -45,22 +45,25 @@ def insert_directory_users(
 
 def remove(session: Session, actor: Actor, account_id: int, user_ids: Sequence[int]) -> None:
     """Delete users: their numbers go back to the inventory, their media stays without the
-    link (it keeps its owner_name), one audit event and one event each."""
+    link (it keeps its owner_name), one audit event and one event each.
+
+    What the session holds of them follows (synchronize "evaluate"): the users leave it, its
+    numbers and media lose the link; objects a caller holds stay usable.
+    """
     for part in chunks(user_ids):
         release_held_by(session, account_id, part)
         session.execute(
             update(Media)
             .where(Media.account_id == account_id, Media.user_id.in_(part))
             .values(user_id=None)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="evaluate")
         )
         session.execute(
             delete(User)
             .where(User.account_id == account_id, User.id.in_(part))
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session="evaluate")
         )
     deleted(session, actor, account_id, user_ids)
-    session.expire_all()  # users, numbers and media loaded earlier may have changed or gone
 
 
 def move_media(session: Session, owners: Sequence[tuple[int, int]]) -> None:
