@@ -35,7 +35,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, ValidationFailed
-from switchboard.portal.users import sync_actor
+from switchboard.portal.users import sync_actor, synced_directory_id, synced_user_id
 from switchboard.portal.validation import quote
 from switchboard.sync import guards, lease, runs, throttling, writeback
 from switchboard.sync.apply import BulkState, apply_items
@@ -527,14 +527,7 @@ class SyncEngine:
         user = directory.get_user(key, ctx.policy.select())
         if user is None:
             with self.container.unit_of_work() as session:
-                linked = session.scalar(
-                    select(User).where(
-                        User.account_id == ctx.account_id,
-                        User.directory_id.is_not(None),
-                        (User.directory_id == key) | (User.username_key == key.casefold()),
-                    )
-                )
-                linked_id = linked.directory_id if linked else None
+                linked_id = synced_directory_id(session, ctx.account_id, key)
             if linked_id is None:
                 message = f"no user {quote(key)} in Entra ID (by object id or UPN)"
                 return self._single_outcome(
@@ -546,11 +539,7 @@ class SyncEngine:
             in_scope = not groups or bool(directory.member_of([user.id], groups).get(user.id))
             if not in_scope:
                 with self.container.unit_of_work() as session:
-                    linked_here = session.scalar(
-                        select(User.id).where(
-                            User.account_id == ctx.account_id, User.directory_id == user.id
-                        )
-                    )
+                    linked_here = synced_user_id(session, ctx.account_id, user.id)
                 if linked_here is None:
                     return self._single_outcome(
                         run_id,

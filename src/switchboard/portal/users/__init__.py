@@ -41,6 +41,7 @@ from switchboard.portal.users.queries import (
     get_user,
     list_users,
     still_linked,
+    synced_directory_id,
     synced_user_id,
 )
 from switchboard.portal.users.rules import (
@@ -77,6 +78,7 @@ __all__ = [
     "set_directory_status",
     "still_linked",
     "sync_actor",
+    "synced_directory_id",
     "synced_user_id",
     "unlink_from_directory",
     "update_many",

@@ -86,6 +86,18 @@ def synced_user_id(session: Session, account_id: int, directory_id: str) -> int 
     )
 
 
+def synced_directory_id(session: Session, account_id: int, key: str) -> str | None:
+    """The Entra ID user a portal user is synced from, known by its object id or by the
+    portal user's username (its UPN): for a user Entra ID no longer finds."""
+    return session.scalar(
+        select(User.directory_id).where(
+            User.account_id == account_id,
+            User.directory_id.is_not(None),
+            (User.directory_id == key) | (User.username_key == key.casefold()),
+        )
+    )
+
+
 def still_linked(session: Session, account_id: int, wanted: Mapping[int, str | None]) -> list[int]:
     """The users of ``wanted`` (user id: the Entra ID user it was synced from when the change
     was planned) still synced from that Entra ID user. A change replayed, or approved long
