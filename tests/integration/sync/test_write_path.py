@@ -14,11 +14,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, class_mapper
+from sqlalchemy.orm.attributes import instance_state
 from starlette.testclient import TestClient
 
 from switchboard.db.models import AuditEvent, LicenseType, Location, PhoneNumber, User
@@ -31,7 +32,8 @@ from tests.integration.sync.conftest import SALES, World
 
 OP = factories.OPERATOR
 GUARDED = (User, PhoneNumber, LicenseType, AuditEvent)
-TABLES = {model.__tablename__ for model in GUARDED}
+TABLE_OF: dict[type, str] = {model: model.__tablename__ for model in GUARDED}
+TABLES = set(TABLE_OF.values())
 WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
 
 
@@ -81,18 +83,18 @@ def recording(engine: Engine) -> Iterator[Writes]:
             writes.note(found[1].split()[0].lower(), found[2])
 
     def attached(_session: Session, instance: object) -> None:
-        if isinstance(instance, GUARDED) and inspect(instance).transient:
-            writes.note("add", type(instance).__tablename__)
+        if isinstance(instance, GUARDED) and instance_state(instance).transient:
+            writes.note("add", TABLE_OF[type(instance)])
 
     def changed(target: object, *_args: Any) -> None:
-        if not inspect(target).transient:
-            writes.note("set", type(target).__tablename__)
+        if not instance_state(target).transient:
+            writes.note("set", TABLE_OF[type(target)])
 
     original_delete = Session.delete
 
     def delete(session: Session, instance: object) -> None:
         if isinstance(instance, GUARDED):
-            writes.note("delete", type(instance).__tablename__)
+            writes.note("delete", TABLE_OF[type(instance)])
         original_delete(session, instance)
 
     listeners: list[tuple[Any, str, Callable[..., Any]]] = [
@@ -100,7 +102,7 @@ def recording(engine: Engine) -> Iterator[Writes]:
         (Session, "before_attach", attached),
     ]
     for model in GUARDED:
-        for attr in inspect(model).attrs:
+        for attr in class_mapper(model).attrs:
             listeners.append((getattr(model, attr.key), "set", changed))
             if getattr(attr, "uselist", False):
                 listeners += [
@@ -109,11 +111,11 @@ def recording(engine: Engine) -> Iterator[Writes]:
                 ]
     for target, name, fn in listeners:
         event.listen(target, name, fn)
-    Session.delete = delete  # type: ignore[method-assign]
+    setattr(Session, "delete", delete)  # noqa: B010 - patched for the recording only
     try:
         yield writes
     finally:
-        Session.delete = original_delete  # type: ignore[method-assign]
+        setattr(Session, "delete", original_delete)  # noqa: B010
         for target, name, fn in listeners:
             event.remove(target, name, fn)
 
@@ -202,7 +204,7 @@ def test_a_write_from_outside_the_portal_is_caught(world: World) -> None:
         data = UserIn(first_name="A", last_name="B", email="a@b.example", location_id=t.hq.id)
         user = create_user(s, OP, t.account, data)
         with recording(world.container.engine) as writes:
-            elsewhere["rename"](s, user)
+            cast(Callable[[Session, User], None], elsewhere["rename"])(s, user)
             s.flush()
     assert sorted(w[:2] for w in writes.outside_portal()) == [
         ("set", "users"),

@@ -38,8 +38,8 @@ class InUse:
         return self.extensions
 
 
-def _session(extensions: set[str] = frozenset()) -> Session:  # type: ignore[assignment]
-    return cast(Session, InUse(set(extensions)))
+def _session(extensions: set[str] | None = None) -> Session:
+    return cast(Session, InUse(extensions or set()))
 
 
 def values(name: str = "ada", location_id: int = HQ) -> DirectoryValues:

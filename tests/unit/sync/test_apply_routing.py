@@ -22,8 +22,18 @@ class NoDatabase:
         raise AssertionError(f"the applier touched the session ({name})")
 
 
-def _apply(items: list[PlanItem], **options: bool) -> list[tuple[str, str, str | None]]:
-    records = apply_items(cast(Session, NoDatabase()), ACTOR, Account(id=1), items, **options)
+def _apply(
+    items: list[PlanItem], *, dry_run: bool = False, hold: bool = False
+) -> list[tuple[str, str, str | None]]:
+    records = apply_items(
+        cast(Session, NoDatabase()),
+        ACTOR,
+        Account(id=1),
+        items,
+        dry_run=dry_run,
+        hold_deletions=hold,
+        hold_creates=hold,
+    )
     return [(r.action, r.state, r.error_code) for r in records]
 
 
@@ -55,7 +65,7 @@ def test_held_deletions_and_creates_wait_for_approval() -> None:
         PlanItem(Action.CREATE, "a", "a", desired=ADA),
         PlanItem(Action.DELETE, "b", "b", 2),
     ]
-    assert _apply(items, hold_deletions=True, hold_creates=True) == [
+    assert _apply(items, hold=True) == [
         ("create", "pending", None),
         ("delete", "pending", None),
     ]
