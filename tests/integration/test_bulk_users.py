@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from switchboard.bootstrap import Container
 from switchboard.db.models import AuditEvent, Media, PhoneNumber, User
 from switchboard.portal import media, users
-from switchboard.portal.bulk_users import (
+from switchboard.portal.errors import Conflict
+from switchboard.portal.schemas import UserIn, UserPatch
+from switchboard.portal.users import (
     AccountKeys,
     DirectoryFields,
     DirectoryValues,
@@ -21,11 +23,9 @@ from switchboard.portal.bulk_users import (
     delete_many,
     provision_many,
     relocate_many,
+    sync_actor,
     update_many,
 )
-from switchboard.portal.directory_users import sync_actor
-from switchboard.portal.errors import Conflict
-from switchboard.portal.schemas import UserIn, UserPatch
 from tests import factories
 
 OP = factories.OPERATOR

@@ -22,8 +22,8 @@ from switchboard.db.models import (
     WriteBackTask,
 )
 from switchboard.portal.clock_context import now
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
+from switchboard.portal.users import sync_actor
 from switchboard.sync import subscriptions, throttling, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy

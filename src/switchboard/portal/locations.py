@@ -23,12 +23,16 @@ def get_location(session: Session, actor: Actor, account: Account, location_id: 
     # session.get answers from the identity map when it can: bulk user changes reuse locations.
     location = session.get(Location, location_id)
     if location is None or location.account_id != account.id:
-        raise NotFound(
-            f"location {location_id} not found in account '{account.slug}'",
-            field="location_id",
-            code="location_not_found",
-        )
+        raise location_not_found(account, location_id)
     return location
+
+
+def location_not_found(account: Account, location_id: int) -> NotFound:
+    return NotFound(
+        f"location {location_id} not found in account '{account.slug}'",
+        field="location_id",
+        code="location_not_found",
+    )
 
 
 def find_location_by_name(session: Session, account: Account, name: str) -> Location | None:

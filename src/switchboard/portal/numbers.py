@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, PhoneNumber
@@ -140,6 +142,20 @@ def remove_number(session: Session, actor: Actor, account: Account, number_id: i
     )
 
 
+# What a number is once no user holds it: back in the inventory.
+RELEASED = {"user_id": None, "status": "available"}
+
+
 def release(number: PhoneNumber) -> None:
-    number.user_id = None
-    number.status = "available"
+    for name, value in RELEASED.items():
+        setattr(number, name, value)
+
+
+def release_held_by(session: Session, account_id: int, user_ids: Sequence[int]) -> None:
+    """``release`` for every number the users hold, in one statement."""
+    session.execute(
+        update(PhoneNumber)
+        .where(PhoneNumber.account_id == account_id, PhoneNumber.user_id.in_(user_ids))
+        .values(RELEASED)
+        .execution_options(synchronize_session="evaluate")
+    )

@@ -7,53 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from switchboard.db.lookups import LOOKUP_CHUNK
-from switchboard.db.models import Account, User
-from switchboard.portal import directory_users
+from switchboard.db.models import Account
+from switchboard.portal import users
 from switchboard.portal.actors import Actor
-from switchboard.portal.bulk_users import (
+from switchboard.portal.errors import PortalError
+from switchboard.portal.users import (
     AccountKeys,
     DirectoryFields,
     DirectoryValues,
     Extensions,
     NewDirectoryUser,
     Relocation,
-    delete_many,
-    provision_many,
-    relocate_many,
-    update_many,
 )
-from switchboard.portal.errors import PortalError
-from switchboard.portal.schemas import UserIn
-from switchboard.portal.users import delete_user
-from switchboard.portal.validation import from_pydantic
 from switchboard.sync.plan import Action, PlanItem
 from switchboard.sync.runs import ItemRecord
 
 # Unchanged users are counted, not logged one by one: a 100,000-user reconcile stays small.
 UNLOGGED = {"unchanged"}
-
-
-def _user_in(item: PlanItem) -> UserIn:
-    d = item.desired
-    assert d is not None
-    # The plan's mapping already applied every rule of UserIn to these values (names, email,
-    # username); validating 100,000 emails a second time would double a reconcile's cost.
-    return UserIn.model_construct(
-        extension=None,
-        phone_numbers=[],
-        license=None,
-        username=d.username,
-        first_name=d.first_name,
-        last_name=d.last_name,
-        email=d.email,
-        location_id=d.location.id,
-    )
 
 
 def _record(
@@ -80,46 +53,20 @@ def _carry_out(session: Session, actor: Actor, account: Account, item: PlanItem)
     match item.action:
         case Action.CREATE:
             assert item.directory_id is not None
-            return directory_users.provision(
-                session,
-                actor,
-                account,
-                _user_in(item),
-                directory_id=item.directory_id,
-                enabled=item.enabled,
-            ).id
+            entry = NewDirectoryUser(_values(item), item.directory_id, item.enabled)
+            return users.provision(session, actor, account, entry).id
         case Action.LINK:
-            assert item.user_id is not None and item.directory_id is not None
-            return directory_users.link(
-                session,
-                actor,
-                account,
-                item.user_id,
-                item.directory_id,
-                _user_in(item),
-                enabled=item.enabled,
-            ).id
+            assert item.directory_id is not None
+            return users.link(session, actor, account, item.directory_id, _fields(item)).id
         case Action.UPDATE | Action.DISABLE | Action.ENABLE:
-            assert item.user_id is not None
-            return directory_users.apply_directory_fields(
-                session, actor, account, item.user_id, _user_in(item), enabled=item.enabled
-            ).id
+            return users.apply_directory_fields(session, actor, account, _fields(item)).id
         case Action.RELOCATE:
             assert item.user_id is not None
-            return directory_users.relocate(
-                session, actor, account, item.user_id, _user_in(item), enabled=item.enabled
-            ).id
+            relocation = Relocation(item.user_id, _values(item), item.enabled)
+            return users.relocate(session, actor, account, relocation).id
         case Action.DELETE:
             assert item.user_id is not None
-            still_linked = session.scalar(
-                select(User.id).where(
-                    User.account_id == account.id,
-                    User.id == item.user_id,
-                    User.directory_id == item.directory_id,
-                )
-            )
-            if still_linked is not None:  # a replayed deletion is a no-op
-                delete_user(session, actor, account, item.user_id)
+            users.delete_still_linked(session, actor, account, {item.user_id: item.directory_id})
             return item.user_id
         case _:
             return item.user_id
@@ -136,14 +83,6 @@ def _one_by_one(session: Session, actor: Actor, account: Account, item: PlanItem
             user_id = _carry_out(session, actor, account, item)
     except PortalError as exc:
         return _failure(item, exc)
-    except ValidationError as exc:  # directory data the portal's rules refuse
-        problem = from_pydantic(exc)
-        return _record(
-            item,
-            "failed",
-            code="invalid_attribute",
-            message=f"Entra ID value refused: {problem.message}",
-        )
     except IntegrityError:
         return _record(
             item,
@@ -199,8 +138,7 @@ def _bulk(
             assert item.directory_id is not None
             creates.append((item, NewDirectoryUser(data, item.directory_id, item.enabled)))
         else:
-            assert item.user_id is not None
-            updates.append((item, DirectoryFields(item.user_id, data, item.enabled, item.fields)))
+            updates.append((item, _fields(item)))
     keys = state.keys_for(
         session,
         account,
@@ -209,8 +147,8 @@ def _bulk(
     )
     try:
         with session.begin_nested():
-            made = provision_many(session, actor, account, keys, [e for _i, e in creates])
-            changed = update_many(session, actor, account, keys, [e for _i, e in updates])
+            made = users.provision_many(session, actor, account, keys, [e for _i, e in creates])
+            changed = users.update_many(session, actor, account, keys, [e for _i, e in updates])
     except IntegrityError:
         state.forget()  # a concurrent writer: the keys in memory may be stale
         return None
@@ -229,26 +167,19 @@ def _values(item: PlanItem) -> DirectoryValues:
     return DirectoryValues(d.username, d.first_name, d.last_name, d.email, d.location.id)
 
 
+def _fields(item: PlanItem) -> DirectoryFields:
+    assert item.user_id is not None
+    return DirectoryFields(item.user_id, _values(item), item.enabled, item.fields)
+
+
 def _bulk_deletes(
     session: Session, actor: Actor, account: Account, items: list[PlanItem]
 ) -> list[ItemRecord] | None:
     """Deletions in a few statements; None when the batch must go one by one."""
-    wanted = {item.user_id: item.directory_id for item in items if item.user_id is not None}
-    ids = list(wanted)
-    present: dict[int, str | None] = {}
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        part = ids[start : start + LOOKUP_CHUNK]
-        for user_id, directory_id in session.execute(
-            select(User.id, User.directory_id).where(
-                User.account_id == account.id, User.id.in_(part)
-            )
-        ):
-            present[user_id] = directory_id
-    # A replayed deletion (the user gone, or linked to someone else since) is a no-op.
-    doomed = [uid for uid, did in wanted.items() if uid in present and present[uid] == did]
+    departed = {item.user_id: item.directory_id for item in items if item.user_id is not None}
     try:
         with session.begin_nested():
-            delete_many(session, actor, account, doomed)
+            users.delete_still_linked(session, actor, account, departed)
     except IntegrityError:
         return None
     return [_record(item, "applied") for item in items]
@@ -265,7 +196,7 @@ def _bulk_relocations(
     keys = AccountKeys.load(session, account, [e.data for e in entries], [])
     try:
         with session.begin_nested():
-            outcomes = relocate_many(session, actor, account, keys, entries)
+            outcomes = users.relocate_many(session, actor, account, keys, entries)
     except IntegrityError:
         return None
     return [

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.db import statistics
 from switchboard.db.models import Account
-from switchboard.portal.directory_users import sync_actor
+from switchboard.portal.users import sync_actor
 from switchboard.sync import guards, queries, writeback
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.plan import Action, Observation, Plan, PlanItem

@@ -24,9 +24,9 @@ from switchboard.directory.source import DirectorySource
 from switchboard.portal import audit
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict
-from switchboard.sync import lease, queries, readers, runs
+from switchboard.portal.users import sync_actor
+from switchboard.sync import lease, queries, runs
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.guards import APPROVED
 from switchboard.sync.plan import Action, Observation, PlanItem

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import PortalError
+from switchboard.portal.users import sync_actor
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.ports import JobRunner, SyncServices
 from switchboard.sync.subscriptions import state_matches

@@ -104,24 +104,6 @@ def locations(session: Session, account_id: int) -> list[LocationRef]:
     return [LocationRef(int(i), str(n)) for i, n in rows]
 
 
-def linked_directory_id(session: Session, account_id: int, key: str) -> str | None:
-    """The directory id of the account's synced user with this object id or username."""
-    return session.scalar(
-        select(User.directory_id).where(
-            User.account_id == account_id,
-            User.directory_id.is_not(None),
-            (User.directory_id == key) | (User.username_key == key.casefold()),
-        )
-    )
-
-
-def is_linked(session: Session, account_id: int, directory_id: str) -> bool:
-    found = session.scalar(
-        select(User.id).where(User.account_id == account_id, User.directory_id == directory_id)
-    )
-    return found is not None
-
-
 def scope_changed(session: Session, account_id: int) -> bool:
     """Whether the account has no delta chain: never synced, or its groups or mapping changed
     since the last full reconcile (the creation guard's case; a first sync has no synced users

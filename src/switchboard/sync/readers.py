@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from switchboard.directory.errors import DeltaTokenExpired
 from switchboard.directory.models import DirectoryUser
 from switchboard.directory.source import DirectorySource
+from switchboard.portal.users import synced_directory_id, synced_user_id
 from switchboard.portal.validation import quote
 from switchboard.sync import queries
 from switchboard.sync.plan import Action, Observation
@@ -144,7 +145,7 @@ def read_single(
     user = directory.get_user(key, policy.select())
     if user is None:
         with services.unit_of_work() as session:
-            linked_id = queries.linked_directory_id(session, account_id, key)
+            linked_id = synced_directory_id(session, account_id, key)
         if linked_id is None:
             message = f"no user {quote(key)} in Entra ID (by object id or UPN)"
             return Unplanned(None, key, Action.ERROR, "not_found", message)
@@ -153,8 +154,8 @@ def read_single(
     in_scope = not groups or bool(directory.member_of([user.id], groups).get(user.id))
     if not in_scope:
         with services.unit_of_work() as session:
-            linked = queries.is_linked(session, account_id, user.id)
-        if not linked:
+            linked = synced_user_id(session, account_id, user.id)
+        if linked is None:
             return Unplanned(
                 user.id,
                 user.user_principal_name,

@@ -32,8 +32,8 @@ from switchboard.directory.subscriptions import SubscriptionApi
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.events import Event, JitEnded
+from switchboard.portal.users import sync_actor
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import SubscriptionFactory, SyncServices, Transactions
 

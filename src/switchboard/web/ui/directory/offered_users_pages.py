@@ -13,13 +13,13 @@ from functools import partial
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
 from switchboard.connection.registration import find_registration, policy_of
-from switchboard.db.models import Account, User
+from switchboard.db.models import Account
 from switchboard.portal.accounts import get_account
+from switchboard.portal.users import synced_user_id
 from switchboard.sync import offers, runs
 from switchboard.sync.engine import PreparedRun, RunSummary, SyncEngine
 from switchboard.web.deps import container
@@ -133,9 +133,7 @@ def _result(
     run = runs.get_run(session, viewer.actor, account, run_id)
     item = next(iter(runs.items(session, run, limit=1)), None)
     directory_id = (item.directory_id if item else None) or key
-    user_id = session.scalar(
-        select(User.id).where(User.account_id == account.id, User.directory_id == directory_id)
-    )
+    user_id = synced_user_id(session, account.id, directory_id)
     label = (item.username if item else None) or label
     if user_id is not None:
         linked = item is not None and item.action == "link"

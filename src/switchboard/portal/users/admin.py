@@ -1,117 +1,36 @@
-"""Portal users: the one write path for every change to a user, whatever its origin."""
+"""Changes of one user by a person (API, admin UI, CLI): the portal's own fields, numbers and
+license, under the rules of ``rules``; the fields Entra ID owns stay with the directory sync.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import Account, LicenseType, Media, PhoneNumber, User
-from switchboard.portal import audit, events, validation
+from switchboard.db.models import Account, LicenseType, PhoneNumber, User
+from switchboard.portal import validation
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
-from switchboard.portal.events import UserChanged
+from switchboard.portal.errors import Conflict, ValidationFailed
 from switchboard.portal.licenses import claim_seat, find_license
 from switchboard.portal.locations import get_location
 from switchboard.portal.numbers import release
 from switchboard.portal.schemas import UserIn, UserPatch
-
-# Entra ID is the master of these on directory users; only the directory sync may change them.
-DIRECTORY_OWNED = ("username", "first_name", "last_name", "email", "location_id")
-
-
-@dataclass(frozen=True)
-class UserPage:
-    items: list[User]
-    total: int
-    limit: int
-    offset: int
-
-
-def get_user(session: Session, actor: Actor, account: Account, user_id: int) -> User:
-    actor.require_read(account.id)
-    user = session.scalar(select(User).where(User.account_id == account.id, User.id == user_id))
-    if user is None:
-        raise NotFound(
-            f"user {user_id} not found in account '{account.slug}'", code="user_not_found"
-        )
-    return user
-
-
-def list_users(
-    session: Session,
-    actor: Actor,
-    account: Account,
-    *,
-    search: str | None = None,
-    location_id: int | None = None,
-    status: str | None = None,
-    source: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> UserPage:
-    actor.require_read(account.id)
-    query = select(User).where(User.account_id == account.id)
-    if search and validation.has_control(search):
-        raise ValidationFailed("search: must not contain control characters", field="search")
-    term = (search or "").strip()
-    if term:
-        like = f"%{term.casefold()}%"
-        query = query.where(
-            or_(
-                User.username_key.like(like),
-                User.email_key.like(like),
-                func.lower(User.first_name).like(like),
-                func.lower(User.last_name).like(like),
-                (func.lower(User.first_name) + " " + func.lower(User.last_name)).like(like),
-                User.extension.like(like),
-            )
-        )
-    if location_id is not None:
-        query = query.where(User.location_id == location_id)
-    if status is not None:
-        query = query.where(User.status == status)
-    if source is not None:
-        query = query.where(User.source == source)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(User.last_name, User.first_name, User.id).limit(limit).offset(offset)
-    )
-    return UserPage(items=list(items), total=total, limit=limit, offset=offset)
-
-
-def _check_unique(
-    session: Session, account: Account, column: str, value: str, keep_id: int | None, label: str
-) -> None:
-    col = getattr(User, column)
-    query = select(User.id).where(User.account_id == account.id, col == value)
-    if keep_id is not None:
-        query = query.where(User.id != keep_id)
-    if session.scalar(query) is not None:
-        raise Conflict(f"another user of this account already has {label}", field=label.split()[0])
-
-
-def next_free_extension(session: Session, account: Account) -> str:
-    length = account.extension_length
-    # Start at 1 followed by zeros: extensions starting with 0 or 9 often clash with dial-outs.
-    first, end = 10 ** (length - 1), 10**length
-    highest = session.scalar(select(func.max(User.extension)).where(User.account_id == account.id))
-    # Fast path for bulk provisioning: the successor of the highest extension is always free.
-    if highest is None:
-        return str(first)
-    if highest.isdigit() and first <= int(highest) + 1 < end:
-        return str(int(highest) + 1)
-    used = set(session.scalars(select(User.extension).where(User.account_id == account.id)))
-    for candidate in range(first, end):
-        ext = str(candidate)
-        if ext not in used:
-            return ext
-    raise Conflict(
-        "every extension of the dial plan is in use", field="extension", code="extensions_exhausted"
-    )
+from switchboard.portal.users import writes
+from switchboard.portal.users.queries import get_user
+from switchboard.portal.users.rules import (
+    DIRECTORY_OWNED,
+    DISABLED,
+    AccountKeys,
+    DirectoryValues,
+    check_extension_free,
+    created_fields,
+    new_row,
+    next_free_extension,
+    status_of,
+)
 
 
 def _resolve_numbers(
@@ -195,14 +114,14 @@ def create_user(
             "only the directory sync can create directory users", field="directory_id"
         )
     location = get_location(session, actor, account, data.location_id)
-    username = data.username or data.email
-    _check_unique(session, account, "username_key", username.casefold(), None, "username")
-    _check_unique(session, account, "email_key", data.email.casefold(), None, "email")
-    if directory_id is not None:
-        _check_unique(session, account, "directory_id", directory_id, None, "directory_id")
+    values = DirectoryValues(
+        data.username or data.email, data.first_name, data.last_name, data.email, location.id
+    )
+    keys = AccountKeys.load(session, account, [values], [directory_id] if directory_id else [])
+    keys.check_new(values, directory_id)
     if data.extension is not None:
         extension = validation.extension(data.extension, account.extension_length)
-        _check_unique(session, account, "extension", extension, None, "extension")
+        check_extension_free(session, account, extension, None)
     else:
         extension = next_free_extension(session, account)
     license_type: LicenseType | None = None
@@ -210,24 +129,16 @@ def create_user(
         license_type = find_license(session, account, data.license)
         claim_seat(session, license_type, for_user_id=None)
     numbers = _resolve_numbers(session, account, data.phone_numbers, location.id, None)
-    stamp = now(session)
-    user = User(
-        account_id=account.id,
-        username=username,
-        username_key=username.casefold(),
-        first_name=data.first_name,
-        last_name=data.last_name,
-        email=data.email,
-        email_key=data.email.casefold(),
-        location_id=location.id,
+    row = new_row(
+        account.id,
+        values,
         extension=extension,
         license_id=license_type.id if license_type else None,
         status="active",
-        source="directory" if directory_id is not None else "local",
         directory_id=directory_id,
-        created_at=stamp,
-        updated_at=stamp,
+        stamp=now(session),
     )
+    user = User(**row)
     # Setting the relationships directly spares a reload of the new row.
     user.location = location
     user.license = license_type
@@ -235,20 +146,8 @@ def create_user(
     session.add(user)
     _assign_numbers(user, [], numbers)
     session.flush()
-    fields = {"username", "first_name", "last_name", "email", "location_id", "extension"}
-    if license_type:
-        fields.add("license")
-    if numbers:
-        fields.add("phone_numbers")
-    audit.record(
-        session,
-        actor,
-        "user.created",
-        account_id=account.id,
-        object_type="user",
-        object_id=user.id,
-        fields=fields,
-    )
+    fields = created_fields(row) + (["phone_numbers"] if numbers else [])
+    writes.created(session, actor, account.id, [(user.id, fields)])
     return user
 
 
@@ -272,6 +171,7 @@ def update_user(
                     field=field,
                     code="managed_by_directory",
                 )
+    keys: AccountKeys | None = None
     for field in ("first_name", "last_name", "username", "email"):
         value = getattr(patch, field)
         if field in given and value is None:
@@ -279,7 +179,16 @@ def update_user(
         if differs(field):
             assert isinstance(value, str)
             if field in ("username", "email"):
-                _check_unique(session, account, f"{field}_key", value.casefold(), user.id, field)
+                if keys is None:
+                    values = DirectoryValues(
+                        patch.username or user.username,
+                        user.first_name,
+                        user.last_name,
+                        patch.email or user.email,
+                        user.location_id,
+                    )
+                    keys = AccountKeys.load(session, account, [values], [])
+                keys.check_key(field, value, user.id)
                 setattr(user, f"{field}_key", value.casefold())
             setattr(user, field, value)
             changed.append(field)
@@ -315,7 +224,7 @@ def update_user(
             raise ValidationFailed("extension cannot be empty", field="extension")
         if patch.extension != user.extension:
             extension = validation.extension(patch.extension, account.extension_length)
-            _check_unique(session, account, "extension", extension, user.id, "extension")
+            check_extension_free(session, account, extension, user.id)
             user.extension = extension
             changed.append("extension")
 
@@ -332,16 +241,7 @@ def update_user(
     if changed:
         user.updated_at = now(session)
         session.flush()
-        audit.record(
-            session,
-            actor,
-            "user.updated",
-            account_id=account.id,
-            object_type="user",
-            object_id=user.id,
-            fields=changed,
-        )
-        events.emit(session, UserChanged(account.id, user.id, tuple(changed), actor.directory))
+        writes.changed(session, actor, account.id, [(user.id, changed)])
     return user
 
 
@@ -354,19 +254,11 @@ def set_directory_status(
             "only the directory sync can change the directory status", field="status"
         )
     user = get_user(session, actor, account, user_id)
-    status = "active" if enabled else "disabled_in_directory"
+    status = status_of(enabled)
     if user.status != status:
         user.status = status
         user.updated_at = now(session)
-        audit.record(
-            session,
-            actor,
-            "user.updated",
-            account_id=account.id,
-            object_type="user",
-            object_id=user.id,
-            fields=["status"],
-        )
+        writes.changed(session, actor, account.id, [(user.id, ["status"])])
     return user
 
 
@@ -385,40 +277,18 @@ def unlink_from_directory(session: Session, actor: Actor, account: Account, user
     changed = ["source", "directory_id"]
     user.source = "local"
     user.directory_id = None
-    if user.status == "disabled_in_directory":
+    if user.status == DISABLED:
         # The flag only means something while Entra ID owns the user.
         user.status = "active"
         changed.append("status")
     user.updated_at = now(session)
     session.flush()
-    audit.record(
-        session,
-        actor,
-        "user.unlinked",
-        account_id=account.id,
-        object_type="user",
-        object_id=user.id,
-        fields=changed,
-    )
+    writes.changed(session, actor, account.id, [(user.id, changed)], action="user.unlinked")
     return user
 
 
 def delete_user(session: Session, actor: Actor, account: Account, user_id: int) -> None:
     """Delete a user: numbers go back to the inventory, the seat frees, media stays."""
     actor.require_write(account.id)
-    user = get_user(session, actor, account, user_id)
-    for number in list(user.numbers):
-        release(number)
-    # Media keeps its owner_name; only the link to the user goes.
-    for media in session.scalars(select(Media).where(Media.user_id == user.id)):
-        media.user_id = None
-    session.flush()
-    session.delete(user)
-    session.flush()
-    audit.record(
-        session, actor, "user.deleted", account_id=account.id, object_type="user", object_id=user_id
-    )
-
-
-def count_users(session: Session, account: Account) -> int:
-    return session.scalar(select(func.count()).where(User.account_id == account.id)) or 0
+    get_user(session, actor, account, user_id)
+    writes.remove(session, actor, account.id, [user_id])
