@@ -21,7 +21,7 @@ from switchboard.db.migrate import upgrade
 from switchboard.directory.auth import TokenCache
 from switchboard.directory.factory import graph_directory_factory
 from switchboard.connection.registration import on_account_terminated
-from switchboard.directory.subscriptions import graph_subscriptions_for
+from switchboard.directory.graph_subscriptions import graph_subscriptions_for
 from switchboard.jobs.runner import ThreadJobRunner
 from switchboard.portal.events import Listener
 from switchboard.portal.media_store import FolderMediaStore, MediaStore

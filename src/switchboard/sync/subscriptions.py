@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
 from switchboard.directory.errors import GraphError, GraphNotFound
-from switchboard.directory.subscriptions import SubscriptionApi
+from switchboard.directory.graph_subscriptions import SubscriptionApi
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
