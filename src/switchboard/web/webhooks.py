@@ -2,10 +2,10 @@
 /webhooks/graph/lifecycle (lifecycle events).
 
 Outside /api/, so no client certificate is asked for: Graph cannot present one. Each item is
-authenticated by its subscription's clientState secret instead (see sync/notifications.py);
-anything unknown or mismatched is ignored. The answer goes out at once (Graph wants one
-within 3 seconds) and the work runs after it: change notifications only mark their account
-for a coalesced delta round.
+authenticated by its subscription's clientState secret instead (see
+sync/notification_intake.py); anything unknown or mismatched is ignored. The answer goes out
+at once (Graph wants one within 3 seconds) and the work runs after it: change notifications
+only mark their account for a coalesced delta round.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from switchboard.bootstrap import Container
 from switchboard.sync import subscriptions
-from switchboard.sync.notifications import (
+from switchboard.sync.notification_intake import (
     NotificationCoalescer,
     Verified,
     coalescer_for,

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 from switchboard.jobs.runner import ThreadJobRunner
-from switchboard.sync.notifications import (
+from switchboard.sync.notification_intake import (
     MAX_ITEMS,
     NotificationCoalescer,
     RoundOutcome,
