@@ -19,7 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.bootstrap import Container
-from switchboard.sync import subscriptions
+from switchboard.sync import subscription_upkeep
 from switchboard.sync.notification_intake import (
     NotificationCoalescer,
     Verified,
@@ -119,9 +119,9 @@ async def graph_lifecycle(request: Request, background: BackgroundTasks) -> Resp
     for account_id, subscription_id, event in verified.lifecycle:
         kind = event.casefold()
         if kind == "reauthorizationrequired":
-            background.add_task(subscriptions.reauthorize, container, subscription_id)
+            background.add_task(subscription_upkeep.reauthorize, container, subscription_id)
         elif kind == "subscriptionremoved":
-            background.add_task(subscriptions.recreate, container, subscription_id)
+            background.add_task(subscription_upkeep.recreate, container, subscription_id)
             background.add_task(coalescer.notify, account_id)
         elif kind == "missed":
             background.add_task(coalescer.notify, account_id)
