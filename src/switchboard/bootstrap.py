@@ -27,7 +27,7 @@ from switchboard.portal.events import Listener
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
 from switchboard.secrets_at_rest import SecretBox
 from switchboard.sync.ports import DirectoryFactory, JobRunner, SubscriptionFactory
-from switchboard.sync.subscription_upkeep import on_jit_ended
+from switchboard.sync.subscription_teardown import on_jit_ended
 from switchboard.sync.writeback import on_user_changed
 
 # Told of user changes in the changing transaction: two-way sync queues write-backs, a
