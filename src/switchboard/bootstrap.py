@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from switchboard.clock import Clock, SystemClock
 from switchboard.config import Settings
+from switchboard.connection.registration import on_account_terminated
 from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
 from switchboard.directory.auth import TokenCache
 from switchboard.directory.factory import graph_directory_factory
-from switchboard.connection.registration import on_account_terminated
 from switchboard.directory.graph_subscriptions import graph_subscriptions_for
 from switchboard.jobs.runner import ThreadJobRunner
 from switchboard.portal.events import Listener

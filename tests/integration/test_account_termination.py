@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from switchboard.bootstrap import Container
 from switchboard.connection import registration
 from switchboard.db.models import DirectoryRegistration, User
 from switchboard.portal import accounts

@@ -7,7 +7,6 @@ import csv
 import html as html_text
 import io
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 

@@ -41,7 +41,9 @@ def verify_connection(
     reports: list[tuple[str, str, ConnectionReport]] = []
     for credential, creds in candidates:
         thumbprint = app_certificates.info(credential.certificate_pem).thumbprint_sha1
-        reports.append((credential.which, thumbprint, run_connection_test(creds, policy, services.token_cache)))
+        reports.append(
+            (credential.which, thumbprint, run_connection_test(creds, policy, services.token_cache))
+        )
     current = next(r for which, _, r in reports if which == "current")
     checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]
     proven = []

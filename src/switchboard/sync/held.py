@@ -26,7 +26,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
 from switchboard.portal.directory_users import sync_actor
 from switchboard.portal.errors import Conflict
-from switchboard.sync import lease, queries, readers, runs
+from switchboard.sync import lease, queries, runs
 from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.guards import APPROVED
 from switchboard.sync.plan import Action, Observation, PlanItem

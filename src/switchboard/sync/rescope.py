@@ -23,7 +23,6 @@ from switchboard.sync.ports import JobRunner, SyncServices
 from switchboard.sync.runs import RunKind, Trigger
 
 
-
 @dataclass(frozen=True)
 class Rescoped:
     """What became of the reconcile a settings change asked for."""
