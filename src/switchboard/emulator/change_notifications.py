@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from switchboard.emulator.clock import EmulatorClock, iso
-from switchboard.emulator.directory import Change, DirectoryError, bad_request
+from switchboard.emulator.directory_objects import Change, DirectoryError, bad_request
 from switchboard.emulator.faults import Faults
 
 log = logging.getLogger("switchboard.emulator.change_notifications")

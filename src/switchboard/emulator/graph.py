@@ -15,19 +15,19 @@ from urllib.parse import quote
 from switchboard.emulator.batch import run_batch
 from switchboard.emulator.change_notifications import Notifier
 from switchboard.emulator.delta import DeltaEngine, DeltaRequest, DeltaTokenExpired, TokenCodec
-from switchboard.emulator.directory import (
+from switchboard.emulator.directory import Directory
+from switchboard.emulator.directory_objects import (
     GROUP_DEFAULT_PROPS,
     GROUP_PROPS,
     PHONE_FIELDS,
     USER_DEFAULT_PROPS,
     USER_PROPS,
-    Directory,
     DirectoryError,
     Group,
     Kind,
     User,
-    _empty_ext,
     bad_request,
+    empty_extension_attributes,
 )
 from switchboard.emulator.faults import Faults
 from switchboard.emulator.messages import GraphRequest, GraphResponse, error_body
@@ -77,7 +77,7 @@ def project(
         value = props.get(name)
         if value is None:
             if name == "onPremisesExtensionAttributes":
-                value = _empty_ext()
+                value = empty_extension_attributes()
             elif name in ("businessPhones", "groupTypes"):
                 value = []
         out[name] = value
