@@ -25,7 +25,7 @@ from switchboard.bootstrap import build
 from switchboard.config import Settings
 from switchboard.db.engine import normalise_url
 from switchboard.db.migrate import upgrade
-from switchboard.portal import accounts, licenses, locations, numbers, principals, users
+from switchboard.portal import accounts, api_tokens, licenses, locations, numbers, principals, users
 from switchboard.portal.actors import Role, system_actor
 from switchboard.portal.schemas import (
     AccountIn,
@@ -102,7 +102,7 @@ def run(kind: str, n_users: int, workdir: Path) -> dict[str, str]:
             admin = principals.create_principal(
                 s, OP, email="ops@bench.example", role=Role.PROVIDER_ADMIN
             )
-            token = principals.issue_token(s, OP, admin).token
+            token = api_tokens.issue_token(s, OP, admin).token
         start = time.perf_counter()
         batch = 500
         for offset in range(0, n_users, batch):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.bootstrap import Container
 from switchboard.db.models import Account, Location
-from switchboard.portal import accounts, licenses, locations, numbers, principals
+from switchboard.portal import accounts, api_tokens, licenses, locations, numbers, principals
 from switchboard.portal.actors import Actor, Role, system_actor
 from switchboard.portal.schemas import AccountIn, AddressIn, LicenseIn, LocationIn, NumbersIn
 
@@ -81,7 +81,7 @@ def token_for(
         principal = principals.create_principal(
             session, OPERATOR, email=email, role=role, account=acct, password=password
         )
-        return principals.issue_token(session, OPERATOR, principal).token
+        return api_tokens.issue_token(session, OPERATOR, principal).token
 
 
 def bearer(token: str) -> dict[str, str]:

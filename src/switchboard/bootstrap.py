@@ -21,13 +21,13 @@ from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
 from switchboard.directory.auth import TokenCache
 from switchboard.directory.factory import graph_directory_factory
-from switchboard.directory.subscriptions import graph_subscriptions_for
+from switchboard.directory.graph_subscriptions import graph_subscriptions_for
 from switchboard.jobs.runner import ThreadJobRunner
 from switchboard.portal.events import Listener
 from switchboard.portal.media_store import FolderMediaStore, MediaStore
 from switchboard.secrets_at_rest import SecretBox
 from switchboard.sync.ports import DirectoryFactory, JobRunner, SubscriptionFactory
-from switchboard.sync.subscriptions import on_jit_ended
+from switchboard.sync.subscription_teardown import on_jit_ended
 from switchboard.sync.writeback import on_user_changed
 
 # Told of user changes in the changing transaction: two-way sync queues write-backs, a

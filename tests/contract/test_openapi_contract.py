@@ -26,7 +26,7 @@ from switchboard.clock import FixedClock
 from switchboard.db.engine import make_engine
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import ApiToken
-from switchboard.portal import principals
+from switchboard.portal import api_tokens
 from switchboard.portal.actors import Role
 from switchboard.portal.media import CONTENT_TYPES
 from switchboard.web.app import create_app
@@ -78,7 +78,7 @@ def _token_provider(container: Container) -> type[schemathesis.AuthProvider[str]
                 prefix = current["token"].split("_")[1]
                 record = session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
                 if record is not None and record.revoked_at is not None:
-                    issued = principals.issue_token(session, OPERATOR, record.principal)
+                    issued = api_tokens.issue_token(session, OPERATOR, record.principal)
                     current["token"] = issued.token
             return current["token"]
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from switchboard.bootstrap import Container
 from switchboard.cli.main import app
-from switchboard.portal.principals import authenticate_token
+from switchboard.portal.api_tokens import authenticate_token
 
 # Runs the CLI with the given arguments (and stdin): (exit code, stdout, stderr).
 Run = Callable[..., tuple[int, str, str]]

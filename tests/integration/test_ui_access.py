@@ -17,7 +17,7 @@ from switchboard.bootstrap import Container
 from switchboard.connection import registration
 from switchboard.db.models import ApiToken, AuditEvent, LicenseType, PhoneNumber, Principal, User
 from switchboard.jobs.runner import InlineJobRunner
-from switchboard.portal import accounts, numbers, principals, users
+from switchboard.portal import accounts, api_tokens, numbers, principals, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import NumbersIn, UserIn
 from switchboard.sync.engine import SyncEngine
@@ -72,7 +72,7 @@ def _seed(container: Container) -> dict[str, dict[str, int]]:
                 role=Role.ACCOUNT_ADMIN,
                 account=t.account,
             )
-            token = principals.issue_token(session, OP, other).record
+            token = api_tokens.issue_token(session, OP, other).record
             ids[slug] = {
                 "user_id": user.id,
                 "number_id": porting.id,

@@ -7,11 +7,13 @@ import time
 
 import pytest
 
-from switchboard.emulator.change_notifications import EndpointStats, Notifier, Subscription
+from switchboard.emulator.change_notifications import EndpointStats, Notifier
 from switchboard.emulator.clock import EmulatorClock
-from switchboard.emulator.directory import Change, Directory, DirectoryError
+from switchboard.emulator.directory import Directory
+from switchboard.emulator.directory_objects import Change, DirectoryError
 from switchboard.emulator.faults import Faults
 from switchboard.emulator.odata import parse_filter, parse_search
+from switchboard.emulator.subscription_resources import Subscription
 from switchboard.emulator.throttle import Throttle, read_limit, request_cost
 
 USER = {

@@ -21,7 +21,7 @@ from switchboard.cli import (
 from switchboard.cli.common import cli_actor, container, fail, unit_of_work
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
-from switchboard.portal import principals
+from switchboard.portal import api_tokens, principals
 from switchboard.portal.actors import Role
 
 app = typer.Typer(
@@ -86,7 +86,7 @@ def admin_create(
         principal = principals.create_principal(
             s, actor, email=email, role=role, account=acct, password=password
         )
-        issued = principals.issue_token(s, actor, principal, name="bootstrap")
+        issued = api_tokens.issue_token(s, actor, principal, name="bootstrap")
     if as_json:
         typer.echo(
             json.dumps(

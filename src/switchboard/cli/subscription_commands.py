@@ -11,7 +11,7 @@ from switchboard.cli.directory_commands import directory
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
-from switchboard.sync import subscriptions
+from switchboard.sync import subscription_upkeep
 
 COLUMNS = ["resource", "subscription_id", "state", "expires_at", "created_at", "renewed_at"]
 
@@ -37,15 +37,15 @@ def directory_subscriptions(
                 acct = get_account(s, actor, account, write=ensure)
                 account_id = acct.id
             if ensure:
-                report = subscriptions.maintain(c, account_id)
+                report = subscription_upkeep.maintain(c, account_id)
                 for problem in report.errors:
                     console.print(f"[yellow]warning:[/] {problem}", highlight=False)
             with c.unit_of_work() as s:
                 acct = get_account(s, actor, account)
                 stamp = now(s)
                 rows = [
-                    subscriptions.describe(r, stamp)
-                    for r in subscriptions.list_subscriptions(s, actor, acct)
+                    subscription_upkeep.describe(r, stamp)
+                    for r in subscription_upkeep.list_subscriptions(s, actor, acct)
                 ]
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc

@@ -1,8 +1,8 @@
-"""The Graph HTTP client: one pooled connection set, retries, paging, error mapping, $batch.
+"""The Graph HTTP client: one pooled connection set, retries, paging, $batch.
 
-Everything Graph-specific about the wire lives here; graph_directory.py speaks in users and
-groups on top of it. Sleep, clock and randomness are injected so retry behaviour is testable
-without waiting.
+Everything Graph-specific about the wire lives here and in graph_wire.py (its message formats
+and error mapping); graph_directory.py speaks in users and groups on top of it. Sleep, clock
+and randomness are injected so retry behaviour is testable without waiting.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,23 +23,25 @@ import httpx
 
 from switchboard.directory.auth import TokenProvider
 from switchboard.directory.errors import (
-    DeltaTokenExpired,
-    GraphAuthError,
     GraphBadRequest,
     GraphError,
-    GraphForbidden,
-    GraphNotFound,
     GraphThrottled,
     TransientGraphError,
 )
-from switchboard.directory.waits import describe_wait
-from switchboard.directory.waits import parse_retry_after as parse_retry_after  # re-exported
+from switchboard.directory.graph_wire import (
+    BatchRequest,
+    BatchResult,
+    exhausted,
+    json_object,
+    json_or_none,
+    map_error,
+    network_words,
+)
+from switchboard.directory.waits import describe_wait, parse_retry_after
 
 log = logging.getLogger("switchboard.directory.client")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Graph's codes for a delta token it no longer knows (documented loosely as "40X").
-DELTA_EXPIRED_CODES = frozenset({"syncStateNotFound", "syncStateInvalid", "resyncRequired"})
 BATCH_LIMIT = 20
 USER_AGENT = "Switchboard/0.1 (directory sync)"
 
@@ -52,81 +54,6 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0  # one backoff step, and the most a Retry-After is honoured
     max_total_wait: float = 120.0  # all waits of one request (or one $batch item) together
-
-
-@dataclass
-class BatchRequest:
-    id: str
-    method: str
-    url: str  # relative to the version root, as "/users/{id}?$select=..."
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
-        headers = dict(self.headers)
-        if self.body is not None:
-            item["body"] = self.body
-            headers.setdefault("Content-Type", "application/json")
-        if headers:
-            item["headers"] = headers
-        return item
-
-
-@dataclass
-class BatchResult:
-    id: str
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def error(self, what: str) -> GraphError | None:
-        if self.ok:
-            return None
-        return map_error(self.status, self.body, self.headers, what)
-
-
-def _envelope(body: Any) -> tuple[str, str, str | None]:
-    if isinstance(body, Mapping):
-        err = body.get("error")
-        if isinstance(err, Mapping):
-            inner = err.get("innerError") or err.get("innererror") or {}
-            rid = inner.get("request-id") if isinstance(inner, Mapping) else None
-            return str(err.get("code") or ""), str(err.get("message") or ""), rid
-    return "", "", None
-
-
-def map_error(
-    status: int, body: Any, headers: Mapping[str, str], what: str, *, delta: bool = False
-) -> GraphError:
-    """Graph's error envelope -> the taxonomy, by ``error.code`` and status (never by message)."""
-    code, message, rid = _envelope(body)
-    lowered = {k.lower(): v for k, v in headers.items()}
-    rid = rid or lowered.get("request-id")
-    text = f"{what}: {status} {code or 'error'}" + (f": {message}" if message else "")
-    kwargs: dict[str, Any] = {"status": status, "code": code, "request_id": rid}
-    if code in DELTA_EXPIRED_CODES or (status == 410 and delta):
-        return DeltaTokenExpired(text, **kwargs)
-    if status == 401:
-        return GraphAuthError(text, **kwargs)
-    if status == 403:
-        return GraphForbidden(text, **kwargs)
-    if status in (404, 410):
-        return GraphNotFound(text, **kwargs)
-    if status == 429 or status >= 500:
-        return TransientGraphError(text, **kwargs)
-    return GraphBadRequest(text, **kwargs)
-
-
-def _json_or_none(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
 
 
 class GraphClient:
@@ -251,12 +178,12 @@ class GraphClient:
                 failure, delay = exc, exc.retry_after
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 failure = TransientGraphError(
-                    f"{what}: {_network_words(exc)}", code=type(exc).__name__
+                    f"{what}: {network_words(exc)}", code=type(exc).__name__
                 )
             else:
                 if resp.status_code < 400:
                     return resp
-                body = _json_or_none(resp)
+                body = json_or_none(resp)
                 failure = map_error(resp.status_code, body, resp.headers, what, delta=delta)
                 if resp.status_code == 401 and not refreshed:
                     # One retry with a fresh token: the cached one may have been revoked.
@@ -295,16 +222,16 @@ class GraphClient:
                 request_id=failure.request_id,
             )
         if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
-            raise _exhausted(failure, f"gave up after {attempt} attempts")
+            raise exhausted(failure, f"gave up after {attempt} attempts")
         log.info("%s; retrying in %.2f s", failure.message, delay)
         self.sleep(delay)
         return delay
 
     def get(self, path_or_url: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return _body(self.request("GET", path_or_url, params=params))
+        return json_object(self.request("GET", path_or_url, params=params))
 
     def post(self, path_or_url: str, body: Any) -> dict[str, Any]:
-        return _body(self.request("POST", path_or_url, json=body))
+        return json_object(self.request("POST", path_or_url, json=body))
 
     def patch(self, path_or_url: str, body: Any) -> None:
         self.request("PATCH", path_or_url, json=body)
@@ -324,7 +251,7 @@ class GraphClient:
         """
         resp = self.request("GET", path_or_url, params=params, delta=delta, headers=headers)
         while True:
-            page = _body(resp)
+            page = json_object(resp)
             yield page
             link = page.get("@odata.nextLink")
             if not isinstance(link, str) or not link:
@@ -412,36 +339,3 @@ class GraphClient:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _body(resp: httpx.Response) -> dict[str, Any]:
-    if resp.status_code == 204 or not resp.content:
-        return {}
-    data = _json_or_none(resp)
-    if not isinstance(data, dict):
-        raise TransientGraphError(
-            f"{resp.request.method} {resp.request.url.path}: the answer is not a JSON object",
-            status=resp.status_code,
-            code="invalidResponse",
-        )
-    return data
-
-
-def _network_words(exc: Exception) -> str:
-    """A connection problem in words (the exception's own text names internals)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "Graph did not answer in time"
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect to Graph"
-    return "the connection to Graph was reset"
-
-
-def _exhausted(failure: GraphError, why: str) -> GraphError:
-    if isinstance(failure, TransientGraphError):
-        return TransientGraphError(
-            f"{failure.message} ({why})",
-            status=failure.status,
-            code=failure.code,
-            request_id=failure.request_id,
-        )
-    return failure

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 from switchboard.directory.auth import GraphCredentials, TokenCache
-from switchboard.directory.client import BatchRequest, GraphClient, RetryPolicy
+from switchboard.directory.client import GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
+from switchboard.directory.graph_wire import BatchRequest
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
 
 # Characters a userPrincipalName may start with in Entra ID (letters and digits, and

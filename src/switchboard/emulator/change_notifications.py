@@ -1,4 +1,5 @@
-"""Subscriptions and change notifications: validation handshake, delivery, retries, lifecycle.
+"""Subscriptions and change notifications: validation handshake, delivery, retries, lifecycle
+(the subscription record and the rules its requests meet are in subscription_resources.py).
 
 Delivery follows Graph's rules: one POST can carry items of several subscriptions for the same
 URL; an endpoint must answer 2xx within 3 seconds or the batch is retried with backoff for up to
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import secrets
 import ssl
@@ -18,72 +18,28 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from switchboard.emulator.clock import EmulatorClock, iso
-from switchboard.emulator.directory import Change, DirectoryError, bad_request
+from switchboard.emulator.directory_objects import Change, DirectoryError, bad_request
 from switchboard.emulator.faults import Faults
+from switchboard.emulator.subscription_resources import (
+    Subscription,
+    check_expiration,
+    check_new_subscription,
+)
 
 log = logging.getLogger("switchboard.emulator.change_notifications")
 
-MAX_EXPIRATION_MINUTES = 41_760
 MAX_SUBSCRIPTIONS_PER_APP = 100
 VALIDATION_TIMEOUT_SECONDS = 10.0
 DELIVERY_TIMEOUT_SECONDS = 3.0
 SLOW_SECONDS = 2.9
 RETRY_WINDOW_SECONDS = 4 * 3600
 REAUTHORIZE_BEFORE_SECONDS = 3600
-SUPPORTED_CHANGE_TYPES = {"updated", "deleted"}
-
-
-@dataclass
-class Subscription:
-    id: str
-    app_id: str
-    resource: str
-    change_types: list[str]
-    notification_url: str
-    lifecycle_url: str | None
-    expiration: float
-    client_state: str | None
-    created: float
-    reauthorization_sent: bool = False
-
-    def to_graph(self, tenant_id: str) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "resource": self.resource,
-            "applicationId": self.app_id,
-            "changeType": ",".join(self.change_types),
-            "clientState": self.client_state,
-            "notificationUrl": self.notification_url,
-            "lifecycleNotificationUrl": self.lifecycle_url,
-            "expirationDateTime": iso(self.expiration),
-            "creatorId": self.app_id,
-            "latestSupportedTlsVersion": "v1_2",
-            "notificationUrlAppId": None,
-            "includeResourceData": False,
-            "encryptionCertificate": None,
-            "encryptionCertificateId": None,
-            "notificationQueryOptions": None,
-        }
-
-    def matches(self, change: Change) -> bool:
-        if change.change_type not in self.change_types:
-            return False
-        resource = self.resource.strip("/").lower()
-        if resource == change.resource.lower():
-            return True
-        parts = resource.split("/")
-        return (
-            len(parts) == 2
-            and parts[0] == change.resource.lower()
-            and parts[1] == change.object_id.lower()
-        )
 
 
 @dataclass
@@ -108,35 +64,6 @@ class EndpointStats:
         return sum(1 for d in self.answers if d > SLOW_SECONDS) / len(self.answers)
 
 
-def _parse_time(value: Any, field_name: str) -> float:
-    if not isinstance(value, str):
-        raise bad_request(f"{field_name}: give an ISO 8601 date-time such as 2026-01-01T00:00:00Z.")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise bad_request(f"{field_name}: '{value}' is not an ISO 8601 date-time.") from exc
-    if parsed.tzinfo is None:
-        raise bad_request(f"{field_name}: include a time zone (Z for UTC).")
-    return parsed.timestamp()
-
-
-def _check_url(value: Any, field_name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise bad_request(f"{field_name}: give the endpoint's URL.")
-    parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return value
-    loopback = False
-    if parts.hostname:
-        try:
-            loopback = ipaddress.ip_address(parts.hostname).is_loopback
-        except ValueError:
-            loopback = parts.hostname == "localhost"
-    if parts.scheme == "http" and loopback:
-        return value  # plain HTTP is allowed for loopback endpoints only (local development)
-    raise bad_request(f"{field_name}: the URL must use HTTPS (got '{value}').")
-
-
 class Notifier:
     def __init__(self, tenant_id: str, clock: EmulatorClock, faults: Faults) -> None:
         self.tenant_id = tenant_id
@@ -154,49 +81,7 @@ class Notifier:
 
     # ------------------------------------------------------------------ subscriptions
     async def create(self, app_id: str, body: Any) -> Subscription:
-        if not isinstance(body, dict):
-            raise bad_request("The request body must be a JSON object describing the subscription.")
-        resource = body.get("resource")
-        if not isinstance(resource, str) or not resource.strip("/"):
-            raise bad_request(
-                "resource: give users, groups, users/{id}, groups/{id} or groups/{id}/members."
-            )
-        resource = resource.strip("/")
-        parts = resource.split("/")
-        valid = (
-            (len(parts) == 1 and parts[0] in ("users", "groups"))
-            or (len(parts) == 2 and parts[0] in ("users", "groups"))
-            or (len(parts) == 3 and parts[0] == "groups" and parts[2] == "members")
-        )
-        if not valid:
-            raise bad_request(
-                f"resource: '{resource}' is not a supported resource for "
-                "subscriptions; use users, groups or groups/{id}/members."
-            )
-        raw_types = body.get("changeType")
-        if not isinstance(raw_types, str) or not raw_types.strip():
-            raise bad_request("changeType: give updated, deleted or both (comma separated).")
-        change_types = [t.strip() for t in raw_types.split(",") if t.strip()]
-        for t in change_types:
-            if t not in SUPPORTED_CHANGE_TYPES:
-                raise bad_request(
-                    f"changeType: '{t}' is not supported for resource '{parts[0]}'; use updated "
-                    "and/or deleted (creation and soft deletion arrive as updated)."
-                )
-        if body.get("includeResourceData"):
-            raise bad_request(
-                f"includeResourceData: rich notifications are not supported for resource "
-                f"'{parts[0]}'; fetch changes with delta."
-            )
-        url = _check_url(body.get("notificationUrl"), "notificationUrl")
-        lifecycle = body.get("lifecycleNotificationUrl")
-        lifecycle = _check_url(lifecycle, "lifecycleNotificationUrl") if lifecycle else None
-        expiration = self._check_expiration(body.get("expirationDateTime"))
-        client_state = body.get("clientState")
-        if client_state is not None and (
-            not isinstance(client_state, str) or len(client_state) > 255
-        ):
-            raise bad_request("clientState: give a string of at most 255 characters.")
+        new = check_new_subscription(body, self.clock.timestamp())
         mine = [s for s in self.live() if s.app_id == app_id]
         if len(mine) >= MAX_SUBSCRIPTIONS_PER_APP:
             raise DirectoryError(
@@ -205,35 +90,23 @@ class Notifier:
                 f"Operation on this tenant has exceeded the quota of {MAX_SUBSCRIPTIONS_PER_APP} "
                 "subscriptions per application.",
             )
-        await self._validate_endpoint(url, "notificationUrl")
-        if lifecycle:
-            await self._validate_endpoint(lifecycle, "lifecycleNotificationUrl")
+        await self._validate_endpoint(new.notification_url, "notificationUrl")
+        if new.lifecycle_url:
+            await self._validate_endpoint(new.lifecycle_url, "lifecycleNotificationUrl")
         sub = Subscription(
             id=str(uuid.uuid4()),
             app_id=app_id,
-            resource=resource,
-            change_types=change_types,
-            notification_url=url,
-            lifecycle_url=lifecycle,
-            expiration=expiration,
-            client_state=client_state,
+            resource=new.resource,
+            change_types=new.change_types,
+            notification_url=new.notification_url,
+            lifecycle_url=new.lifecycle_url,
+            expiration=new.expiration,
+            client_state=new.client_state,
             created=self.clock.timestamp(),
         )
         self.subscriptions[sub.id] = sub
         self.dirty = True
         return sub
-
-    def _check_expiration(self, value: Any) -> float:
-        expiration = _parse_time(value, "expirationDateTime")
-        now = self.clock.timestamp()
-        if expiration <= now:
-            raise bad_request("expirationDateTime: must be in the future.")
-        if expiration > now + MAX_EXPIRATION_MINUTES * 60:
-            raise bad_request(
-                f"Subscription expiration can only be {MAX_EXPIRATION_MINUTES} minutes in the "
-                "future (expirationDateTime)."
-            )
-        return expiration
 
     async def _validate_endpoint(self, url: str, field_name: str) -> None:
         token = (
@@ -281,7 +154,7 @@ class Notifier:
         sub = self.get(sub_id, app_id)
         if not isinstance(body, dict) or set(body) - {"expirationDateTime"} or not body:
             raise bad_request("Only expirationDateTime can be changed on a subscription.")
-        sub.expiration = self._check_expiration(body["expirationDateTime"])
+        sub.expiration = check_expiration(body["expirationDateTime"], self.clock.timestamp())
         sub.reauthorization_sent = False
         self.dirty = True
         return sub

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from switchboard.emulator.directory import Directory, DirectoryError, new_id
+from switchboard.emulator.directory import Directory
+from switchboard.emulator.directory_objects import DirectoryError, new_id
 from switchboard.emulator.seed import GIVEN_NAMES, OFFICE_LOCATIONS, SURNAMES, TITLES
 
 STEPS: tuple[tuple[str, int], ...] = (

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from switchboard.emulator.apps import AppError, parse_roles
 from switchboard.emulator.clock import iso
-from switchboard.emulator.directory import DirectoryError
+from switchboard.emulator.directory_objects import DirectoryError
 
 if TYPE_CHECKING:
     from switchboard.emulator.state import Emulator

@@ -16,12 +16,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.emulator.directory import (
+from switchboard.emulator.directory import Directory
+from switchboard.emulator.directory_objects import (
     GROUP_DEFAULT_PROPS,
     GROUP_PROPS,
     USER_DEFAULT_PROPS,
     USER_PROPS,
-    Directory,
     DirectoryError,
     Group,
     Kind,

@@ -1,196 +1,39 @@
-"""The emulated tenant: users, groups and memberships in memory, with a change log for delta.
+"""The emulated tenant's operations: users, groups and memberships, by Graph's rules.
 
-Every change takes the next value of one counter (``version``). Each object remembers the
-version of its last change and, per property, of the last change of that property; the per-kind
-logs list (version, id) in order so a delta round can resume from any version by bisection.
-Superseded log entries are skipped when read, which keeps writes O(1).
+The objects, their memory and change log live in directory_memory.py; every operation here
+logs its change there (for delta) and tells the listeners (for change notifications).
 """
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
-from switchboard.emulator.clock import EmulatorClock, iso
-
-Kind = Literal["users", "groups"]
-MemberKind = Literal["user", "group"]
-
-USER_DEFAULT_PROPS: tuple[str, ...] = (
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-    "id",
+from switchboard.emulator.clock import iso
+from switchboard.emulator.directory_memory import DirectoryMemory
+from switchboard.emulator.directory_objects import (
+    GROUP_PROPS,
+    GROUP_READ_ONLY,
+    PHONE_FIELDS,
+    SOFT_DELETE_RETENTION_SECONDS,
+    USER_PROPS,
+    USER_READ_ONLY,
+    Change,
+    DirectoryError,
+    Group,
+    MemberKind,
+    User,
+    bad_request,
+    empty_extension_attributes,
+    new_id,
+    not_found,
+    validate_user_values,
 )
-EXTENSION_ATTRIBUTES = tuple(f"extensionAttribute{i}" for i in range(1, 16))
-USER_PROPS: frozenset[str] = frozenset(
-    {
-        *USER_DEFAULT_PROPS,
-        "accountEnabled",
-        "city",
-        "country",
-        "usageLocation",
-        "department",
-        "employeeId",
-        "companyName",
-        "onPremisesSyncEnabled",
-        "onPremisesImmutableId",
-        "onPremisesExtensionAttributes",
-        "createdDateTime",
-        "deletedDateTime",
-        "mailNickname",
-        "userType",
-    }
-)
-USER_READ_ONLY = frozenset({"id", "createdDateTime", "deletedDateTime", "onPremisesSyncEnabled"})
-PHONE_FIELDS = frozenset({"businessPhones", "mobilePhone", "onPremisesExtensionAttributes"})
-GROUP_DEFAULT_PROPS: tuple[str, ...] = (
-    "id",
-    "displayName",
-    "description",
-    "groupTypes",
-    "mail",
-    "mailEnabled",
-    "mailNickname",
-    "securityEnabled",
-    "createdDateTime",
-)
-GROUP_PROPS: frozenset[str] = frozenset({*GROUP_DEFAULT_PROPS, "deletedDateTime"})
-GROUP_READ_ONLY = frozenset({"id", "createdDateTime", "deletedDateTime"})
-SOFT_DELETE_RETENTION_SECONDS = 30 * 24 * 3600
-_EXT_KEY = re.compile(r"^extensionAttribute([1-9]|1[0-5])$")
 
 
-class DirectoryError(Exception):
-    """A rule of the directory was broken; carries the Graph status and error code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def not_found(kind: str, object_id: str) -> DirectoryError:
-    return DirectoryError(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{object_id}' does not exist or one of its queried reference-property "
-        f"objects are not present. ({kind})",
-    )
-
-
-def bad_request(message: str) -> DirectoryError:
-    return DirectoryError(400, "Request_BadRequest", message)
-
-
-@dataclass(slots=True)
-class User:
-    id: str
-    props: dict[str, Any]
-    # Versions of properties changed after creation; the rest changed at ``created``.
-    prop_versions: dict[str, int]
-    version: int
-    created: int = 0
-    is_admin: bool = False
-    deleted_at: float | None = None
-    # Direct groups at soft-delete time, given back on restore (as Entra does).
-    saved_groups: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Group:
-    id: str
-    props: dict[str, Any]
-    prop_versions: dict[str, int]
-    version: int
-    created: int = 0
-    members: dict[str, MemberKind] = field(default_factory=dict)
-    # (version, member id, member kind, added?) for members@delta of incremental rounds.
-    member_log: list[tuple[int, str, MemberKind, bool]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What a change notification reports: a resource and updated/deleted."""
-
-    resource: str  # "users" | "groups" | "groups/{id}/members"
-    object_id: str
-    change_type: Literal["updated", "deleted"]
-    kind: Kind
-
-
-def new_id(rng: Any = None) -> str:
-    if rng is None:
-        return str(uuid.uuid4())
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-class Directory:
-    def __init__(self, tenant_id: str, domain: str, clock: EmulatorClock) -> None:
-        self.tenant_id = tenant_id
-        self.domain = domain
-        self.clock = clock
-        self.version = 0
-        self.users: dict[str, User] = {}
-        self.groups: dict[str, Group] = {}
-        self.user_log: list[tuple[int, str]] = []
-        self.group_log: list[tuple[int, str]] = []
-        # Permanently deleted objects: id -> version of the deletion.
-        self.user_tombstones: dict[str, int] = {}
-        self.group_tombstones: dict[str, int] = {}
-        self.member_of: dict[str, set[str]] = {}
-        self.upn_index: dict[str, str] = {}
-        # Soft-deleted user ids, so deleted items are listed and expired without a full scan.
-        self.deleted_ids: set[str] = set()
-        # Creation order of user ids (append-only), so list paging resumes at a position.
-        self.user_order: list[str] = []
-        self.listeners: list[Callable[[Change], None]] = []
-        # Ids changed since the last save, so persistence writes only what changed.
-        self.dirty_users: set[str] = set()
-        self.dirty_groups: set[str] = set()
-
-    # ----------------------------------------------------------------- bookkeeping
-    def _bump(self) -> int:
-        self.version += 1
-        return self.version
-
-    def _emit(self, change: Change) -> None:
-        for listener in self.listeners:
-            listener(change)
-
-    def _log_user(self, user: User, changed: Iterable[str]) -> None:
-        v = self._bump()
-        user.version = v
-        if user.created == 0:
-            user.created = v
-        else:
-            for name in changed:
-                user.prop_versions[name] = v
-        self.user_log.append((v, user.id))
-        self.dirty_users.add(user.id)
-
-    def _log_group(self, group: Group, changed: Iterable[str]) -> int:
-        v = self._bump()
-        group.version = v
-        if group.created == 0:
-            group.created = v
-        else:
-            for name in changed:
-                group.prop_versions[name] = v
-        self.group_log.append((v, group.id))
-        self.dirty_groups.add(group.id)
-        return v
+class Directory(DirectoryMemory):
+    """Graph's rules over the tenant: creating, changing and deleting users and groups, and
+    group membership; every change is logged for delta and told to the listeners."""
 
     def verified_domains(self) -> list[str]:
         return [self.domain, f"{self.tenant_id.split('-')[0]}.onmicrosoft.com"]
@@ -264,7 +107,7 @@ class Directory:
             if ro:
                 raise bad_request(f"Property '{ro[0]}' is read-only and cannot be set.")
         clean = {k: v for k, v in props.items() if k != "passwordProfile"}
-        _validate_user_values(clean)
+        validate_user_values(clean)
         upn = self._check_upn(clean["userPrincipalName"])
         uid = object_id or new_id()
         if uid in self.users or uid in self.groups:
@@ -302,7 +145,7 @@ class Directory:
         if ro:
             raise bad_request(f"Property '{ro[0]}' is read-only and cannot be set.")
         patch = {k: v for k, v in patch.items() if k != "passwordProfile"}
-        _validate_user_values(patch)
+        validate_user_values(patch)
         touches_phones = bool(set(patch) & PHONE_FIELDS)
         if touches_phones and user.props.get("onPremisesSyncEnabled"):
             raise bad_request(
@@ -318,7 +161,9 @@ class Directory:
         if "userPrincipalName" in patch:
             self._check_upn(patch["userPrincipalName"], current=user.id)
         if "onPremisesExtensionAttributes" in patch:
-            merged = dict(user.props.get("onPremisesExtensionAttributes") or _empty_ext())
+            merged = dict(
+                user.props.get("onPremisesExtensionAttributes") or empty_extension_attributes()
+            )
             merged.update(patch["onPremisesExtensionAttributes"])
             patch["onPremisesExtensionAttributes"] = merged
         changed = [k for k, v in patch.items() if user.props.get(k) != v]
@@ -520,98 +365,3 @@ class Directory:
             found.add(gid)
             queue.extend(self.member_of.get(gid, set()))
         return found
-
-    # ----------------------------------------------------------------- persistence
-    @staticmethod
-    def user_row(u: User) -> list[Any]:
-        return [
-            u.props,
-            u.prop_versions,
-            u.version,
-            u.created,
-            u.is_admin,
-            u.deleted_at,
-            u.saved_groups,
-        ]
-
-    @staticmethod
-    def group_row(g: Group) -> list[Any]:
-        return [g.props, g.prop_versions, g.version, g.created, g.members, g.member_log]
-
-    def load_rows(
-        self,
-        users: Iterable[tuple[str, list[Any]]],
-        groups: Iterable[tuple[str, list[Any]]],
-        user_tombstones: dict[str, int],
-        group_tombstones: dict[str, int],
-    ) -> None:
-        """Rebuild memory (indexes and change logs) from persisted rows."""
-        for uid, (props, pv, v, created, admin, deleted_at, saved) in users:
-            self.users[uid] = User(uid, props, pv, v, created, admin, deleted_at, saved)
-            if deleted_at is not None:
-                self.deleted_ids.add(uid)
-            self.upn_index[props["userPrincipalName"].lower()] = uid
-        for gid, (props, pv, v, created, members, mlog) in groups:
-            log = [(e[0], e[1], e[2], e[3]) for e in mlog]
-            self.groups[gid] = Group(gid, props, pv, v, created, members, log)
-            for mid in members:
-                self.member_of.setdefault(mid, set()).add(gid)
-        self.user_order = list(self.users)
-        self.user_tombstones = dict(user_tombstones)
-        self.group_tombstones = dict(group_tombstones)
-        ulog = [(u.version, u.id) for u in self.users.values()]
-        ulog += [(v, i) for i, v in self.user_tombstones.items()]
-        glog = [(g.version, g.id) for g in self.groups.values()]
-        glog += [(v, i) for i, v in self.group_tombstones.items()]
-        self.user_log = sorted(ulog)
-        self.group_log = sorted(glog)
-
-
-def _empty_ext() -> dict[str, str | None]:
-    return dict.fromkeys(EXTENSION_ATTRIBUTES)
-
-
-def _validate_user_values(props: dict[str, Any]) -> None:
-    """Graph's value rules for the properties the product writes or reads."""
-    strings = set(USER_PROPS) - {
-        "businessPhones",
-        "accountEnabled",
-        "onPremisesSyncEnabled",
-        "onPremisesExtensionAttributes",
-    }
-    for key, value in props.items():
-        if key in strings and value is not None and not isinstance(value, str):
-            raise bad_request(f"Property {key} must be a string or null.")
-    if "accountEnabled" in props and not isinstance(props["accountEnabled"], bool):
-        raise bad_request("Property accountEnabled must be true or false.")
-    if "displayName" in props and (
-        not props["displayName"] or len(str(props["displayName"])) > 256
-    ):
-        raise bad_request("Property displayName must be 1 to 256 characters.")
-    if "businessPhones" in props:
-        phones = props["businessPhones"]
-        if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
-            raise bad_request("Property businessPhones must be a list of strings.")
-        if len(phones) > 1:
-            raise bad_request(
-                "Property businessPhones can hold only one number; give a list with one value "
-                "or an empty list."
-            )
-    mobile = props.get("mobilePhone")
-    if isinstance(mobile, str) and len(mobile) > 64:
-        raise bad_request("Property mobilePhone must be at most 64 characters.")
-    if "onPremisesExtensionAttributes" in props:
-        ext = props["onPremisesExtensionAttributes"]
-        if not isinstance(ext, dict):
-            raise bad_request("Property onPremisesExtensionAttributes must be an object.")
-        for k, v in ext.items():
-            if not _EXT_KEY.match(k):
-                raise bad_request(
-                    f"Property onPremisesExtensionAttributes.{k} does not exist; use "
-                    "extensionAttribute1 to extensionAttribute15."
-                )
-            if v is not None and (not isinstance(v, str) or len(v) > 1024):
-                raise bad_request(
-                    f"Property onPremisesExtensionAttributes.{k} must be a string of at most "
-                    "1024 characters, or null to clear it."
-                )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.emulator.directory import DirectoryError
+from switchboard.emulator.directory_objects import DirectoryError
 
 Predicate = Callable[[dict[str, Any]], bool]
 

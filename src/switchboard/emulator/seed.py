@@ -13,7 +13,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from switchboard.emulator.directory import Directory, new_id
+from switchboard.emulator.directory import Directory
+from switchboard.emulator.directory_objects import new_id
 
 # Per culture: given names and surnames as (display form, ASCII form for the UPN). Where
 # surnames are gendered (Russian, Greek) the given names match them.

@@ -24,7 +24,7 @@ from switchboard.db.models import (
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
-from switchboard.sync import subscriptions, throttling, writeback
+from switchboard.sync import subscription_upkeep, throttling, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import SyncServices
@@ -159,7 +159,7 @@ def subscription_work(services: SyncServices) -> list[tuple[int, str]]:
     within a day, and accounts holding subscriptions they no longer want."""
     can_create = services.settings.public_url is not None
     with services.unit_of_work() as session:
-        soon = now(session) + subscriptions.RENEW_WITHIN
+        soon = now(session) + subscription_upkeep.RENEW_WITHIN
         held: dict[int, list[DirectorySubscription]] = {}
         for sub in session.scalars(select(DirectorySubscription)):
             held.setdefault(sub.account_id, []).append(sub)
@@ -175,11 +175,11 @@ def subscription_work(services: SyncServices) -> list[tuple[int, str]]:
         due: list[tuple[int, str]] = []
         for account, registration in rows:
             mine = held.get(account.id, [])
-            if not subscriptions.wants_subscriptions(account, registration):
+            if not subscription_upkeep.wants_subscriptions(account, registration):
                 if mine:
                     due.append((account.id, account.slug))
                 continue
-            missing = set(subscriptions.RESOURCES) - {s.resource for s in mine}
+            missing = set(subscription_upkeep.RESOURCES) - {s.resource for s in mine}
             expiring = any(s.expires_at <= soon for s in mine)
             if expiring or (missing and can_create):
                 due.append((account.id, account.slug))
@@ -187,7 +187,7 @@ def subscription_work(services: SyncServices) -> list[tuple[int, str]]:
 
 
 def maintain_subscriptions(services: SyncServices, account_id: int) -> None:
-    report = subscriptions.maintain(services, account_id)
+    report = subscription_upkeep.maintain(services, account_id)
     if report.changed or report.errors:
         log.info(
             "%s: subscriptions created %s, renewed %s, re-created %s, removed %s%s",

@@ -16,8 +16,8 @@ from switchboard.clock import Clock
 from switchboard.config import Settings
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.auth import TokenCache
+from switchboard.directory.graph_subscriptions import SubscriptionApi
 from switchboard.directory.source import DirectorySource
-from switchboard.directory.subscriptions import SubscriptionApi
 from switchboard.secrets_at_rest import SecretBox
 
 DirectoryFactory = Callable[[DirectoryRegistration], DirectorySource]

@@ -12,8 +12,9 @@ from switchboard.bootstrap import Container
 from switchboard.db.models import Account
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Actor
+from switchboard.portal.api_tokens import authenticate_token
 from switchboard.portal.errors import Unauthorized
-from switchboard.portal.principals import actor_for, authenticate_token
+from switchboard.portal.principals import actor_for
 from switchboard.portal.validation import MAX_ID
 
 

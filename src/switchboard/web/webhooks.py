@@ -2,10 +2,10 @@
 /webhooks/graph/lifecycle (lifecycle events).
 
 Outside /api/, so no client certificate is asked for: Graph cannot present one. Each item is
-authenticated by its subscription's clientState secret instead (see sync/notifications.py);
-anything unknown or mismatched is ignored. The answer goes out at once (Graph wants one
-within 3 seconds) and the work runs after it: change notifications only mark their account
-for a coalesced delta round.
+authenticated by its subscription's clientState secret instead (see
+sync/notification_intake.py); anything unknown or mismatched is ignored. The answer goes out
+at once (Graph wants one within 3 seconds) and the work runs after it: change notifications
+only mark their account for a coalesced delta round.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from switchboard.bootstrap import Container
-from switchboard.sync import subscriptions
-from switchboard.sync.notifications import (
+from switchboard.sync import subscription_upkeep
+from switchboard.sync.notification_intake import (
     NotificationCoalescer,
     Verified,
     coalescer_for,
@@ -119,9 +119,9 @@ async def graph_lifecycle(request: Request, background: BackgroundTasks) -> Resp
     for account_id, subscription_id, event in verified.lifecycle:
         kind = event.casefold()
         if kind == "reauthorizationrequired":
-            background.add_task(subscriptions.reauthorize, container, subscription_id)
+            background.add_task(subscription_upkeep.reauthorize, container, subscription_id)
         elif kind == "subscriptionremoved":
-            background.add_task(subscriptions.recreate, container, subscription_id)
+            background.add_task(subscription_upkeep.recreate, container, subscription_id)
             background.add_task(coalescer.notify, account_id)
         elif kind == "missed":
             background.add_task(coalescer.notify, account_id)

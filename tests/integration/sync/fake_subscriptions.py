@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from switchboard.directory.errors import GraphNotFound
-from switchboard.directory.subscriptions import GraphSubscription
+from switchboard.directory.graph_subscriptions import GraphSubscription
 
 
 @dataclass

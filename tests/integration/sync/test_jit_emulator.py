@@ -22,7 +22,7 @@ from switchboard.db.models import SyncRun, User
 from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.portal.accounts import get_account
-from switchboard.sync import subscriptions
+from switchboard.sync import subscription_upkeep
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.app import create_app
@@ -105,7 +105,7 @@ def test_a_directory_change_reaches_the_portal_through_a_notification(
         synced = [str(d) for d in s.scalars(linked)]
     assert synced, "the first reconcile synced nobody"
 
-    report = subscriptions.maintain(container, account_id)  # the emulator validates our URL
+    report = subscription_upkeep.maintain(container, account_id)  # the emulator validates our URL
     assert sorted(report.created) == ["groups", "users"], report.errors
     live = emulator.call(lambda: [s.to_graph(emulator.tenant_id) for s in emu.notifier.live()])
     assert {s["notificationUrl"] for s in live} == {f"{portal.url}/webhooks/graph"}

@@ -23,7 +23,7 @@ from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
-from switchboard.sync import subscriptions
+from switchboard.sync import subscription_upkeep
 from switchboard.web.app import create_app
 from tests.fakes import FakeDirectories
 from tests.integration.sync.conftest import SALES, World
@@ -50,8 +50,8 @@ class Jit:
         with self.container.unit_of_work() as s:
             return get_account(s, self.world.actor, "acme").id
 
-    def maintain(self) -> subscriptions.MaintainReport:
-        return subscriptions.maintain(self.container, self.account_id())
+    def maintain(self) -> subscription_upkeep.MaintainReport:
+        return subscription_upkeep.maintain(self.container, self.account_id())
 
     def rows(self) -> list[DirectorySubscription]:
         with self.container.unit_of_work() as s:
@@ -130,7 +130,7 @@ def test_jit_accounts_subscribe_to_users_and_groups(jit: Jit) -> None:
     for row in rows:
         state = jit.graph.live[row.subscription_id]["client_state"]
         assert len(state) >= 32
-        assert row.client_state_sha256 == subscriptions.digest(state) != state
+        assert row.client_state_sha256 == subscription_upkeep.digest(state) != state
     assert not jit.maintain().changed  # nothing to do until renewal is due
 
 
@@ -280,7 +280,7 @@ def test_without_a_public_url_nothing_is_created(
     nowhere["settings"] = jit.container.settings.model_copy(update={"public_url": None})
     container = build_container(**nowhere)
     assert EmbeddedScheduler(container, InlineJobRunner()).tick().subscriptions == []
-    report = subscriptions.maintain(container, jit.account_id())
+    report = subscription_upkeep.maintain(container, jit.account_id())
     assert not report.created
     assert "SWITCHBOARD_PUBLIC_URL" in report.errors[0]
 

@@ -22,7 +22,7 @@ from switchboard.portal.actors import Role
 from switchboard.portal.errors import Conflict
 from switchboard.sync import runs
 from switchboard.sync.engine import PreparedRun
-from switchboard.sync.notifications import delta_round
+from switchboard.sync.notification_intake import delta_round
 from tests import factories
 from tests.fakes import FakeDirectories, FakeDirectory
 from tests.integration.sync.conftest import SALES, World

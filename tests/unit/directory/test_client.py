@@ -11,12 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from switchboard.directory.client import (
-    BatchRequest,
-    GraphClient,
-    RetryPolicy,
-    parse_retry_after,
-)
+from switchboard.directory.client import GraphClient, RetryPolicy
 from switchboard.directory.errors import (
     DeltaTokenExpired,
     GraphAuthError,
@@ -27,6 +22,8 @@ from switchboard.directory.errors import (
     GraphThrottled,
     TransientGraphError,
 )
+from switchboard.directory.graph_wire import BatchRequest
+from switchboard.directory.waits import parse_retry_after
 
 GRAPH = "https://graph.example.test"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.db.models import ApiToken, Principal
-from switchboard.portal import principals
+from switchboard.portal import api_tokens
 from switchboard.portal.errors import Unauthorized
 from switchboard.portal.schemas import Name
 from switchboard.web.deps import DB, Caller, PathId
@@ -68,7 +68,7 @@ def me(session: DB, actor: Caller) -> MeOut:
 
 @router.get("/tokens")
 def list_tokens(session: DB, actor: Caller) -> list[TokenOut]:
-    return [TokenOut.of(t) for t in principals.list_tokens(session, _me(session, actor))]
+    return [TokenOut.of(t) for t in api_tokens.list_tokens(session, _me(session, actor))]
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
@@ -76,7 +76,7 @@ def issue_token(body: TokenIn, session: DB, actor: Caller) -> IssuedTokenOut:
     from datetime import timedelta
 
     expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    issued = principals.issue_token(
+    issued = api_tokens.issue_token(
         session, actor, _me(session, actor), name=body.name, expires_in=expires
     )
     return IssuedTokenOut(token=issued.token, **TokenOut.of(issued.record).model_dump())
@@ -84,5 +84,5 @@ def issue_token(body: TokenIn, session: DB, actor: Caller) -> IssuedTokenOut:
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_token(token_id: PathId, session: DB, actor: Caller) -> Response:
-    principals.revoke_token(session, actor, token_id)
+    api_tokens.revoke_token(session, actor, token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, ApiToken, Principal
-from switchboard.portal import principals
+from switchboard.portal import api_tokens, principals
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
 from switchboard.portal.clock_context import now
@@ -70,7 +70,7 @@ def issue_own_token(session: Session, viewer: Viewer, form: Submitted) -> Issued
     me = session.get(Principal, viewer.actor.principal_id) if viewer.actor.principal_id else None
     if me is None:
         raise NotFound("only a signed-in admin can issue an API token")
-    issued = principals.issue_token(
+    issued = api_tokens.issue_token(
         session, viewer.actor, me, name=data.name, expires_in=timedelta(days=data.expires_in_days)
     )
     return Issued(token=issued.token, name=issued.record.name, expires_at=issued.record.expires_at)
@@ -83,7 +83,7 @@ def listing(
         admins = principals.list_operators(session, viewer.actor)
     else:
         admins = principals.list_account_admins(session, viewer.actor, account)
-    return admins, principals.list_scoped_tokens(session, viewer.actor, account)
+    return admins, api_tokens.list_scoped_tokens(session, viewer.actor, account)
 
 
 def _page(
@@ -179,7 +179,7 @@ def issue_token(request: Request, slug: str, viewer: PostingViewer, form: Form) 
 def revoke_token(request: Request, slug: str, token_id: int, viewer: PostingViewer) -> Response:
     def change(session: Session) -> ApiToken:
         account = get_account(session, viewer.actor, slug, write=True)
-        return principals.revoke_scoped_token(session, viewer.actor, account, token_id)
+        return api_tokens.revoke_scoped_token(session, viewer.actor, account, token_id)
 
     outcome = attempt(container(request), change)
     if isinstance(outcome, FormError):

@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse
 
 from switchboard.portal import sign_in_throttle
 from switchboard.portal.errors import Unauthorized
-from switchboard.portal.principals import authenticate_password, close_session, open_session
+from switchboard.portal.principals import authenticate_password
+from switchboard.portal.ui_sessions import close_session, open_session
 from switchboard.web.deps import container
 from switchboard.web.ui.routing import UiRoute, safe_next
 from switchboard.web.ui.session import (

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import ApiToken, Principal
-from switchboard.portal import principals
+from switchboard.portal import api_tokens, principals
 from switchboard.portal.clock_context import now
 from switchboard.web.deps import container
 from switchboard.web.ui.admins import EXPIRY_CHOICES, Issued, add_admin, issue_own_token, listing
@@ -96,7 +96,7 @@ def issue_token(request: Request, viewer: PostingViewer, form: Form) -> Response
 @router.post("/operators/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: int, viewer: PostingViewer) -> Response:
     def change(session: Session) -> ApiToken:
-        return principals.revoke_scoped_token(session, viewer.actor, None, token_id)
+        return api_tokens.revoke_scoped_token(session, viewer.actor, None, token_id)
 
     outcome = attempt(container(request), change)
     if isinstance(outcome, FormError):

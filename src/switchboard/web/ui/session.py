@@ -12,7 +12,8 @@ from switchboard.bootstrap import Container
 from switchboard.db.models import Account, UiSession
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.errors import Forbidden
-from switchboard.portal.principals import actor_for, csrf_matches, resolve_session
+from switchboard.portal.principals import actor_for
+from switchboard.portal.ui_sessions import csrf_matches, resolve_session
 from switchboard.web.deps import container
 from switchboard.web.ui.routing import LoginRequired
 

@@ -25,7 +25,7 @@ from switchboard.directory.stored_credentials import Which
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
-from switchboard.sync import rescope, runs, subscriptions
+from switchboard.sync import rescope, runs, subscription_upkeep
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
@@ -83,7 +83,7 @@ def _status(session: Session, registration: DirectoryRegistration) -> dict[str, 
         or 0,
         # Just-in-time sync: the Graph change-notification subscriptions and their state.
         "subscriptions": [
-            subscriptions.describe(row, now(session))
+            subscription_upkeep.describe(row, now(session))
             for row in session.scalars(
                 select(DirectorySubscription)
                 .where(DirectorySubscription.account_id == account_id)

@@ -6,13 +6,13 @@ import threading
 from collections.abc import Callable
 
 from switchboard.jobs.runner import ThreadJobRunner
-from switchboard.sync.notifications import (
+from switchboard.sync.notification_intake import (
     MAX_ITEMS,
     NotificationCoalescer,
     RoundOutcome,
     parse_notifications,
 )
-from switchboard.sync.subscriptions import digest, endpoint_urls, state_matches
+from switchboard.sync.subscription_upkeep import digest, endpoint_urls, state_matches
 
 SUB = "7F105C7D-2DC5-4530-97CD-4E7AE6534C07"
 

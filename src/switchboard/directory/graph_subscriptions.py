@@ -1,6 +1,6 @@
 """Graph change-notification subscriptions on the wire: create, renew, reauthorize, delete.
 
-The sync layer (sync/subscriptions.py) decides what to do; this module only speaks Graph.
+The sync layer (sync/subscription_upkeep.py) decides what to do; this module only speaks Graph.
 Errors are the client's taxonomy: GraphNotFound means the subscription is gone (expired or
 removed) and must be created again.
 """

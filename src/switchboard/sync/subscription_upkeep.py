@@ -1,4 +1,5 @@
-"""Graph change-notification subscriptions of just-in-time accounts: the only writer of
+"""Keeping just-in-time accounts' Graph change-notification subscriptions alive: with
+subscription_teardown.py (which drops them when jit mode ends), the only writer of
 ``directory_subscriptions``.
 
 A jit account holds two subscriptions (``users`` and ``groups``, changeType updated,deleted)
@@ -18,24 +19,22 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
 from switchboard.directory.errors import GraphError, GraphNotFound
-from switchboard.directory.subscriptions import SubscriptionApi
+from switchboard.directory.graph_subscriptions import SubscriptionApi
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.events import Event, JitEnded
 from switchboard.portal.users import sync_actor
 from switchboard.sync.policy import SyncPolicy
-from switchboard.sync.ports import SubscriptionFactory, SyncServices, Transactions
+from switchboard.sync.ports import SyncServices, Transactions
 
 log = logging.getLogger("switchboard.subscriptions")
 
@@ -170,7 +169,7 @@ def maintain(
     try:
         if not wanted:
             for old in stored.values():
-                _delete_in_graph(api, old.subscription_id)
+                delete_in_graph(api, old.subscription_id)
                 _forget(services, account_id, old.subscription_id)
                 report.removed.append(old.resource)
             return report
@@ -192,7 +191,7 @@ def maintain(
                     )
                     continue
                 if item is not None:
-                    _delete_in_graph(api, item.subscription_id)
+                    delete_in_graph(api, item.subscription_id)
                     _forget(services, account_id, item.subscription_id)
                 if _create(services, api, account_id, resource, public_url):
                     (report.recreated if item is not None else report.created).append(resource)
@@ -279,7 +278,7 @@ def _create(
                 fields=[resource],
             )
     if not keep:
-        _delete_in_graph(api, created.id)
+        delete_in_graph(api, created.id)
     return keep
 
 
@@ -293,7 +292,7 @@ def _forget(services: Transactions, account_id: int, subscription_id: str) -> No
         )
 
 
-def _delete_in_graph(api: SubscriptionApi, subscription_id: str) -> None:
+def delete_in_graph(api: SubscriptionApi, subscription_id: str) -> None:
     """Best effort: a subscription Graph cannot delete now expires by itself within 29 days,
     and its notifications are ignored once we forgot it."""
     try:
@@ -351,68 +350,3 @@ def recreate(services: SyncServices, subscription_id: str) -> MaintainReport | N
         return None
     _forget(services, account_id, subscription_id.lower())
     return maintain(services, account_id)
-
-
-# --- leaving jit mode ---------------------------------------------------------------------------
-
-
-def on_jit_ended(session: Session, evt: Event) -> None:
-    """Listener: forget the account's subscriptions in this transaction, and delete them in
-    Graph once it commits (while the registration, and with it the key, still exists now)."""
-    if not isinstance(evt, JitEnded):
-        return
-    rows = list(
-        session.scalars(
-            select(DirectorySubscription).where(DirectorySubscription.account_id == evt.account_id)
-        )
-    )
-    if not rows:
-        return
-    registration = session.scalar(
-        select(DirectoryRegistration).where(DirectoryRegistration.account_id == evt.account_id)
-    )
-    ids = [r.subscription_id for r in rows]
-    session.execute(
-        delete(DirectorySubscription).where(DirectorySubscription.account_id == evt.account_id)
-    )
-    if registration is None:
-        return
-    factory: SubscriptionFactory | None = session.info.get("subscription_factory")
-    if factory is None:
-        raise RuntimeError("no subscription factory attached to the session; open it via Container")
-    api = factory(registration)
-    log.info("account %s: %s; deleting subscriptions %s", evt.account_id, evt.reason, ids)
-    _after_commit(session, lambda: _delete_all(api, ids), api.close)
-
-
-def _delete_all(api: SubscriptionApi, ids: list[str]) -> None:
-    try:
-        for subscription_id in ids:
-            _delete_in_graph(api, subscription_id)
-    finally:
-        api.close()
-
-
-def _after_commit(
-    session: Session, work: Callable[[], None], otherwise: Callable[[], None]
-) -> None:
-    done = False
-
-    def committed(_session: Session) -> None:
-        nonlocal done
-        if not done:
-            done = True
-            try:
-                work()
-            except Exception:
-                log.exception("deleting subscriptions after commit failed")
-
-    def rolled_back(_session: Session) -> None:
-        nonlocal done
-        if not done:
-            done = True
-            otherwise()
-
-    event.listen(session, "after_commit", committed)
-    # after_rollback: the real rollback only, not a savepoint's.
-    event.listen(session, "after_rollback", rolled_back)

@@ -25,7 +25,7 @@ from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.ports import JobRunner, SyncServices
-from switchboard.sync.subscriptions import state_matches
+from switchboard.sync.subscription_upkeep import state_matches
 
 log = logging.getLogger("switchboard.notifications")
 
