@@ -1,4 +1,9 @@
-"""An account connected to a FakeDirectory, and the engine wired to it."""
+"""An account connected to a FakeDirectory, and the engine wired to it.
+
+A plugin (see ``pytest_plugins`` in tests/conftest.py): the sync, jobs, API and write-path tests
+share the ``world`` fixture. Each of them wires the fake directory into the container through an
+``adapters`` override of its own folder or module.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,6 @@ from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import RESCOPING, SyncPolicy
 from tests import factories
 from tests.fakes import FakeDirectories, FakeDirectory
-from tests.wiring import Adapters
 
 SALES = "11111111-1111-1111-1111-111111111111"
 SUPPORT = "22222222-2222-2222-2222-222222222222"
@@ -78,12 +82,6 @@ def directory() -> FakeDirectory:
 @pytest.fixture
 def directories(directory: FakeDirectory) -> FakeDirectories:
     return FakeDirectories(directory)
-
-
-@pytest.fixture
-def adapters(directories: FakeDirectories) -> Adapters:
-    """Sync tests run against the fake directory; the emulator modules override this."""
-    return {"directory_for": directories}
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Sync tests run against the fake directory of the ``world`` fixture (tests/integration/sync_world.py)."""
+"""Sync tests run against the fake directory of the ``world`` fixture (sync_world.py)."""
 
 from __future__ import annotations
 
