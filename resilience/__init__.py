@@ -3,6 +3,6 @@ Entra ID emulator, with a checker that compares the tenant with the portal's dat
 
     .venv/bin/python -m resilience [--quick] [--kills 100] [--databases sqlite,postgresql]
 
-``make resilience`` runs it in full; tests/integration/test_resilience_bounded.py runs a
+``make resilience`` runs it in full; tests/integration/resilience/test_bounded.py runs a
 bounded version on every change.
 """

@@ -26,6 +26,10 @@ from switchboard.db.models import Base
 from switchboard.portal.actors import Actor, system_actor
 from tests.wiring import Adapters, ContainerBuilder
 
+# Fixtures shared by test folders that are not nested in one another (pytest reads this list
+# only in the root conftest).
+pytest_plugins = ["tests.integration.sync_world", "tests.integration.graph_emulator"]
+
 # Property tests check behaviour, not speed: no per-example deadline on a shared 2-core machine.
 settings.register_profile("switchboard", deadline=None)
 settings.load_profile("switchboard")

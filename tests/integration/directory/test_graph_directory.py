@@ -20,7 +20,7 @@ from switchboard.directory.graph_directory import GraphDirectory
 from switchboard.directory.models import BASE_SELECT
 from switchboard.emulator.server import RunningEmulator
 from tests.emulator_control import set_delta_page_size
-from tests.integration.directory.conftest import credentials
+from tests.integration.graph_emulator import credentials
 
 Make = Callable[..., GraphDirectory]
 SELECT = list(BASE_SELECT)

@@ -12,7 +12,7 @@ from switchboard.directory.client import GraphClient, RetryPolicy
 from switchboard.directory.errors import GraphThrottled, TransientGraphError
 from switchboard.directory.graph_directory import GraphDirectory
 from switchboard.emulator.server import RunningEmulator
-from tests.integration.directory.conftest import FAST_RETRY, READER, credentials
+from tests.integration.graph_emulator import FAST_RETRY, READER, credentials
 
 
 def token_faults(emu: RunningEmulator, kind: str, budget: int | None, **more: object) -> None:

@@ -26,8 +26,8 @@ from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import DeletionGuard, SyncPolicy
 from tests import factories
 from tests.fakes import FakeDirectory
-from tests.integration.sync.conftest import SALES, World
 from tests.integration.sync.emulator_account import connect_account
+from tests.integration.sync_world import SALES, World
 
 SEED = SeedOptions(users=1500, groups=6, seed=8)
 CHANGES = 900

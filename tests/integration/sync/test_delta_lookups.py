@@ -10,7 +10,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import create_user
 from tests import factories
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync_world import SALES, World
 
 OP = factories.OPERATOR
 

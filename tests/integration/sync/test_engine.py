@@ -18,7 +18,7 @@ from switchboard.sync import runs
 from switchboard.sync.engine import SyncEngine
 from tests import factories
 from tests.faults import on_write
-from tests.integration.sync.conftest import NESTED, OTHER, SALES, SUPPORT, World
+from tests.integration.sync_world import NESTED, OTHER, SALES, SUPPORT, World
 
 OP = factories.OPERATOR
 

@@ -14,7 +14,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.errors import Conflict
 from switchboard.sync import runs
 from tests import factories
-from tests.integration.sync.conftest import OTHER, SALES, World
+from tests.integration.sync_world import OTHER, SALES, World
 
 OP = factories.OPERATOR
 

@@ -26,8 +26,8 @@ from switchboard.portal.actors import Role
 from switchboard.sync import subscription_upkeep
 from switchboard.web.app import create_app
 from tests.fakes import FakeDirectories
-from tests.integration.sync.conftest import SALES, World
 from tests.integration.sync.fake_subscriptions import FakeSubscriptions
+from tests.integration.sync_world import SALES, World
 from tests.ui_support import make_admin, sign_in
 from tests.wiring import Adapters, ContainerBuilder
 

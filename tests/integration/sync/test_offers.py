@@ -8,7 +8,7 @@ from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
 from switchboard.sync.offers import list_offers
 from tests import factories
-from tests.integration.sync.conftest import OTHER, SALES, World
+from tests.integration.sync_world import OTHER, SALES, World
 
 BASE = "/api/v1/accounts/acme/directory"
 

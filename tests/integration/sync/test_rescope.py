@@ -16,7 +16,7 @@ from switchboard.portal.clock_context import now
 from switchboard.sync import runs
 from tests import factories
 from tests.fakes import FakeDirectories
-from tests.integration.sync.conftest import OTHER, SALES, SUPPORT, World
+from tests.integration.sync_world import OTHER, SALES, SUPPORT, World
 from tests.wiring import Adapters
 
 BASE = "/api/v1/accounts/acme/directory"

@@ -12,7 +12,7 @@ from switchboard.sync import lease, runs
 from switchboard.sync.run import Run, Started
 from switchboard.sync.runs import RunKind, RunStatus, Trigger
 from tests import factories
-from tests.integration.sync.conftest import World
+from tests.integration.sync_world import World
 
 
 def start(world: World, slug: str = "acme", *, dry_run: bool = False) -> Started:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from switchboard.db.models import DirectorySyncState, SyncRun, SyncRunItem, User
 from tests import factories
 from tests.faults import on_write
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync_world import SALES, World
 
 OP = factories.OPERATOR
 EMAIL = "ada.lovelace@contoso.example"

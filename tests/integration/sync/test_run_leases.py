@@ -25,7 +25,7 @@ from switchboard.sync.engine import PreparedRun
 from switchboard.sync.notification_intake import delta_round
 from tests import factories
 from tests.fakes import FakeDirectories, FakeDirectory
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync_world import SALES, World
 from tests.wiring import ContainerBuilder
 
 OP = factories.OPERATOR

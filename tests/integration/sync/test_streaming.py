@@ -11,7 +11,7 @@ from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import create_user
 from switchboard.sync import runs
 from tests import factories
-from tests.integration.sync.conftest import OTHER, SALES, World
+from tests.integration.sync_world import OTHER, SALES, World
 
 OP = factories.OPERATOR
 

@@ -20,7 +20,7 @@ from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.errors import Conflict
 from tests import factories
 from tests.fakes import FakeDirectories, FakeDirectory
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync_world import SALES, World
 
 OP = factories.OPERATOR
 

@@ -14,7 +14,7 @@ from switchboard.portal.schemas import UserPatch
 from switchboard.portal.users import update_user
 from switchboard.sync import writeback
 from tests import factories
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync_world import SALES, World
 
 OP = factories.OPERATOR
 TWO_WAY = {

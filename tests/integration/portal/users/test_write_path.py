@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, class_mapper
@@ -28,13 +29,21 @@ from switchboard.portal.schemas import UserIn
 from switchboard.portal.users import create_user
 from switchboard.web.app import create_app
 from tests import factories
-from tests.integration.sync.conftest import SALES, World
+from tests.fakes import FakeDirectories
+from tests.integration.sync_world import SALES, World
+from tests.wiring import Adapters
 
 OP = factories.OPERATOR
 GUARDED = (User, PhoneNumber, LicenseType, AuditEvent)
 TABLE_OF: dict[type, str] = {model: model.__tablename__ for model in GUARDED}
 TABLES = set(TABLE_OF.values())
 WRITE = re.compile(r'^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
+
+
+@pytest.fixture
+def adapters(directories: FakeDirectories) -> Adapters:
+    """The world's fake directory behind the container."""
+    return {"directory_for": directories}
 
 
 def _origin(frame: FrameType | None) -> str:

@@ -20,8 +20,15 @@ from sqlalchemy import select, text
 from switchboard.clock import FixedClock
 from switchboard.db.models import SyncRun, User
 from switchboard.jobs import queue
-from tests.integration.sync.conftest import SALES, World
-from tests.wiring import ContainerBuilder
+from tests.fakes import FakeDirectories
+from tests.integration.sync_world import SALES, World
+from tests.wiring import Adapters, ContainerBuilder
+
+
+@pytest.fixture
+def adapters(directories: FakeDirectories) -> Adapters:
+    """The world's fake directory behind the container."""
+    return {"directory_for": directories}
 
 
 @pytest.fixture
@@ -133,7 +140,7 @@ def test_a_killed_workers_account_is_taken_over_by_another_worker(
         [
             sys.executable,
             "-m",
-            "tests.integration.sync.stalling_worker",
+            "tests.integration.jobs.stalling_worker",
             settings.database_url,
             str(marker),
         ],

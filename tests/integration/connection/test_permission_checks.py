@@ -8,7 +8,7 @@ from switchboard.connection.permission_checks import ConnectionReport, run_conne
 from switchboard.directory.auth import TokenCache
 from switchboard.emulator.server import RunningEmulator
 from switchboard.sync.policy import SyncPolicy
-from tests.integration.directory.conftest import credentials
+from tests.integration.graph_emulator import credentials
 
 MISSING_GROUP = "0badc0de-0000-4000-8000-000000000000"
 

@@ -44,7 +44,7 @@ def test_pages_redirect_to_login_with_the_local_path_to_return_to(
 
 def test_next_must_be_a_local_path(app_client: TestClient, container: Container) -> None:
     _setup(container)
-    # Each hostile form is covered in tests/unit/test_ui_routing.py; here the whole round trip.
+    # Each hostile form is covered in tests/unit/web/ui/test_routing.py; here the whole round trip.
     response = sign_in(app_client, "admin@acme.example", next_path="//evil.example/x")
     assert response.status_code == 303
     assert response.headers["location"] == "/"

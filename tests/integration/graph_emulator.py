@@ -3,6 +3,9 @@
 One emulator for the module's session, reset to a small tenant before each test. Apps are
 registered with the permissions a test needs; the client trusts the emulator's CA from the
 registration's CA bundle, as a custom cloud would.
+
+A plugin (see ``pytest_plugins`` in tests/conftest.py) for the directory and connection tests;
+the emulator's own tests use the server of tests/integration/emulator/conftest.py instead.
 """
 
 from __future__ import annotations

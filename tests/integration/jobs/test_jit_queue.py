@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 from switchboard.db.models import DirectorySubscription
 from switchboard.jobs import queue
 from tests.fakes import FakeDirectories
-from tests.integration.sync.conftest import World
 from tests.integration.sync.fake_subscriptions import FakeSubscriptions
+from tests.integration.sync_world import World
 from tests.wiring import Adapters, ContainerBuilder
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from switchboard.clock import FixedClock
@@ -18,10 +19,17 @@ from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner, ThreadJobRunner
 from switchboard.portal.accounts import terminate_account
 from tests import factories
-from tests.fakes import FakeDirectory
-from tests.integration.sync.conftest import SALES, World
+from tests.fakes import FakeDirectories, FakeDirectory
+from tests.integration.sync_world import SALES, World
+from tests.wiring import Adapters
 
 OP = factories.OPERATOR
+
+
+@pytest.fixture
+def adapters(directories: FakeDirectories) -> Adapters:
+    """The world's fake directory behind the container."""
+    return {"directory_for": directories}
 
 
 def seed(world: World, *uids: str) -> None:

@@ -12,7 +12,7 @@ from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
 from tests import factories
 from tests.fakes import FakeDirectories
-from tests.integration.sync.conftest import SALES, World
+from tests.integration.sync_world import SALES, World
 from tests.wiring import Adapters
 
 BASE = "/api/v1/accounts/acme/directory"

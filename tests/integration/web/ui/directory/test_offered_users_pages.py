@@ -15,7 +15,7 @@ from switchboard.db.models import SyncRun, User
 from switchboard.portal.actors import Role
 from switchboard.sync.engine import SyncEngine
 from tests.factories import OPERATOR
-from tests.integration.test_ui_directory import (  # noqa: F401 - adapters: the same fakes
+from tests.integration.web.ui.directory.test_directory_tab import (  # noqa: F401 - adapters: the same fakes
     SALES,
     Env,
     adapters,

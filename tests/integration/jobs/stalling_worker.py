@@ -1,6 +1,6 @@
 """A queue worker whose directory read never ends: the process a test kills mid-job.
 
-Run as ``python -m tests.integration.sync.stalling_worker DATABASE_URL MARKER``; it writes
+Run as ``python -m tests.integration.jobs.stalling_worker DATABASE_URL MARKER``; it writes
 MARKER once its sync job is reading the directory, then waits there for good.
 """
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from switchboard.bootstrap import Container
 from switchboard.portal.actors import Role
 from tests import factories
-from tests.integration.test_api import BASE, Api, error_of
+from tests.integration.web.api.test_api import BASE, Api, error_of
 
 HUGE = 9223372036854775808  # 2**63, one past SQLite's and PostgreSQL's largest integer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "switchboard"
+SRC = Path(__file__).resolve().parents[3] / "src" / "switchboard"
 
 
 def _imports(tree: ast.AST) -> list[tuple[str, ast.AST]]:
