@@ -120,11 +120,13 @@ def recording(engine: Engine) -> Iterator[Writes]:
                 ]
     for target, name, fn in listeners:
         event.listen(target, name, fn)
-    setattr(Session, "delete", delete)  # noqa: B010 - patched for the recording only
+    # SQLAlchemy has no event at Session.delete() time (only at flush, without the caller's
+    # frame), so the recording wraps it; the original is put back whatever happens.
+    setattr(Session, "delete", delete)  # noqa: B010 - a method assigned, not an attribute read
     try:
         yield writes
     finally:
-        setattr(Session, "delete", original_delete)  # noqa: B010
+        setattr(Session, "delete", original_delete)  # noqa: B010 - the wrapper removed
         for target, name, fn in listeners:
             event.remove(target, name, fn)
 
