@@ -183,6 +183,7 @@ class Portal:
                 )
                 client_id, certificate = reg.client_id, reg.certificate_pem
         finally:
+            c.close()
             c.engine.dispose()
         self.emulator.register_app(client_id, certificate, READ_ROLES)
 

@@ -336,10 +336,14 @@ class TokenCache:
     def __init__(self) -> None:
         self._providers: dict[tuple[str, str, str], MsalTokenProvider] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def provider(self, creds: GraphCredentials) -> MsalTokenProvider:
         key = (str(creds.account_id), creds.thumbprint_sha256, _settings_key(creds))
         with self._lock:
+            if self._closed:
+                # A provider made now would never be closed: its connections would leak.
+                raise RuntimeError("the token cache is closed: the application is shutting down")
             provider = self._providers.get(key)
             if provider is None:
                 stale = [k for k in self._providers if k[0] == key[0] and k[1] == key[1]]
@@ -350,6 +354,7 @@ class TokenCache:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             while self._providers:
                 self._providers.popitem()[1].close()
 

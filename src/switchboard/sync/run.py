@@ -90,6 +90,7 @@ class Run:
         number. Conflict when the account is not connected or another run holds the lease."""
         lease_time = timedelta(seconds=services.settings.run_lease_seconds)
         account_id: int | None = None
+        started: Started | None = None
         try:
             with services.unit_of_work() as session:
                 account = get_account(session, actor, slug, write=True)
@@ -115,8 +116,15 @@ class Run:
                     trigger=trigger,
                     dry_run=dry_run,
                 )
-                return Started(run, policy, directory_for(registration))
-        except IntegrityError as exc:  # the database's own guard of the lease
+                # Made while the registration is loaded; closed below if the start fails.
+                started = Started(run, policy, directory_for(registration))
+            return started  # noqa: RET504 - returned once the transaction has committed
+        except BaseException as exc:
+            if started is not None:  # the commit failed: the run never started
+                started.directory.close()
+            if not isinstance(exc, IntegrityError):
+                raise
+            # The database's own guard of the lease.
             if account_id is None or not lease.is_lease_violation(exc):
                 raise
             with services.unit_of_work() as session:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import closing
+
+import pytest
 
 from switchboard.directory.auth import (
     GraphCredentials,
@@ -79,9 +82,17 @@ def test_one_provider_per_account_and_certificate() -> None:
         rotated = creds(41)
         assert tokens.provider(rotated) is not tokens.provider(a)  # both work during rotation
         assert tokens.provider(creds(42, pair)) is not tokens.provider(a)
-        assert TokenCache().provider(a) is not tokens.provider(a)  # nothing shared between caches
+        with closing(TokenCache()) as other:
+            assert other.provider(a) is not tokens.provider(a)  # nothing shared between caches
         assert a.scope == "https://graph.microsoft.com/.default"
         assert a.authority.endswith("/11111111-2222-3333-4444-555555555555")
         assert len(a.thumbprint_sha256) == 64
     finally:
         tokens.close()
+
+
+def test_a_closed_cache_makes_no_provider() -> None:
+    tokens = TokenCache()
+    tokens.close()
+    with pytest.raises(RuntimeError, match="shutting down"):
+        tokens.provider(creds(41, self_signed_certificate("unit")))
