@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,10 +43,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if sqlite:
                 connection.rollback()
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-
-
-def current_tables(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names())
 
 
 @lru_cache(maxsize=1)

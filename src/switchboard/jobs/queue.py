@@ -42,10 +42,6 @@ TICK_CRON = "* * * * * */30"
 _SCHEMA_LOCK_KEY = 0x5357_4254  # "SWBT"
 
 
-def is_postgres(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
-
-
 def conninfo(database_url: str) -> str:
     """The libpq URL for procrastinate (SQLAlchemy's driver suffix removed)."""
     url = make_url(database_url)
@@ -54,14 +50,6 @@ def conninfo(database_url: str) -> str:
             f"the job queue needs PostgreSQL; SWITCHBOARD_DATABASE_URL is {url.drivername}"
         )
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def queue_schema_ready(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        found = conn.scalar(
-            text("select to_regclass(:name)"), {"name": f"{QUEUE_SCHEMA}.procrastinate_jobs"}
-        )
-    return found is not None
 
 
 def ensure_queue_schema(engine: Engine) -> bool:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -70,8 +70,3 @@ def close_session(session: Session, cookie: str) -> None:
 
 def csrf_matches(record: UiSession, submitted: str | None) -> bool:
     return submitted is not None and hmac.compare_digest(record.csrf_token, submitted)
-
-
-def expire_sessions(session: Session, before: datetime) -> None:
-    for record in session.scalars(select(UiSession).where(UiSession.expires_at < before)):
-        session.delete(record)

@@ -50,10 +50,6 @@ def quote(value: str, limit: int = 64) -> str:
     return f"'{shown}'"
 
 
-def has_invisible(value: str) -> bool:
-    return INVISIBLE_RE.search(value) is not None
-
-
 def has_control(value: str) -> bool:
     """Control characters (NUL, escape, ...) are never part of a name, address or identifier;
     PostgreSQL also refuses NUL in text."""

@@ -81,8 +81,3 @@ class SettingsOut(RegistrationOut):
     reconcile_note: str | None = Field(
         default=None, description="Why that reconcile did not start at once, if it did not"
     )
-
-
-class DisconnectOut(BaseModel):
-    unlinked_users: int
-    writebacks_dropped: int
