@@ -60,6 +60,17 @@ class Settings(BaseSettings):
         " silent for longer are retried by the others",
     )
 
+    run_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Sync runs and their items older than this many days are pruned daily",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, /metrics asks for 'Authorization: Bearer <token>'",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:

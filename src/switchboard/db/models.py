@@ -383,3 +383,17 @@ class DirectorySubscription(Base):
     client_state_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ProcessHeartbeat(Base):
+    """A live scheduler or queue worker, for /readyz and the UI: its row is renewed every few
+    seconds and removed when it stops; a stale row means it died without saying so."""
+
+    __tablename__ = "process_heartbeats"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:role
+    role: Mapped[str] = mapped_column(String(20))  # scheduler, worker
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
