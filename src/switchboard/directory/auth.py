@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 
 from switchboard.directory.errors import GraphAuthError, TransientGraphError
 from switchboard.directory.waits import parse_retry_after
+from switchboard.metrics import GRAPH_REQUESTS, GRAPH_THROTTLED
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ class TokenEndpointHttp:
         kwargs.setdefault("timeout", self.timeout)
         host = urlsplit(url).netloc
         try:
-            resp = self.session.request(method, url, **kwargs)
+            resp = self._request(method, url, kwargs)
         except requests.Timeout as exc:
             raise TransientGraphError(
                 f"the token endpoint at {host} did not answer within {self.timeout:g} s",
@@ -242,6 +243,9 @@ class TokenEndpointHttp:
                 code="connectionError",
             ) from exc
         status = resp.status_code
+        GRAPH_REQUESTS.labels(status=str(status)).inc()
+        if status == 429:
+            GRAPH_THROTTLED.inc()
         if status == 429 or status >= 500:
             resp.close()  # back to the pool now, not when the exception is collected
             words = _STATUS_WORDS.get(status, "failed")
@@ -253,6 +257,13 @@ class TokenEndpointHttp:
                 retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             )
         return resp
+
+    def _request(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.RequestException:
+            GRAPH_REQUESTS.labels(status="0").inc()  # no answer
+            raise
 
 
 class MsalTokenProvider:

@@ -38,6 +38,7 @@ from switchboard.directory.graph_wire import (
     network_words,
 )
 from switchboard.directory.waits import describe_wait, parse_retry_after
+from switchboard.metrics import GRAPH_REQUESTS, GRAPH_RETRIES, GRAPH_RETRY_AFTER, GRAPH_THROTTLED
 
 log = logging.getLogger("switchboard.directory.client")
 
@@ -177,10 +178,12 @@ class GraphClient:
             except TransientGraphError as exc:  # the token endpoint is busy or out of reach
                 failure, delay = exc, exc.retry_after
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                GRAPH_REQUESTS.labels(status="0").inc()
                 failure = TransientGraphError(
                     f"{what}: {network_words(exc)}", code=type(exc).__name__
                 )
             else:
+                counted(resp.status_code)
                 if resp.status_code < 400:
                     return resp
                 body = json_or_none(resp)
@@ -188,6 +191,7 @@ class GraphClient:
                 if resp.status_code == 401 and not refreshed:
                     # One retry with a fresh token: the cached one may have been revoked.
                     refreshed = refresh_next = True
+                    GRAPH_RETRIES.inc()
                     continue
                 if resp.status_code not in RETRY_STATUSES:
                     raise failure
@@ -224,6 +228,8 @@ class GraphClient:
         if attempt >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
             raise exhausted(failure, f"gave up after {attempt} attempts")
         log.info("%s; retrying in %.2f s", failure.message, delay)
+        GRAPH_RETRIES.inc()
+        GRAPH_RETRY_AFTER.inc(delay)
         self.sleep(delay)
         return delay
 
@@ -307,6 +313,8 @@ class GraphClient:
                     headers={str(k): str(v) for k, v in (item.get("headers") or {}).items()},
                 )
                 done[rid] = result
+                if result.status == 429:  # each item is throttled on its own
+                    GRAPH_THROTTLED.inc()
                 if result.status in RETRY_STATUSES:
                     lowered = {k.lower(): v for k, v in result.headers.items()}
                     ra = parse_retry_after(lowered.get("retry-after"))
@@ -331,9 +339,18 @@ class GraphClient:
                 )
             if round_no >= self.retry.max_attempts or waited + delay > self.retry.max_total_wait:
                 break  # the remaining items keep their 429/503 result
+            GRAPH_RETRIES.inc(len(pending))
+            GRAPH_RETRY_AFTER.inc(delay)
             self.sleep(delay)
             waited += delay
         return done
+
+
+def counted(status: int) -> None:
+    """One answer from Graph (or its token endpoint) in the process's metrics."""
+    GRAPH_REQUESTS.labels(status=str(status)).inc()
+    if status == 429:
+        GRAPH_THROTTLED.inc()
 
 
 def _origin(url: str) -> str:

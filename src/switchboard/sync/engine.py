@@ -14,7 +14,7 @@ from switchboard.directory.errors import GraphError, GraphThrottled
 from switchboard.directory.source import DirectorySource
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import ValidationFailed
-from switchboard.sync import lease, queries, readers, throttling
+from switchboard.sync import lease, queries, readers, run_metrics, throttling
 from switchboard.sync.execution import Execution
 from switchboard.sync.failure_text import unexpected_failure
 from switchboard.sync.plan import Observation, PlanItem
@@ -160,6 +160,18 @@ class SyncEngine:
     def _guarded(
         self, run: Run, directory: DirectorySource, body: Callable[[], RunSummary]
     ) -> RunSummary:
+        """Every run ends here, whatever its kind and however it ends."""
+        summary: RunSummary | None = None
+        try:
+            summary = self._settle(run, body)
+            return summary
+        finally:
+            run.stop_heartbeat()
+            directory.close()  # a live Graph client holds connections
+            run_metrics.observe(run, summary)
+
+    def _settle(self, run: Run, body: Callable[[], RunSummary]) -> RunSummary:
+        """The run's summary: its body's, or how the run was closed when the body failed."""
         try:
             return body()
         except lease.LeaseLost:
@@ -176,9 +188,6 @@ class SyncEngine:
         except BaseException as exc:
             run.fail(unexpected_failure(exc, run.id))
             raise
-        finally:
-            run.stop_heartbeat()
-            directory.close()  # a live Graph client holds connections
 
     def _full(
         self, run: Run, policy: SyncPolicy, directory: DirectorySource, progress: Progress

@@ -7,6 +7,7 @@ records it leaves (the row, its items) and reads them back for people.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -72,6 +73,8 @@ class Run:
         # What the run's row says so far; the run is its only writer while it holds the lease.
         self.message: str | None = None
         self._heartbeat: lease.Heartbeat | None = None
+        # Real time, for the duration metric (the row's times follow the portal's clock).
+        self._began = time.monotonic()
 
     @classmethod
     def start(
@@ -131,6 +134,10 @@ class Run:
                 raise lease.refused_start(session, account_id, slug) from None
 
     # --- the lease ---------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self._began
 
     def start_heartbeat(self) -> None:
         """Renew the lease from a thread every quarter of it, until ``stop_heartbeat``."""
