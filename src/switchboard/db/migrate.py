@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,5 +55,11 @@ def _heads() -> frozenset[str]:
 def is_current(engine: Engine) -> bool:
     """Whether every migration of this version has been applied to the database."""
     with engine.connect() as connection:
-        applied = MigrationContext.configure(connection).get_current_heads()
-    return frozenset(applied) == _heads()
+        applied, expected = revisions(connection)
+    return applied == expected
+
+
+def revisions(connection: Connection) -> tuple[frozenset[str], frozenset[str]]:
+    """(applied, expected): the database's revisions and the heads of this version's migrations."""
+    applied = MigrationContext.configure(connection).get_current_heads()
+    return frozenset(applied), _heads()

@@ -1,4 +1,4 @@
-"""The ASGI application: REST API, admin UI and health endpoints over one container."""
+"""The ASGI application: REST API, admin UI, health and metrics endpoints over one container."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from switchboard import __version__
 from switchboard.bootstrap import Container
-from switchboard.web import api_errors_doc, errors, ui, webhooks
+from switchboard.web import api_errors_doc, errors, health, metrics_route, ui, webhooks
 from switchboard.web.api import (
     accounts,
     audit,
@@ -20,6 +20,7 @@ from switchboard.web.api import (
     users,
 )
 from switchboard.web.client_cert import ClientCertificateMiddleware
+from switchboard.web.http_metrics import HttpMetricsMiddleware
 
 
 def create_app(container: Container, *, require_client_cert: bool = False) -> FastAPI:
@@ -34,6 +35,8 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
     app.state.container = container
     errors.install(app)
     app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
+    # Outermost: refusals of the certificate check are counted too.
+    app.add_middleware(HttpMetricsMiddleware, routes=lambda: app.routes)
 
     api = APIRouter(prefix="/api/v1")
     for module in (
@@ -53,9 +56,6 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
     api_errors_doc.document(app)
     ui.install(app)
     webhooks.install(app)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    health.install(app, container)
+    metrics_route.install(app, container)
     return app
