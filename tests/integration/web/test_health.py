@@ -14,6 +14,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 from starlette.testclient import TestClient
 
 from switchboard.bootstrap import Container, build
@@ -160,6 +161,7 @@ def test_a_database_that_is_gone_is_named_without_revealing_where(
     for secret in ("127.0.0.1", "postgres", "sqlite", str(gone_engine.url.port or "")):
         if secret:
             assert secret not in text_of_body
+    assert isinstance(gone_engine.pool, QueuePool)
     assert gone_engine.pool.checkedout() == 0  # nothing held after the failed check
 
 

@@ -114,7 +114,15 @@ class Canned(BaseAdapter):
         super().__init__()
         self.answers: Iterator[int | Exception] = iter(answers)
 
-    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
         answer = next(self.answers)
         if isinstance(answer, Exception):
             raise answer
