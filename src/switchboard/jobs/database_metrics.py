@@ -5,10 +5,14 @@ event is read here at scrape time: how long each account has gone without a comp
 held runs, the write-back queue, subscriptions about to expire, live schedulers and workers,
 and procrastinate's job queue on PostgreSQL.
 
-Every query is an aggregate or an index lookup; on PostgreSQL the scrape's transaction has a
-statement timeout, so a slow database costs a scrape at most SCRAPE_TIMEOUT_MS. When the
-database cannot be read, the families are exposed without samples and
-``switchboard_metrics_database_up`` is 0: a scrape never fails for it.
+The queries are aggregates over small tables or index lookups, but for held runs (a scan of
+sync_runs by status, kept small by run-log retention). On PostgreSQL each statement has a
+timeout, and the whole read runs under a Deadline, so a database that does not answer costs
+a scrape at most SCRAPE_TIMEOUT seconds. When the database cannot be read, the families are
+exposed without samples and ``switchboard_metrics_database_up`` is 0: a scrape never fails for it.
+
+``switchboard_readiness_check`` runs /readyz's checks (``jobs.readiness``), so an alert can
+follow readiness without a probe of its own.
 
 The per-account series are bounded: at most ACCOUNT_SERIES_MAX accounts, the stalest first
 (``switchboard_sync_accounts`` says how many there are in all).
@@ -33,15 +37,20 @@ from switchboard.db.models import (
     SyncRun,
     WriteBackTask,
 )
+from switchboard.jobs.deadline import Deadline
 from switchboard.jobs.heartbeat import Role, alive
 from switchboard.jobs.queue import QUEUE_SCHEMA
+from switchboard.jobs.readiness import run_checks
 from switchboard.portal.clock_context import now
 from switchboard.sync.ports import Transactions
 
 log = logging.getLogger("switchboard.metrics")
 
 ACCOUNT_SERIES_MAX = 500
-SCRAPE_TIMEOUT_MS = 2000
+# Within Prometheus' default scrape timeout (10 s): the reads get SCRAPE_TIMEOUT in all, each
+# statement STATEMENT_TIMEOUT_MS (PostgreSQL).
+SCRAPE_TIMEOUT = 5.0
+STATEMENT_TIMEOUT_MS = 2000
 EXPIRING_WITHIN = timedelta(hours=24)
 # A run that carried out its plan; "partial" counts (a few users the directory describes in a
 # way the portal refuses must not make the account look stale forever).
@@ -61,6 +70,11 @@ def _families() -> dict[str, GaugeMetricFamily]:
             gauge(
                 "switchboard_metrics_database_up",
                 "1 when this scrape could read the database, else 0 (the figures below are absent)",
+            ),
+            gauge(
+                "switchboard_readiness_check",
+                "1 when the /readyz check passes, else 0 (database, migrations, background)",
+                ["check"],
             ),
             gauge("switchboard_sync_accounts", "Accounts connected to Entra ID (not terminated)"),
             gauge(
@@ -117,30 +131,54 @@ class AccountFreshness:
 class DatabaseCollector(Collector):
     """Reads the figures through ``tx.unit_of_work()`` on every scrape."""
 
-    def __init__(self, tx: Transactions) -> None:
+    def __init__(self, tx: Transactions, *, timeout: float = SCRAPE_TIMEOUT) -> None:
         self.tx = tx
+        self._deadline: Deadline[dict[str, GaugeMetricFamily]] = Deadline(
+            timeout, name="switchboard-metrics"
+        )
 
     def describe(self) -> Iterable[Metric]:
         # Without describe(), registering would run a scrape's queries once to learn the names.
         return list(_families().values())
 
+    def wait(self, timeout: float) -> bool:
+        """Wait for a read still running (tests, shutdown); True when none is left."""
+        return self._deadline.wait(timeout)
+
     def collect(self) -> Iterable[Metric]:
+        try:
+            families = self._deadline.run(self._gather)
+        except Exception as exc:  # the readiness checks report their own failures
+            log.warning("metrics: the scrape failed: %s", type(exc).__name__)
+            families = None
+        if families is None:  # the database did not answer in time
+            families = _families()
+            families["switchboard_metrics_database_up"].add_metric([], 0)
+            families["switchboard_readiness_check"].add_metric(["database"], 0)
+        return list(families.values())
+
+    def _gather(self) -> dict[str, GaugeMetricFamily]:
         families = _families()
+        for check in run_checks(self.tx, timeout=STATEMENT_TIMEOUT_MS / 1000):
+            passed = 1 if check.status == "pass" else 0
+            families["switchboard_readiness_check"].add_metric([check.name], passed)
         try:
             self._read(families)
-        except Exception as exc:  # any database failure: expose the families without samples
+        except Exception as exc:  # any database failure: the families stay without samples
             log.warning("metrics: the database could not be read: %s", type(exc).__name__)
+            readiness = families["switchboard_readiness_check"]
             families = _families()
+            families["switchboard_readiness_check"] = readiness
             families["switchboard_metrics_database_up"].add_metric([], 0)
         else:
             families["switchboard_metrics_database_up"].add_metric([], 1)
-        return list(families.values())
+        return families
 
     def _read(self, families: dict[str, GaugeMetricFamily]) -> None:
         postgres = not self.tx.is_sqlite()
         with self.tx.unit_of_work() as session:
             if postgres:
-                session.execute(text(f"SET LOCAL statement_timeout = {SCRAPE_TIMEOUT_MS}"))
+                session.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
             stamp = now(session)
             total, accounts = account_freshness(session, stamp)
             families["switchboard_sync_accounts"].add_metric([], total)

@@ -22,10 +22,12 @@ from switchboard.clock import FixedClock
 from switchboard.config import Settings
 from switchboard.db.engine import make_engine
 from switchboard.db.migrate import alembic_config
+from switchboard.jobs.database_metrics import DatabaseCollector
 from switchboard.jobs.heartbeat import STALE_AFTER, Role, beat
+from switchboard.jobs.readiness import BACKGROUND_CHECK
 from switchboard.web.app import create_app
 from switchboard.web.client_cert import _gated
-from switchboard.web.health import BACKGROUND_CHECK, Readiness
+from switchboard.web.health import Readiness
 from tests.wiring import TEST_SECRET_KEY, ContainerBuilder
 
 
@@ -169,7 +171,8 @@ def test_a_database_that_does_not_answer_fails_the_probe_after_its_deadline(
     clock: FixedClock, tmp_path: Path
 ) -> None:
     """A server that takes the connection and never speaks: the probe answers 503 after its
-    timeout, and a probe made meanwhile fails at once instead of queueing another attempt."""
+    timeout, and a probe made meanwhile fails at once instead of queueing another attempt. A
+    metrics scrape is bounded the same way."""
     silent = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody answers
     port = silent.getsockname()[1]
     engine = make_engine(f"postgresql://nobody@127.0.0.1:{port}/switchboard")
@@ -177,6 +180,8 @@ def test_a_database_that_does_not_answer_fails_the_probe_after_its_deadline(
     app = create_app(container)
     readiness = Readiness(container, timeout=0.5)
     app.state.readiness = readiness
+    collector = DatabaseCollector(container, timeout=0.5)
+    accepted: list[socket.socket] = []
     try:
         with TestClient(app) as client:
             status, body = readyz(client)
@@ -185,13 +190,24 @@ def test_a_database_that_does_not_answer_fails_the_probe_after_its_deadline(
             again = readyz(client)
             assert again[0] == 503 and again[1]["failing"] == ["database"]
         silent.settimeout(0.5)
-        first, _ = silent.accept()  # the first probe's connection
+        accepted.append(silent.accept()[0])  # the first probe's connection
         with pytest.raises(TimeoutError):  # ...and no second one
             silent.accept()
-        first.close()  # the waiting check fails now and ends
-        assert readiness.wait(10)
+        scraped = {
+            (s.name, s.labels.get("check")): s.value
+            for family in collector.collect()
+            for s in family.samples
+        }
+        assert scraped == {
+            ("switchboard_metrics_database_up", None): 0,
+            ("switchboard_readiness_check", "database"): 0,
+        }
     finally:
-        silent.close()
+        for conn in accepted:
+            conn.close()
+        silent.close()  # the waiting reads fail now and end
+        assert readiness.wait(10)
+        assert collector.wait(10)
         container.close()
         engine.dispose()
 

@@ -161,6 +161,14 @@ def test_runs_move_the_counters_and_the_database_figures_follow(
     assert at(after, "switchboard_subscriptions_expiring_soon") == 1
     processes = "switchboard_background_processes"
     assert (at(after, processes, role="worker"), at(after, processes, role="scheduler")) == (1, 0)
+    # /readyz's checks: on SQLite the embedded scheduler is what counts, not a worker.
+    ready = "switchboard_readiness_check"
+    background = 0 if world.container.is_sqlite() else 1
+    assert [at(after, ready, check=c) for c in ("database", "migrations", "background")] == [
+        1,
+        1,
+        background,
+    ]
 
 
 def test_per_account_series_are_bounded_stalest_first(
@@ -243,6 +251,7 @@ def test_a_scrape_survives_a_database_that_is_gone(
         container.close()
         gone.dispose()
     assert at(samples, "switchboard_metrics_database_up") == 0
+    assert at(samples, "switchboard_readiness_check", check="database") == 0
     assert not any(n == "switchboard_sync_held_runs" for n, _ in samples)
     # The process's own counters are still there.
     assert any(n == "switchboard_http_requests_total" for n, _ in samples)
