@@ -60,7 +60,9 @@ JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting",
 ROLES: tuple[Role, ...] = ("scheduler", "worker")
 
 
-def _families() -> dict[str, GaugeMetricFamily]:
+def empty_families() -> dict[str, GaugeMetricFamily]:
+    """Every family the collector exposes, without samples."""
+
     def gauge(name: str, doc: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
         return GaugeMetricFamily(name, doc, labels=list(labels))
 
@@ -139,7 +141,7 @@ class DatabaseCollector(Collector):
 
     def describe(self) -> Iterable[Metric]:
         # Without describe(), registering would run a scrape's queries once to learn the names.
-        return list(_families().values())
+        return list(empty_families().values())
 
     def wait(self, timeout: float) -> bool:
         """Wait for a read still running (tests, shutdown); True when none is left."""
@@ -152,13 +154,13 @@ class DatabaseCollector(Collector):
             log.warning("metrics: the scrape failed: %s", type(exc).__name__)
             families = None
         if families is None:  # the database did not answer in time
-            families = _families()
+            families = empty_families()
             families["switchboard_metrics_database_up"].add_metric([], 0)
             families["switchboard_readiness_check"].add_metric(["database"], 0)
         return list(families.values())
 
     def _gather(self) -> dict[str, GaugeMetricFamily]:
-        families = _families()
+        families = empty_families()
         for check in run_checks(self.tx, timeout=STATEMENT_TIMEOUT_MS / 1000):
             passed = 1 if check.status == "pass" else 0
             families["switchboard_readiness_check"].add_metric([check.name], passed)
@@ -167,7 +169,7 @@ class DatabaseCollector(Collector):
         except Exception as exc:  # any database failure: the families stay without samples
             log.warning("metrics: the database could not be read: %s", type(exc).__name__)
             readiness = families["switchboard_readiness_check"]
-            families = _families()
+            families = empty_families()
             families["switchboard_readiness_check"] = readiness
             families["switchboard_metrics_database_up"].add_metric([], 0)
         else:
