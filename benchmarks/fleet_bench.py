@@ -26,6 +26,7 @@ import signal
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -60,6 +61,9 @@ from switchboard.bootstrap import Container, build
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import SyncRun
 from switchboard.directory.graph_directory import GraphDirectory
+
+CORES = os.cpu_count() or 1
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Churn(threading.Thread):
@@ -150,6 +154,12 @@ def environment_without_settings() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def load_runs(c: Container) -> list[RunRow]:
     with c.unit_of_work() as s:
         return [
@@ -201,7 +211,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes, db_url: str) -
         churn = Churn(admin, churn_users, args.churn_per_minute if fleet.jit else 0)
         churn.start()
         print(f"set-up done in {time.perf_counter() - started:.0f} s", flush=True)
-        windows: list[tuple[int, datetime, datetime, int]] = []
+        windows: list[tuple[int, datetime, datetime, int, float]] = []
         stagger = Stagger(c, fleet.batched, EVERY_MINUTES * 60.0)
         try:
             for count in args.workers:
@@ -225,9 +235,10 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes, db_url: str) -
                         raise SystemExit(f"a worker exited (exit {dead[0].returncode}); see logs")
                 end = datetime.now(UTC)
                 churn.on.clear()
+                cpu = sum(cpu_seconds(w.pid) for w in workers)
                 for worker in workers:
                     procs.stop(worker)
-                windows.append((count, start, end, churn.changes - before))
+                windows.append((count, start, end, churn.changes - before, cpu))
                 print(f"  {count} worker(s): {args.minutes:g} min done", flush=True)
         finally:
             churn.done.set()
@@ -237,7 +248,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes, db_url: str) -
                 stagger.join(timeout=30)
         runs = load_runs(c)
         stats = []
-        for count, start, end, changes in windows:
+        for count, start, end, changes, cpu in windows:
             row = phase_stats(
                 runs,
                 stagger.since,
@@ -247,6 +258,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes, db_url: str) -
                 end=end,
                 every=timedelta(minutes=EVERY_MINUTES),
             )
+            row = replace(row, worker_cpu_seconds=cpu)
             stats.append(row)
             print(
                 f"  {count} worker(s): {row.scheduled_runs} scheduled runs"
@@ -279,8 +291,9 @@ def print_table(stats: list[PhaseStats], args: argparse.Namespace) -> None:
         "workers",
         "runs/min",
         "mean run s",
-        "busy %",
-        "capacity runs/min",
+        "slots busy %",
+        "worker CPU %",
+        "CPU s/run",
         "lag p50 s",
         "lag p99 s",
         "lag max s",
@@ -288,7 +301,6 @@ def print_table(stats: list[PhaseStats], args: argparse.Namespace) -> None:
         "missed",
         "jit rounds/min",
         "x runs/min",
-        "x capacity",
     )
     for name in columns:
         table.add_column(name, justify="right")
@@ -299,7 +311,8 @@ def print_table(stats: list[PhaseStats], args: argparse.Namespace) -> None:
             f"{r.runs_per_minute:.1f}",
             f"{r.mean_run_seconds:.2f}",
             f"{100 * r.busy_share:.0f}",
-            f"{r.capacity_per_minute:.0f}",
+            f"{100 * r.worker_cpu_seconds / (60 * r.minutes * CORES):.0f}" if r.minutes else "-",
+            f"{r.cpu_per_run:.2f}",
             f"{r.lag_p50:.1f}",
             f"{r.lag_p99:.1f}",
             f"{r.lag_max:.1f}",
@@ -308,9 +321,6 @@ def print_table(stats: list[PhaseStats], args: argparse.Namespace) -> None:
             f"{r.jit_rounds / r.minutes:.1f}" if r.minutes else "-",
             f"{r.runs_per_minute / base.runs_per_minute:.2f}"
             if base and base.runs_per_minute
-            else "-",
-            f"{r.capacity_per_minute / base.capacity_per_minute:.2f}"
-            if base and base.capacity_per_minute
             else "-",
         )
     Console(width=200).print(table)
@@ -367,7 +377,7 @@ def main() -> None:
             raise
     print_table(stats, args)
     if args.json:
-        print(json.dumps([vars(r) | {"capacity": r.capacity_per_minute} for r in stats]))
+        print(json.dumps([vars(r) for r in stats]))
 
 
 if __name__ == "__main__":

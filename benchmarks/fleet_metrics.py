@@ -46,11 +46,12 @@ class PhaseStats:
     judged: int  # due times whose whole period lay within the phase
     jit_rounds: int
     failed: int  # scheduled runs that did not succeed
+    # CPU time of the worker processes over the phase (measured by the bench, not the runs).
+    worker_cpu_seconds: float = 0.0
 
     @property
-    def capacity_per_minute(self) -> float:
-        """Scheduled runs a minute the workers could do if every slot were busy."""
-        return self.runs_per_minute / self.busy_share if self.busy_share else 0.0
+    def cpu_per_run(self) -> float:
+        return self.worker_cpu_seconds / self.scheduled_runs if self.scheduled_runs else 0.0
 
 
 def percentile(values: Sequence[float], p: float) -> float:

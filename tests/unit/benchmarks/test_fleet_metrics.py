@@ -79,11 +79,11 @@ def test_a_run_left_unfinished_overlaps_the_next() -> None:
     assert overlaps([run(1, 10, seconds=5), run(1, 15)], T0, at(900)) == 0
 
 
-def test_busy_share_and_capacity() -> None:
+def test_busy_share_is_of_the_job_slots() -> None:
     runs = [run(1, 10, seconds=30), run(2, 20, seconds=60)]
     s = stats(runs, {1: at(0), 2: at(0)}, end=600)
     assert s.busy_share == 90 / (600 * 2)
-    assert s.capacity_per_minute == s.runs_per_minute / s.busy_share
+    assert s.mean_run_seconds == 45.0
 
 
 def test_a_failed_run_is_counted() -> None:
