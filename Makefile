@@ -53,8 +53,8 @@ bench-portal: $(STAMP) postgres
 	$(BIN)/python benchmarks/portal_bench.py --users 3000
 
 # 200 batched accounts x 500 users (every 5 min) + 20 jit accounts on PostgreSQL, with 1, 2 and
-# 4 `switchboard worker` processes for 15 min each: about 50 min. FLEET_ARGS scales it down,
-# e.g. FLEET_ARGS="--accounts 20 --users 100 --jit 4 --minutes 5".
+# 4 `switchboard worker` processes for 15 min each: about an hour (11 min of it set-up).
+# FLEET_ARGS scales it down, e.g. FLEET_ARGS="--accounts 20 --users 100 --jit 4 --minutes 6".
 bench-fleet: $(STAMP) postgres
 	$(BIN)/python benchmarks/fleet_bench.py $(FLEET_ARGS)
 
