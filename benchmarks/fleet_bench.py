@@ -214,7 +214,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes, db_url: str) -
         windows: list[tuple[int, datetime, datetime, int, float]] = []
         stagger = Stagger(c, fleet.batched, EVERY_MINUTES * 60.0)
         try:
-            for count in args.workers:
+            for index, count in enumerate(args.workers):
                 workers = [
                     procs.start(
                         f"worker-{count}x-{i + 1}",
@@ -225,7 +225,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes, db_url: str) -
                 ]
                 start, before = datetime.now(UTC), churn.changes
                 churn.on.set()
-                if not stagger.is_alive() and not stagger.since:
+                if index == 0:
                     stagger.start()
                 end_at = time.monotonic() + args.minutes * 60
                 while time.monotonic() < end_at:
