@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal resilience resilience-quick clean
+.PHONY: demo test lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-fleet resilience resilience-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench-quick: $(STAMP) postgres
 
 bench-portal: $(STAMP) postgres
 	$(BIN)/python benchmarks/portal_bench.py --users 3000
+
+# 200 batched accounts x 500 users (every 5 min) + 20 jit accounts on PostgreSQL, with 1, 2 and
+# 4 `switchboard worker` processes for 15 min each: about an hour (11 min of it set-up).
+# FLEET_ARGS scales it down, e.g. FLEET_ARGS="--accounts 20 --users 100 --jit 4 --minutes 6".
+bench-fleet: $(STAMP) postgres
+	$(BIN)/python benchmarks/fleet_bench.py $(FLEET_ARGS)
 
 # Kills, fault storms, replays, races, a killed worker and the deletion guard's scenarios against
 # the emulator, on SQLite and PostgreSQL; prints a table and fails when a target is missed.
