@@ -391,7 +391,7 @@ def stale_after(policy: SyncPolicy, stamp: datetime) -> timedelta:
 
 
 def _age(seconds: int) -> str:
-    if seconds < 3600:
+    if seconds < 7200:
         return f"{max(seconds // 60, 1)} min"
     if seconds < 2 * 86400:
         return f"{seconds // 3600} h"
