@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,71 +32,19 @@ from switchboard.db.models import (
 from switchboard.portal.actors import Actor, Role
 from switchboard.portal.clock_context import now
 from switchboard.sync import subscription_upkeep
-from switchboard.sync.cron import parse_cron
+from switchboard.sync.fleet_health import AccountHealth, NextRun, RunBrief, reasons
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.runs import RunStatus
-from switchboard.sync.schedule import DAILY_DELTA, DEFAULT_LEASE, RunRecord, SyncTimes, due
+from switchboard.sync.schedule import DEFAULT_LEASE, RunRecord, SyncTimes, due
 
-# The newest runs (by number) the schedule looks at: enough for the 20 runs of its history
+# The newest runs (by number) the schedule looks at: room for the 20 runs of its history
 # once dry runs and single-user runs are left out.
-HISTORY_NUMBERS = 50
+HISTORY_NUMBERS = 30
 HISTORY = 20
 # Error messages of the last run shown per account.
 FIRST_ERRORS = 3
 # A completed run: it did its work (a partial one failed for some users only).
 COMPLETED = (RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value)
-# Stale: no completed run for twice the mode's interval plus this margin.
-STALE_MARGIN = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class RunBrief:
-    number: int
-    kind: str
-    trigger: str
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    message: str | None
-    age_seconds: int  # since it finished (or started, while it runs)
-
-
-@dataclass(frozen=True)
-class NextRun:
-    kind: str  # full, delta, or none when nothing is scheduled
-    at: datetime | None  # None: nothing will be due (e.g. terminated)
-    due_now: bool
-    reason: str
-
-
-@dataclass
-class AccountHealth:
-    account_id: int
-    slug: str
-    name: str
-    connected: bool = False
-    mode: str | None = None
-    # The last connection test: None when never tested.
-    test_ok: bool | None = None
-    test_message: str | None = None
-    last_run: RunBrief | None = None
-    last_success: RunBrief | None = None
-    errors: int = 0
-    first_errors: list[str] = field(default_factory=list)
-    held_runs: int = 0
-    oldest_held_number: int | None = None
-    oldest_held_age_seconds: int | None = None
-    # jit accounts only: "ok", "missing", "expiring" (within a day) or "expired"; else None.
-    subscriptions: str | None = None
-    subscriptions_missing: list[str] = field(default_factory=list)
-    subscriptions_expire_at: datetime | None = None
-    next_run: NextRun | None = None
-    writebacks_failing: int = 0
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def needs_attention(self) -> bool:
-        return bool(self.reasons)
 
 
 def fleet(
@@ -146,7 +93,7 @@ def fleet(
     ):
         rows[account_id].writebacks_failing = int(failing)
     for row in rows.values():
-        row.reasons = _reasons(row, registrations.get(row.account_id), stamp)
+        row.reasons = reasons(row, registrations.get(row.account_id), stamp)
     return sorted(rows.values(), key=lambda r: (not r.needs_attention, -len(r.reasons), r.slug))
 
 
@@ -326,12 +273,26 @@ def _schedule(
             .label("top"),
         )
         .where(Account.id.in_(ids))
+        # OFFSET 0 keeps PostgreSQL from folding the subquery into the join, which would
+        # compute each account's newest number once per run instead of once per account.
+        .offset(0)
         .subquery()
     )
     history: dict[int, list[RunRecord]] = defaultdict(list)
     throttled: dict[int, datetime] = {}
-    for r in session.scalars(
-        select(SyncRun)
+    # Columns, not ORM objects: tens of thousands of rows for a large fleet.
+    for r in session.execute(
+        select(
+            SyncRun.account_id,
+            SyncRun.trigger,
+            SyncRun.kind,
+            SyncRun.status,
+            SyncRun.dry_run,
+            SyncRun.started_at,
+            SyncRun.finished_at,
+            SyncRun.heartbeat_at,
+            SyncRun.resume_after,
+        )
         .join(
             top,
             and_(
@@ -375,70 +336,3 @@ def _schedule(
             due_now=decision.is_due,
             reason=decision.reason,
         )
-
-
-def stale_after(policy: SyncPolicy, stamp: datetime) -> timedelta:
-    """How long an account may go without a completed run: twice the interval its mode runs
-    at (batched: its schedule; every mode: the daily safety net), plus a margin."""
-    interval = DAILY_DELTA
-    if policy.mode == "batched" and policy.schedule_minutes:
-        interval = timedelta(minutes=policy.schedule_minutes)
-    elif policy.mode == "batched" and policy.schedule_cron:
-        schedule = parse_cron(policy.schedule_cron)
-        first = schedule.next_after(stamp)
-        interval = min(schedule.next_after(first) - first, DAILY_DELTA)
-    return 2 * interval + STALE_MARGIN
-
-
-def _age(seconds: int) -> str:
-    if seconds < 7200:
-        return f"{max(seconds // 60, 1)} min"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
-
-
-def _reasons(
-    row: AccountHealth, registration: DirectoryRegistration | None, stamp: datetime
-) -> list[str]:
-    """Why the account needs an operator, in words; empty when it does not."""
-    if registration is None:
-        return []  # not connected: nothing of the directory sync to watch
-    reasons: list[str] = []
-    if row.test_ok is False:
-        detail = f": {row.test_message}" if row.test_message else ""
-        reasons.append(f"the last connection test failed{detail}")
-    if row.last_run is not None and row.last_run.status == RunStatus.FAILED.value:
-        reasons.append(f"the last run (#{row.last_run.number}) failed")
-    if row.held_runs:
-        age = _age(row.oldest_held_age_seconds or 0)
-        reasons.append(
-            f"run #{row.oldest_held_number} waits for approval (for {age})"
-            if row.held_runs == 1
-            else f"{row.held_runs} runs wait for approval (the oldest, #{row.oldest_held_number},"
-            f" for {age})"
-        )
-    limit = stale_after(_policy(registration), stamp)
-    if row.last_success is not None:
-        if row.last_success.age_seconds > limit.total_seconds():
-            reasons.append(
-                f"stale: no completed run for {_age(row.last_success.age_seconds)}"
-                f" (its mode expects one within {_age(int(limit.total_seconds()))})"
-            )
-    elif stamp - registration.created_at > limit:
-        connected = int((stamp - registration.created_at).total_seconds())
-        reasons.append(f"stale: no completed run since it was connected {_age(connected)} ago")
-    if row.subscriptions == "missing":
-        reasons.append(
-            f"just-in-time subscriptions missing ({', '.join(row.subscriptions_missing)}):"
-            " changes are only picked up by the daily safety net"
-        )
-    elif row.subscriptions == "expired":
-        reasons.append(
-            "just-in-time subscriptions expired: changes are only picked up by the daily safety net"
-        )
-    elif row.subscriptions == "expiring":
-        reasons.append("just-in-time subscriptions expire within 24 hours and were not renewed")
-    if row.writebacks_failing:
-        reasons.append(f"{row.writebacks_failing} write-back(s) to Entra ID failed")
-    return reasons

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from switchboard.sync import fleet_status
+from switchboard.sync import fleet_health, fleet_status
 from switchboard.web.deps import DB, Caller, container
 
 router = APIRouter(tags=["directory sync"])
@@ -24,7 +24,7 @@ class RunBriefOut(BaseModel):
     message: str | None
 
     @classmethod
-    def of(cls, r: fleet_status.RunBrief | None) -> RunBriefOut | None:
+    def of(cls, r: fleet_health.RunBrief | None) -> RunBriefOut | None:
         if r is None:
             return None
         return cls(
@@ -91,7 +91,7 @@ class AccountSyncStatusOut(BaseModel):
     reasons: list[str] = Field(description="why it needs attention, in words")
 
     @classmethod
-    def of(cls, h: fleet_status.AccountHealth) -> AccountSyncStatusOut:
+    def of(cls, h: fleet_health.AccountHealth) -> AccountSyncStatusOut:
         return cls(
             account=h.slug,
             name=h.name,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account
 from switchboard.portal.actors import Actor
-from switchboard.sync import fleet_status
+from switchboard.sync import fleet_health, fleet_status
 from switchboard.web.deps import container
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer
@@ -25,7 +25,7 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 def health(
     request: Request, session: Session, actor: Actor, account: Account | None = None
-) -> list[fleet_status.AccountHealth]:
+) -> list[fleet_health.AccountHealth]:
     """The fleet's rows (or ``account``'s one row), as the scheduler of this process sees them."""
     lease = timedelta(seconds=container(request).settings.run_lease_seconds)
     return fleet_status.fleet(session, actor, lease=lease, only=account)
