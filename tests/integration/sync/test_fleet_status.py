@@ -15,7 +15,7 @@ from switchboard.clock import FixedClock
 from switchboard.db.models import DirectorySubscription
 from switchboard.portal.accounts import get_account
 from switchboard.portal.actors import Role
-from switchboard.sync import fleet_status
+from switchboard.sync import fleet_health, fleet_status
 from tests import factories
 from tests.integration import fleet_seed
 
@@ -24,7 +24,7 @@ OP = factories.OPERATOR
 
 def rows(
     container: Container, role: Role = Role.PROVIDER_ADMIN, slug: str | None = None
-) -> tuple[dict[str, fleet_status.AccountHealth], list[str]]:
+) -> tuple[dict[str, fleet_health.AccountHealth], list[str]]:
     """The fleet as ``role`` (of account ``slug``) sees it: rows by slug, and their order."""
     with container.unit_of_work() as s:
         account = get_account(s, OP, slug) if slug else None
