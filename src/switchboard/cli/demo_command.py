@@ -149,7 +149,7 @@ def _sync_and_serve(
         print_summary(summary, False, account=sample_account.SLUG)
         if summary.counts.get("error"):
             console.print(
-                f"why each error: {_cli_name()} directory run acme {summary.run_id} --errors"
+                f"why each error: {_cli_name()} directory run acme {summary.number} --errors"
             )
         console.print(
             f"portal users: {counts['total']}, of which {counts['from_directory']} from Entra ID"

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from switchboard.bootstrap import Container
 from switchboard.cli.common import (
@@ -232,29 +233,35 @@ def directory_settings(
         started = rescope.after_settings_change(
             c, InlineJobRunner(), actor, account, account_id, current, changed, trigger="manual"
         )
-        status = _run_status(c, started.run_id) if started and started.run_id else None
+        status = (
+            _run_status(c, account_id, started.run_number)
+            if started and started.run_number
+            else None
+        )
     if as_json:
         body = SettingsOut(
             **out.model_dump(),
-            reconcile_run_id=started.run_id if started else None,
+            reconcile_run_number=started.run_number if started else None,
             reconcile_note=started.note if started else None,
         )
         sys.stdout.write(json.dumps(dumps(body), indent=2) + "\n")
         return
     if started is not None:
         what = ", ".join(started.fields)
-        if started.run_id is None:
+        if started.run_number is None:
             console.print(f"\n{what} changed: {started.note}")
         else:
             console.print(
-                f"\n{what} changed: full reconcile run {started.run_id} {status};"
-                f" details: switchboard directory run {account} {started.run_id}"
+                f"\n{what} changed: full reconcile run #{started.run_number} {status};"
+                f" details: switchboard directory run {account} {started.run_number}"
             )
 
 
-def _run_status(c: Container, run_id: int) -> str:
+def _run_status(c: Container, account_id: int, number: int) -> str:
     with c.unit_of_work() as s:
-        run = s.get(SyncRun, run_id)
+        run = s.scalar(
+            select(SyncRun).where(SyncRun.account_id == account_id, SyncRun.number == number)
+        )
         if run is None:
             return "not found"
         return run.status + (

@@ -23,7 +23,7 @@ ITEM_COLUMNS = ["action", "state", "username", "fields", "error_code", "message"
 
 def summary_dict(s: RunSummary) -> dict[str, Any]:
     return {
-        "run_id": s.run_id,
+        "number": s.number,
         "kind": s.kind,
         "trigger": s.trigger,
         "status": s.status,
@@ -58,7 +58,7 @@ def print_summary(s: RunSummary, as_json: bool, account: str = "ACCOUNT") -> Non
     if as_json:
         sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
         return
-    title = f"Run {s.run_id}: {s.kind} ({s.trigger}) — {s.status}" + (
+    title = f"Run #{s.number}: {s.kind} ({s.trigger}) — {s.status}" + (
         " — dry run" if s.dry_run else ""
     )
     # As wide as its title: two narrow columns would otherwise wrap it over several lines.
@@ -89,4 +89,4 @@ def print_summary(s: RunSummary, as_json: bool, account: str = "ACCOUNT") -> Non
             "Plan",
         )
     if s.status != "failed":
-        console.print(f"details: switchboard directory run {account} {s.run_id}")
+        console.print(f"details: switchboard directory run {account} {s.number}")

@@ -26,7 +26,9 @@ from switchboard.portal.errors import PortalError
 from switchboard.sync import runs, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 
-RUN_COLUMNS = ["id", "trigger", "kind", "status", "counts", "started_at", "message"]
+# Runs are named by their number within the account; the internal id is never printed.
+RunNumber = Annotated[int, typer.Argument(help="the run's number in the account (1, 2, ...)")]
+RUN_COLUMNS = ["number", "trigger", "kind", "status", "counts", "started_at", "message"]
 
 
 def _run(account: str, as_json: bool, call: Any) -> None:
@@ -120,7 +122,7 @@ def directory_runs(
         found, _total = runs.list_runs(s, actor, acct, limit=limit)
         rows: list[dict[str, Any]] = [
             {
-                "id": r.id,
+                "number": r.number,
                 "trigger": r.trigger,
                 "kind": r.kind,
                 "status": r.status,
@@ -145,7 +147,7 @@ def directory_runs(
 @directory.command("run")
 def directory_run(
     account: str,
-    run_id: int,
+    number: RunNumber,
     errors_only: Annotated[bool, typer.Option("--errors", help="Only failed items")] = False,
     as_json: bool = JsonOption,
 ) -> None:
@@ -153,7 +155,7 @@ def directory_run(
     with unit_of_work() as s:
         actor = cli_actor()
         acct = get_account(s, actor, account)
-        run = runs.get_run(s, actor, acct, run_id)
+        run = runs.get_run(s, actor, acct, number)
         items = runs.items(s, run, state="failed" if errors_only else None)
         rows = [
             {
@@ -167,20 +169,20 @@ def directory_run(
             }
             for i in items
         ]
-        title = f"Run {run.id}: {run.kind} — {run.status}"
+        title = f"Run #{run.number}: {run.kind} — {run.status}"
     emit(rows, as_json, ITEM_COLUMNS, title)
 
 
 @directory.command("approve")
-def directory_approve(account: str, run_id: int, as_json: bool = JsonOption) -> None:
+def directory_approve(account: str, number: RunNumber, as_json: bool = JsonOption) -> None:
     """Carry out the deletions a guard held back in this run."""
-    _run(account, as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=True))
+    _run(account, as_json, lambda e: e.resolve_held(cli_actor(), account, number, approve=True))
 
 
 @directory.command("reject")
-def directory_reject(account: str, run_id: int, as_json: bool = JsonOption) -> None:
+def directory_reject(account: str, number: RunNumber, as_json: bool = JsonOption) -> None:
     """Drop the deletions a guard held back in this run; the users stay."""
-    _run(account, as_json, lambda e: e.resolve_held(cli_actor(), account, run_id, approve=False))
+    _run(account, as_json, lambda e: e.resolve_held(cli_actor(), account, number, approve=False))
 
 
 @directory.command("writebacks")

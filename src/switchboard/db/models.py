@@ -32,6 +32,7 @@ NAMING = {
 
 # The rows the run lease covers (see SyncRun): written the same on SQLite and PostgreSQL.
 RUNNING_LEASE = "status = 'running' AND NOT dry_run"
+HELD = "status = 'held'"
 
 
 class Base(DeclarativeBase):
@@ -287,6 +288,13 @@ class SyncRun(Base):
             postgresql_where=text(RUNNING_LEASE),
         ),
         Index("uq_sync_runs_account_number", "account_id", "number", unique=True),
+        # Held runs are few: the fleet view finds them without reading every run.
+        Index(
+            "ix_sync_runs_held",
+            "account_id",
+            sqlite_where=text(HELD),
+            postgresql_where=text(HELD),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -73,10 +73,11 @@ class RegistrationOut(BaseModel):
 class SettingsOut(RegistrationOut):
     """The registration after a settings change, with the full reconcile it started."""
 
-    reconcile_run_id: int | None = Field(
+    reconcile_run_number: int | None = Field(
         default=None,
-        description="The full reconcile started because the synced groups, whole tenant or"
-        " mapping changed (it runs in the background; follow it under runs)",
+        description="The number of the full reconcile started because the synced groups,"
+        " whole tenant or mapping changed (it runs in the background; follow it under"
+        " runs/{number})",
     )
     reconcile_note: str | None = Field(
         default=None, description="Why that reconcile did not start at once, if it did not"

@@ -45,6 +45,11 @@ class PreparedRun:
     def run_id(self) -> int:
         return self.run.id
 
+    @property
+    def number(self) -> int:
+        """The run's number within its account: what people name it by."""
+        return self.run.number
+
 
 class SyncEngine:
     def __init__(
@@ -148,12 +153,12 @@ class SyncEngine:
             actor, slug, kind=RunKind.SINGLE, trigger=trigger, key=key, provision=provision
         ).execute()
 
-    def resolve_held(self, actor: Actor, slug: str, run_id: int, *, approve: bool) -> RunSummary:
+    def resolve_held(self, actor: Actor, slug: str, number: int, *, approve: bool) -> RunSummary:
         """Carry out (approve) or drop (reject) the deletions and creates a guard held back;
         approving re-checks each against the directory first (see ``held``)."""
         from switchboard.sync import held
 
-        return held.resolve(self.services, self.directory_for, actor, slug, run_id, approve=approve)
+        return held.resolve(self.services, self.directory_for, actor, slug, number, approve=approve)
 
     # --- run phases ----------------------------------------------------------------------------
 

@@ -31,9 +31,9 @@ APPROVED = "approved"
 
 
 def waiting_run(session: Session, account_id: int, run_id: int) -> int | None:
-    """The oldest other run of the account that waits for approval."""
+    """The number of the oldest other run of the account that waits for approval."""
     return session.scalar(
-        select(SyncRun.id)
+        select(SyncRun.number)
         .where(
             SyncRun.account_id == account_id,
             SyncRun.status == RunStatus.HELD,
@@ -74,9 +74,9 @@ def hold_for_account(
     waiting = waiting_run(session, account_id, run_id)
     if waiting is not None:
         the_plan.hold_reason = (
-            f"run {waiting} waits for approval; no run deletes in this account meanwhile, so"
+            f"run #{waiting} waits for approval; no run deletes in this account meanwhile, so"
             f" this run's {deletions} deletion(s) wait too: approve or reject them once run"
-            f" {waiting} is decided"
+            f" #{waiting} is decided"
         )
         return
     earlier = deleted_within_window(session, account_id, run_id)

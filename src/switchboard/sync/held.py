@@ -73,12 +73,12 @@ def _pending(session: Session, run: SyncRun) -> list[SyncRunItem]:
     )
 
 
-def _held_run(session: Session, actor: Actor, slug: str, run_id: int) -> SyncRun:
+def _held_run(session: Session, actor: Actor, slug: str, number: int) -> SyncRun:
     account = get_account(session, actor, slug, write=True)
-    run = runs.get_run(session, actor, account, run_id)
+    run = runs.get_run(session, actor, account, number)
     if run.status != RunStatus.HELD:
         raise Conflict(
-            f"run {run_id} is {run.status}; only a held run can be approved or rejected",
+            f"run #{number} is {run.status}; only a held run can be approved or rejected",
             code="run_not_held",
         )
     return run
@@ -104,14 +104,16 @@ def resolve(
     directory_for: DirectoryFactory,
     actor: Actor,
     slug: str,
-    run_id: int,
+    number: int,
     *,
     approve: bool,
 ) -> RunSummary:
+    """Approve or reject the held run ``number`` of the account (its number, not its id)."""
     if not approve:
-        return _reject(services, actor, slug, run_id)
+        return _reject(services, actor, slug, number)
     with services.unit_of_work() as session:
-        run = _held_run(session, actor, slug, run_id)
+        run = _held_run(session, actor, slug, number)
+        run_id = run.id
         registration = queries.registration(session, run.account_id)
         if registration is None:
             raise Conflict(
@@ -145,7 +147,7 @@ def resolve(
             ) from exc
         # Decided meanwhile by someone else? Two approvals at once: the second waits here.
         session.execute(select(SyncRun.id).where(SyncRun.id == run_id).with_for_update())
-        run = _held_run(session, actor, slug, run_id)
+        run = _held_run(session, actor, slug, number)
         return _approve(session, actor, ctx, run, fresh)
 
 
@@ -228,9 +230,9 @@ def _not_carried_out(item: SyncRunItem, fresh: _Fresh) -> None:
         item.message = "already a portal user or offered; nothing to create"
 
 
-def _reject(services: SyncServices, actor: Actor, slug: str, run_id: int) -> RunSummary:
+def _reject(services: SyncServices, actor: Actor, slug: str, number: int) -> RunSummary:
     with services.unit_of_work() as session:
-        run = _held_run(session, actor, slug, run_id)
+        run = _held_run(session, actor, slug, number)
         pending = _pending(session, run)
         for item in pending:
             item.state = "rejected"
@@ -281,7 +283,7 @@ def _close(
         f"sync.deletions_{verdict}",
         account_id=run.account_id,
         object_type="sync_run",
-        object_id=run.id,
+        object_id=run.number,
         fields=[f"count={len(pending)}", *([f"kept={kept}"] if approved else [])],
     )
-    return RunSummary(run.id, run.kind, run.trigger, status, False, counts, message)
+    return RunSummary(run.id, run.number, run.kind, run.trigger, status, False, counts, message)

@@ -89,7 +89,7 @@ def claim(session: Session, account_id: int, slug: str, *, lease: timedelta, dry
 def busy(run: SyncRun, slug: str) -> Conflict:
     kind = KIND_NAMES.get(run.kind, run.kind)
     return Conflict(
-        f"run {run.id} ({kind}, {run.trigger}, started {_clock(run.started_at)}) is still in"
+        f"run #{run.number} ({kind}, {run.trigger}, started {_clock(run.started_at)}) is still in"
         f" progress for '{slug}'; wait for it to finish, then start again",
         code="run_in_progress",
     )

@@ -23,7 +23,7 @@ LEFT = "out_of_scope"
 class Offer:
     directory_id: str
     username: str | None
-    run_id: int
+    run_number: int  # the account's number of the run that offered the user
     seen_at: datetime
 
 
@@ -46,7 +46,7 @@ def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]
         select(
             SyncRunItem.directory_id,
             SyncRunItem.username,
-            SyncRun.id,
+            SyncRun.number,
             SyncRun.started_at,
             SyncRunItem.error_code,
         )
@@ -60,13 +60,13 @@ def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]
         .order_by(SyncRun.id, SyncRunItem.id)
     )
     latest: dict[str, Offer] = {}
-    for directory_id, username, run_id, started_at, code in rows:
+    for directory_id, username, number, started_at, code in rows:
         if not directory_id:
             continue
         if code == LEFT:  # a later run found the user outside the synced groups
             latest.pop(directory_id, None)
         else:
-            latest[directory_id] = Offer(directory_id, username, run_id, started_at)
+            latest[directory_id] = Offer(directory_id, username, number, started_at)
     held = set(
         session.scalars(
             select(User.directory_id).where(

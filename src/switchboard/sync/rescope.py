@@ -28,7 +28,7 @@ class Rescoped:
     """What became of the reconcile a settings change asked for."""
 
     fields: list[str]
-    run_id: int | None = None
+    run_number: int | None = None  # the account's number of that run
     # Why no run started now (then the scheduler starts it on its next tick).
     note: str | None = None
 
@@ -70,4 +70,4 @@ def after_settings_change(
         )
     prepared.run.note(f"sync settings changed ({', '.join(fields)}): full reconcile")
     runner.submit(f"reconcile:{slug}", prepared.execute)
-    return Rescoped(fields, run_id=prepared.run_id)
+    return Rescoped(fields, run_number=prepared.number)

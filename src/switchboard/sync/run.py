@@ -29,7 +29,9 @@ from switchboard.sync.runs import ItemRecord, RunKind, RunStatus, Trigger
 
 @dataclass
 class RunSummary:
+    # ``run_id`` is internal (logs, the process); people name a run by its account's ``number``.
     run_id: int
+    number: int
     kind: str
     trigger: str
     status: str
@@ -228,5 +230,13 @@ class Run:
         planned: Sequence[PlanItem] = (),
     ) -> RunSummary:
         return RunSummary(
-            self.id, self.kind, self.trigger, status, self.dry_run, counts, message, list(planned)
+            self.id,
+            self.number,
+            self.kind,
+            self.trigger,
+            status,
+            self.dry_run,
+            counts,
+            message,
+            list(planned),
         )

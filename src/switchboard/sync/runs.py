@@ -139,17 +139,20 @@ def list_runs(
     actor.require_read(account.id)
     query = select(SyncRun).where(SyncRun.account_id == account.id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    runs = session.scalars(query.order_by(SyncRun.id.desc()).limit(limit).offset(offset))
+    runs = session.scalars(query.order_by(SyncRun.number.desc()).limit(limit).offset(offset))
     return list(runs), total
 
 
-def get_run(session: Session, actor: Actor, account: Account, run_id: int) -> SyncRun:
+def get_run(session: Session, actor: Actor, account: Account, number: int) -> SyncRun:
+    """The account's run ``number`` (its own count, 1, 2, ...). Runs are addressed by it
+    everywhere people see them; the table's id stays internal, so no account learns how many
+    runs the others have."""
     actor.require_read(account.id)
     run = session.scalar(
-        select(SyncRun).where(SyncRun.account_id == account.id, SyncRun.id == run_id)
+        select(SyncRun).where(SyncRun.account_id == account.id, SyncRun.number == number)
     )
     if run is None:
-        raise NotFound(f"run {run_id} not found in account '{account.slug}'", code="run_not_found")
+        raise NotFound(f"run #{number} not found in account '{account.slug}'", code="run_not_found")
     return run
 
 

@@ -16,6 +16,7 @@ from switchboard.web.api import (
     locations,
     media,
     numbers,
+    sync_status,
     tokens,
     users,
 )
@@ -50,6 +51,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         media,
         directory,
         directory_sync,
+        sync_status,
     ):
         api.include_router(module.router)
     app.include_router(api)

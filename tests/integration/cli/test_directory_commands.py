@@ -272,7 +272,7 @@ def test_settings_switch_between_groups_and_all_users(run: Run) -> None:
     body = json.loads(out)
     assert body["settings"]["all_users"] is True and body["settings"]["groups"] == []
     # Never synced yet: the first reconcile uses the new settings, none starts now.
-    assert body["reconcile_run_id"] is None
+    assert body["reconcile_run_number"] is None
     code, out, err = run("directory", "settings", "acme", "--groups", GROUPS, "--json")
     assert code == 0, err
     settings = json.loads(out)["settings"]

@@ -89,3 +89,52 @@ def test_runs_are_numbered_per_account_in_the_order_they_started(blank_engine: E
     )
     with pytest.raises(IntegrityError), blank_engine.begin() as conn:
         conn.execute(duplicate, {"account": acme, "at": START})
+
+
+def test_audit_entries_of_runs_name_the_accounts_run_number(blank_engine: Engine) -> None:
+    upgrade(blank_engine, "0010")
+    with Session(blank_engine) as session:
+        acme = factories.account(session, "acme").id
+        globex = factories.account(session, "globex").id
+        session.commit()
+    insert = text(
+        "insert into sync_runs (account_id, number, trigger, kind, status, dry_run, counts,"
+        " started_at) values (:account, :number, 'schedule', 'full', 'succeeded', false, '{}',"
+        " :at)"
+    )
+    audit = text(
+        "insert into audit_events (account_id, actor, action, object_type, object_id, fields,"
+        " created_at) values (:account, 'ops', :action, :type, :object, '[]', :at)"
+    )
+    with blank_engine.begin() as conn:
+        for account, number in ((acme, 1), (globex, 1), (globex, 2), (acme, 2)):
+            conn.execute(insert, {"account": account, "number": number, "at": START})
+        ids = {
+            (account, number): run_id
+            for run_id, account, number in conn.execute(
+                text("select id, account_id, number from sync_runs")
+            )
+        }
+        entries = [
+            (acme, "sync.deletions_approved", "sync_run", str(ids[(acme, 2)])),
+            (globex, "sync.deletions_rejected", "sync_run", str(ids[(globex, 2)])),
+            (acme, "sync.deletions_approved", "sync_run", "999"),  # a run since pruned
+            (acme, "user.created", "user", str(ids[(acme, 2)])),  # not a run
+        ]
+        for account, action, kind, object_id in entries:
+            conn.execute(
+                audit,
+                {
+                    "account": account,
+                    "action": action,
+                    "type": kind,
+                    "object": object_id,
+                    "at": START,
+                },
+            )
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        found = conn.execute(
+            text("select object_id from audit_events where actor = 'ops' order by id")
+        ).scalars()
+        assert list(found) == ["2", "2", "999", str(ids[(acme, 2)])]

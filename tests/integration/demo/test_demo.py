@@ -88,7 +88,7 @@ def test_demo_syncs_the_sample_tenant_and_runs_again(
         assert {name for _, name in synced} == {"HQ", "Branch"}
 
     second = demo_json(run, port)
-    assert second["run_id"] > first["run_id"]
+    assert second["number"] > first["number"]
     assert second["status"] in ("succeeded", "partial")
     assert second["counts"].get("create", 0) == 0
     assert second["counts"].get("skip") == created

@@ -195,13 +195,12 @@ def test_cli_reconcile_and_runs(connected: Connected, tmp_path: Path) -> None:
     assert summary["counts"].get("create", 0) > 0
     shown = runner.invoke(cli, ["directory", "reconcile", "acme"], env=env)  # progress bar
     assert shown.exit_code == 0, shown.output
-    assert f"details: switchboard directory run acme {summary['run_id'] + 1}" in shown.stdout
+    # Runs are named by the account's own numbers: the dry run was #1, this one #2.
+    assert "run_id" not in summary and summary["number"] == 2
+    assert f"details: switchboard directory run acme {summary['number'] + 1}" in shown.stdout
     listed = runner.invoke(cli, ["directory", "runs", "acme", "--json"], env=env)
-    assert [r["id"] for r in json.loads(listed.stdout)][:3] == [
-        summary["run_id"] + 1,
-        summary["run_id"],
-        summary["run_id"] - 1,
-    ]
+    assert [r["number"] for r in json.loads(listed.stdout)] == [3, 2, 1]
+    assert all("id" not in r for r in json.loads(listed.stdout))
     with connected.container.unit_of_work() as s:
         assert get_account(s, OP, "acme").status == "active"
 

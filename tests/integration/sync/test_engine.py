@@ -151,7 +151,7 @@ def test_bad_directory_users_become_run_items_and_everyone_else_syncs(world: Wor
     assert set(portal_users(world)) == {"good1", "good2"}
     with world.container.unit_of_work() as s:
         acct = get_account(s, OP, "acme")
-        run = runs.get_run(s, OP, acct, summary.run_id)
+        run = runs.get_run(s, OP, acct, summary.number)
         errors = {
             i.directory_id: (i.error_code, i.message)
             for i in runs.items(s, run)
@@ -171,7 +171,7 @@ def test_a_upn_the_portal_cannot_hold_is_a_per_user_error(world: World) -> None:
     summary = world.engine.reconcile(OP, "acme")
     assert summary.counts == {"create": 1, "error": 1}
     with world.container.unit_of_work() as s:
-        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.run_id)
+        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.number)
         [error] = runs.items(s, run, action="error")
     assert error.error_code == "invalid_attribute"
     assert "254 characters" in (error.message or "")
@@ -205,7 +205,7 @@ def test_apply_failure_of_one_user_does_not_stop_the_rest(world: World) -> None:
     assert summary.counts == {"create": 4, "failed": 2}
     assert len(set(portal_users(world)) & {"a", "b", "c", "d"}) == 2
     with world.container.unit_of_work() as s:
-        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.run_id)
+        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.number)
         failed = [i for i in runs.items(s, run) if i.state == "failed"]
     assert {i.error_code for i in failed} == {"extensions_exhausted"}
 
@@ -222,11 +222,11 @@ def test_deletion_guard_holds_then_approve_or_reject(world: World) -> None:
     assert held.status == "held"
     assert held.counts["pending"] == 7
     assert len(portal_users(world)) == 10
-    rejected = world.engine.resolve_held(OP, "acme", held.run_id, approve=False)
+    rejected = world.engine.resolve_held(OP, "acme", held.number, approve=False)
     assert rejected.status == "succeeded"
     assert len(portal_users(world)) == 10
     held = world.engine.reconcile(OP, "acme")
-    approved = world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.status == "succeeded"
     assert len(portal_users(world)) == 3
 

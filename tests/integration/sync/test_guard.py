@@ -24,9 +24,9 @@ def synced(w: World) -> set[str]:
         return {d for d in s.scalars(select(User.directory_id)) if d}
 
 
-def items(w: World, run_id: int) -> list[SyncRunItem]:
+def items(w: World, number: int) -> list[SyncRunItem]:
     with w.container.unit_of_work() as s:
-        run = runs.get_run(s, OP, get_account(s, OP, "acme"), run_id)
+        run = runs.get_run(s, OP, get_account(s, OP, "acme"), number)
         found = runs.items(s, run)
         s.expunge_all()
         return found
@@ -50,13 +50,13 @@ def test_approve_keeps_users_back_in_scope_and_deletes_the_rest(world: World) ->
     # Before the admin decides, five of the eight are added back to the group.
     for uid in ids[:5]:
         world.directory.add_member(SALES, uid)
-    approved = world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.status == "succeeded"
     assert synced(world) == set(ids[:5]) | set(ids[8:])
     assert approved.counts["delete"] == 3
     assert approved.counts["back_in_scope"] == 5
     assert "pending" not in approved.counts
-    by_user = {i.directory_id: i for i in items(world, held.run_id) if i.action == "delete"}
+    by_user = {i.directory_id: i for i in items(world, held.number) if i.action == "delete"}
     assert {by_user[u].state for u in ids[:5]} == {"skipped"}
     assert {by_user[u].message for u in ids[:5]} == {"back in scope in Entra ID; kept"}
     assert {by_user[u].state for u in ids[5:8]} == {"applied"}
@@ -71,7 +71,7 @@ def test_approve_deletes_users_gone_from_the_directory_since(world: World) -> No
     held = world.engine.reconcile(OP, "acme")
     world.directory.hard_delete(ids[0])
     world.directory.add_member(SALES, ids[1])
-    world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert synced(world) == {ids[1], *ids[8:]}
 
 
@@ -93,7 +93,7 @@ def test_while_a_run_is_held_delta_rounds_delete_nobody(world: World) -> None:
         assert summary.kind == "delta"
         assert summary.status == "held"
         assert summary.counts["pending"] == 3
-        assert f"run {held.run_id} waits for approval" in (summary.message or "")
+        assert f"run #{held.number} waits for approval" in (summary.message or "")
     # Everything else of those rounds was carried out: a newcomer of the (wrong) scope came in.
     world.directory.add_user("new1", givenName="New")
     world.directory.add_member(OTHER, "new1")
@@ -103,7 +103,7 @@ def test_while_a_run_is_held_delta_rounds_delete_nobody(world: World) -> None:
     # The scope is put right; the admin rejects the held runs and nobody was deleted.
     world.set_policy(groups=[SALES])
     for summary in [held, *rounds]:
-        world.engine.resolve_held(OP, "acme", summary.run_id, approve=False)
+        world.engine.resolve_held(OP, "acme", summary.number, approve=False)
     assert set(ids) <= synced(world)
 
 
@@ -116,10 +116,10 @@ def test_held_deltas_approved_later_are_checked_against_the_directory(world: Wor
     round_ = world.engine.delta(OP, "acme")
     assert round_.status == "held"
     world.set_policy(groups=[SALES])
-    approved = world.engine.resolve_held(OP, "acme", round_.run_id, approve=True)
+    approved = world.engine.resolve_held(OP, "acme", round_.number, approve=True)
     assert approved.counts.get("back_in_scope") == 1
     assert ids[0] in synced(world)
-    world.engine.resolve_held(OP, "acme", held.run_id, approve=False)
+    world.engine.resolve_held(OP, "acme", held.number, approve=False)
 
 
 def test_deletions_are_counted_over_a_sliding_day(world: World, clock: FixedClock) -> None:
@@ -139,7 +139,7 @@ def test_deletions_are_counted_over_a_sliding_day(world: World, clock: FixedCloc
     assert second.status == "held"
     assert "8 of 50 synced users within a day" in (second.message or "")
     assert len(synced(world)) == 46
-    world.engine.resolve_held(OP, "acme", second.run_id, approve=False)
+    world.engine.resolve_held(OP, "acme", second.number, approve=False)
     # A day after the first round, its deletions have left the window.
     clock.advance(timedelta(hours=23, minutes=1))
     for uid in ids[8:11]:
@@ -156,7 +156,7 @@ def test_approved_deletions_do_not_fill_the_window(world: World) -> None:
         world.directory.remove_member(SALES, uid)
     held = world.engine.delta(OP, "acme")
     assert held.status == "held"
-    world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert len(synced(world)) == 40
     world.directory.remove_member(SALES, ids[10])
     after = world.engine.delta(OP, "acme")
@@ -178,12 +178,12 @@ def test_mass_creation_on_a_synced_account_is_held(world: World) -> None:
     # Before approval, half of them leave the group again: only the rest is created.
     for uid in wrong[:20]:
         world.directory.remove_member(OTHER, uid)
-    approved = world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.status == "succeeded"
     assert synced(world) - {f"u{i:03d}" for i in range(30)} == set(wrong[20:])
     assert approved.counts["create"] == 20
     assert approved.counts["not_created"] == 20
-    left = [i for i in items(world, held.run_id) if i.directory_id in wrong[:20]]
+    left = [i for i in items(world, held.number) if i.directory_id in wrong[:20]]
     assert {i.message for i in left} == {"no longer in a synced group in Entra ID; not created"}
 
 
@@ -193,10 +193,10 @@ def test_rejected_creates_are_not_made(world: World) -> None:
     populate(world, 40, group=OTHER, prefix="w")
     world.set_policy(groups=[SALES, OTHER])
     held = world.engine.reconcile(OP, "acme")
-    rejected = world.engine.resolve_held(OP, "acme", held.run_id, approve=False)
+    rejected = world.engine.resolve_held(OP, "acme", held.number, approve=False)
     assert rejected.status == "succeeded"
     assert len(synced(world)) == 30
-    assert {i.state for i in items(world, held.run_id) if i.action == "create"} == {"rejected"}
+    assert {i.state for i in items(world, held.number) if i.action == "create"} == {"rejected"}
 
 
 def test_a_few_new_users_are_not_held(world: World) -> None:
@@ -217,15 +217,15 @@ def test_approval_waits_for_a_run_in_progress(world: World) -> None:
     assert held.status == "held"
     with world.container.unit_of_work() as s:
         account = get_account(s, OP, "acme")
-        busy = runs.start(s, account, trigger="schedule", kind="delta", dry_run=False).id
+        busy = runs.start(s, account, trigger="schedule", kind="delta", dry_run=False).number
     with pytest.raises(Conflict) as refused:
-        world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+        world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert refused.value.code == "run_in_progress"
-    assert f"run {busy} (delta round" in refused.value.message
+    assert f"run #{busy} (delta round" in refused.value.message
     assert refused.value.message.endswith("wait for it to finish, then approve again")
     assert len(synced(world)) == 20
     with world.container.unit_of_work() as s:
         runs.finish(s, busy, status="succeeded", counts={})
-    approved = world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.counts["delete"] == 8
     assert len(synced(world)) == 12

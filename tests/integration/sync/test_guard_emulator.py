@@ -22,7 +22,7 @@ from switchboard.emulator.server import RunningEmulator, running
 from switchboard.emulator.state import SeedOptions
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.accounts import get_account
-from switchboard.sync import rescope
+from switchboard.sync import rescope, runs
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
@@ -80,9 +80,9 @@ class Tenant:
             self.container, InlineJobRunner(), OP, "acme", account_id, before, after, trigger="api"
         )
 
-    def run(self, run_id: int) -> SyncRun:
+    def run(self, number: int) -> SyncRun:
         with self.container.unit_of_work() as s:
-            found = s.get(SyncRun, run_id)
+            found = runs.get_run(s, OP, get_account(s, OP, "acme"), number)
             assert found is not None
             s.expunge(found)
             return found
@@ -154,7 +154,7 @@ def test_350_back_in_scope_before_approval_are_all_kept(tenant: Tenant) -> None:
     assert held.status == "held"
     assert held.counts["pending"] == 350
     tenant.call(lambda: [d.add_member(tenant.staff, uid) for uid in leavers])
-    approved = tenant.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = tenant.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.status == "succeeded"
     assert approved.counts["back_in_scope"] == 350
     assert "delete" not in approved.counts
@@ -171,7 +171,7 @@ def test_approval_deletes_only_who_is_still_out_of_scope(tenant: Tenant) -> None
     back, gone = leavers[:60], leavers[60:70]
     tenant.call(lambda: [d.add_member(tenant.staff, uid) for uid in back])
     tenant.call(lambda: [d.delete_user(uid) for uid in gone])
-    approved = tenant.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = tenant.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.counts["delete"] == 40
     assert approved.counts["back_in_scope"] == 60
     assert tenant.synced() == set(tenant.staff_ids) - set(leavers[60:])
@@ -180,8 +180,8 @@ def test_approval_deletes_only_who_is_still_out_of_scope(tenant: Tenant) -> None
 def test_wrong_scope_held_then_delta_rounds_delete_nobody(tenant: Tenant) -> None:
     tenant.engine.reconcile(OP, "acme")
     started = tenant.change_settings({"groups": [tenant.wrong]})
-    assert started is not None and started.run_id is not None
-    held = tenant.run(started.run_id)
+    assert started is not None and started.run_number is not None
+    held = tenant.run(started.run_number)
     # The wrong scope would delete every staff member and create the wrong group at once.
     assert held.status == "held", held.message
     assert "would delete 400 of 400" in (held.message or "")
@@ -195,24 +195,24 @@ def test_wrong_scope_held_then_delta_rounds_delete_nobody(tenant: Tenant) -> Non
         summary = tenant.engine.delta(OP, "acme")
         assert summary.kind == "delta", summary.message
         assert summary.status == "held"
-        assert f"run {held.id} waits for approval" in (summary.message or "")
+        assert f"run #{held.number} waits for approval" in (summary.message or "")
     assert tenant.synced() == set(tenant.staff_ids)
     # Restoring the groups is reconciled at once: nothing missing, nothing extra.
     restored = tenant.change_settings({"groups": [tenant.staff]})
-    assert restored is not None and restored.run_id is not None
-    assert tenant.run(restored.run_id).status == "succeeded"
+    assert restored is not None and restored.run_number is not None
+    assert tenant.run(restored.run_number).status == "succeeded"
     assert tenant.synced() == set(tenant.staff_ids)
 
 
 def test_a_new_group_of_the_scope_is_created_at_once_and_guarded(tenant: Tenant) -> None:
     tenant.engine.reconcile(OP, "acme")
     started = tenant.change_settings({"groups": [tenant.staff, tenant.wrong]})
-    assert started is not None and started.run_id is not None
-    run = tenant.run(started.run_id)
+    assert started is not None and started.run_number is not None
+    run = tenant.run(started.run_number)
     assert run.status == "held"
     assert run.counts["pending"] == WRONG_SIZE
     assert tenant.synced() == set(tenant.staff_ids)
-    approved = tenant.engine.resolve_held(OP, "acme", run.id, approve=True)
+    approved = tenant.engine.resolve_held(OP, "acme", run.number, approve=True)
     assert approved.counts["create"] == WRONG_SIZE
     assert tenant.synced() == set(tenant.staff_ids) | set(tenant.wrong_ids)
 
@@ -244,7 +244,7 @@ def test_cli_all_users_and_an_empty_group_list(tenant: Tenant, tmp_path: Path) -
     assert body["settings"]["groups"] == []
     # The whole tenant is reconciled at once; creating ~160 users at once waits for approval
     # (a seeded user the portal cannot take is reported, not held).
-    run = tenant.run(body["reconcile_run_id"])
+    run = tenant.run(body["reconcile_run_number"])
     assert run.status == "held"
     pending = run.counts["pending"]
     assert pending == run.counts["create"]

@@ -69,7 +69,7 @@ def test_a_new_group_list_is_reconciled_at_once(world: World, app_client: TestCl
     assert synced(world) == {"s1", "s2"}
     answer = app_client.patch(f"{BASE}/settings", json={"groups": [OTHER]}, headers=headers)
     assert answer.status_code == 200, answer.text
-    run_id = answer.json()["reconcile_run_id"]
+    run_id = answer.json()["reconcile_run_number"]
     assert run_id is not None
     run = app_client.get(f"{BASE}/runs/{run_id}", headers=headers).json()
     assert run["kind"] == "full" and run["trigger"] == "api"
@@ -85,7 +85,7 @@ def test_other_settings_start_no_run(world: World, app_client: TestClient) -> No
     before = len(all_runs(world))
     answer = app_client.patch(f"{BASE}/settings", json={"mode": "jit"}, headers=headers)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["reconcile_run_id"] is None
+    assert answer.json()["reconcile_run_number"] is None
     assert len(all_runs(world)) == before
 
 
@@ -98,7 +98,7 @@ def test_a_mapping_change_is_reconciled_at_once(world: World, app_client: TestCl
     answer = app_client.patch(
         f"{BASE}/settings", json={"mapping": {"first_name": "employeeId"}}, headers=headers
     )
-    assert answer.json()["reconcile_run_id"] is not None
+    assert answer.json()["reconcile_run_number"] is not None
     with world.container.unit_of_work() as s:
         user = s.scalar(select(User).where(User.directory_id == "s1"))
         assert user is not None
@@ -111,7 +111,7 @@ def test_an_account_that_never_synced_waits_for_its_first_run(
     headers = ready(world)
     answer = app_client.patch(f"{BASE}/settings", json={"groups": [OTHER]}, headers=headers)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["reconcile_run_id"] is None
+    assert answer.json()["reconcile_run_number"] is None
     assert all_runs(world) == []
 
 
@@ -137,7 +137,7 @@ def test_a_busy_account_gets_its_reconcile_from_the_scheduler(
         )
     answer = app_client.patch(f"{BASE}/settings", json={"groups": [OTHER]}, headers=headers)
     body = answer.json()
-    assert body["reconcile_run_id"] is None
+    assert body["reconcile_run_number"] is None
     assert "in progress" in body["reconcile_note"]
     with world.container.unit_of_work() as s:
         s.query(SyncRun).filter(SyncRun.status == "running").delete()
@@ -170,7 +170,7 @@ def test_all_users_is_the_whole_tenant(world: World, app_client: TestClient) -> 
     settings = answer.json()["settings"]
     assert settings["all_users"] is True
     assert settings["groups"] == []
-    assert answer.json()["reconcile_run_id"] is not None
+    assert answer.json()["reconcile_run_number"] is not None
     assert synced(world) == {"s1", "s2", "o1", "o2", "x1"}
     # Choosing groups again ends the whole-tenant choice.
     back = app_client.patch(f"{BASE}/settings", json={"groups": [SUPPORT, SALES]}, headers=headers)

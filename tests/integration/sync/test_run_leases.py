@@ -133,7 +133,7 @@ def test_two_starts_racing_run_exactly_once(world: World) -> None:
         refused = [o for o in outcomes if isinstance(o, Conflict)]
         assert (len(started), len(refused)) == (1, 1), outcomes
         assert refused[0].code == "run_in_progress"
-        assert f"run {started[0].run_id} " in refused[0].message
+        assert f"run #{started[0].number} " in refused[0].message
         assert "still in progress for 'acme'" in refused[0].message
         assert started[0].execute().status == "succeeded"
     statuses = [r.status for r in all_runs(world)]
@@ -201,12 +201,12 @@ def test_a_fresh_heartbeat_refuses_the_start(world: World, clock: FixedClock) ->
         run = runs.start(s, account, trigger="schedule", kind="full", dry_run=False)
         run.started_at = clock.now() - timedelta(hours=3)
         run.heartbeat_at = recent
-        busy = run.id
+        busy = run.number
     with pytest.raises(Conflict) as refused:
         world.engine.delta(OP, "acme", trigger="manual")
     assert refused.value.code == "run_in_progress"
     assert refused.value.message == (
-        f"run {busy} (full reconcile, schedule, started 09:00:00 UTC) is still in progress"
+        f"run #{busy} (full reconcile, schedule, started 09:00:00 UTC) is still in progress"
         " for 'acme'; wait for it to finish, then start again"
     )
     # A dry run changes nothing: it neither waits for the lease nor takes it.
@@ -277,7 +277,7 @@ def test_api_answers_409_while_a_run_is_in_progress(world: World, app_client: Te
         assert answer.status_code == 409, answer.text
         body = answer.json()
         assert body["error"]["code"] == "run_in_progress"
-        assert f"run {running.run_id} (full reconcile, manual" in body["error"]["message"]
+        assert f"run #{running.number} (full reconcile, manual" in body["error"]["message"]
     finally:
         running.execute()
 
@@ -285,6 +285,10 @@ def test_api_answers_409_while_a_run_is_in_progress(world: World, app_client: Te
 def test_cli_exits_1_with_the_reason_while_a_run_is_in_progress(world: World) -> None:
     # The command runs on the real clock: a run heard from a moment ago.
     run_id = left_by_a_killed_process(world, heartbeat_at=datetime.now(UTC))
+    with world.container.unit_of_work() as s:
+        left = s.get(SyncRun, run_id)
+        assert left is not None
+        number = left.number
     env = {
         "SWITCHBOARD_DATABASE_URL": world.container.settings.database_url,
         "SWITCHBOARD_DATA_DIR": str(world.container.settings.data_dir),
@@ -293,6 +297,6 @@ def test_cli_exits_1_with_the_reason_while_a_run_is_in_progress(world: World) ->
     result = CliRunner().invoke(cli, ["directory", "reconcile", "acme"], env=env)
     assert result.exit_code == 1
     words = " ".join(result.stderr.split())
-    assert f"run {run_id} (full reconcile, schedule, started" in words
+    assert f"run #{number} (full reconcile, schedule, started" in words
     assert "is still in progress for 'acme'; wait for it to finish" in words
     assert "Traceback" not in result.stdout + result.stderr

@@ -42,7 +42,7 @@ def test_a_read_that_fails_midway_keeps_the_chunks_already_applied(world: World)
     assert directory_ids(world) == {"a-first", "u0", "u1", "u2", "u3", "u4"}
     with world.container.unit_of_work() as s:
         account = get_account(s, OP, "acme")
-        run = runs.get_run(s, OP, account, summary.run_id)
+        run = runs.get_run(s, OP, account, summary.number)
         assert run.counts == {"create": 6}
         assert {i.directory_id for i in runs.items(s, run)} == {"a-first"} | {
             f"u{i}" for i in range(5)

@@ -108,7 +108,7 @@ def test_on_premises_users_get_a_clear_per_user_error(world: World) -> None:
     from switchboard.sync import runs
 
     with world.container.unit_of_work() as s:
-        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.run_id)
+        run = runs.get_run(s, OP, get_account(s, OP, "acme"), summary.number)
         [item] = runs.items(s, run, action="write_back")
     assert item.error_code == "writeback_blocked"
     assert "on-premises" in (item.message or "")

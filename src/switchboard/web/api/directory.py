@@ -73,7 +73,7 @@ def update_settings(
     )
     return SettingsOut(
         **out.model_dump(),
-        reconcile_run_id=started.run_id if started else None,
+        reconcile_run_number=started.run_number if started else None,
         reconcile_note=started.note if started else None,
     )
 

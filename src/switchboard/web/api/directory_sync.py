@@ -56,8 +56,10 @@ class RunItemOut(BaseModel):
 
 
 class RunOut(BaseModel):
-    id: int
-    number: int = Field(description="the run's number within its account: 1, 2, ...")
+    number: int = Field(
+        description="the run's number within its account (1, 2, ...); the runs routes address"
+        " the run by it"
+    )
     trigger: str
     kind: str
     status: str = Field(
@@ -76,7 +78,6 @@ class RunOut(BaseModel):
     @classmethod
     def of(cls, r: SyncRun, items: list[SyncRunItem] | None = None) -> RunOut:
         return cls(
-            id=r.id,
             number=r.number,
             trigger=r.trigger,
             kind=r.kind,
@@ -106,7 +107,7 @@ def _engine(request: Request, session: DB) -> SyncEngine:
 
 
 def _summary(session: DB, account: ReadAccount, actor: Caller, summary: RunSummary) -> RunOut:
-    run = runs.get_run(session, actor, account, summary.run_id)
+    run = runs.get_run(session, actor, account, summary.number)
     session.refresh(run)
     return RunOut.of(run, runs.items(session, run, limit=1000))
 
@@ -127,7 +128,7 @@ def reconcile(
     if not body.wait:
         container(request).jobs.submit(f"reconcile:{account.slug}", prepared.execute)
         response.status_code = status.HTTP_202_ACCEPTED
-        run = runs.get_run(session, actor, account, prepared.run_id)
+        run = runs.get_run(session, actor, account, prepared.number)
         return RunOut.of(run)
     return _summary(session, account, actor, prepared.execute())
 
@@ -160,9 +161,9 @@ def list_runs(
     return RunPageOut(items=[RunOut.of(r) for r in found], total=total, limit=limit, offset=offset)
 
 
-@router.get("/runs/{run_id}", response_model=None)
+@router.get("/runs/{run_number}", response_model=None)
 def get_run(
-    run_id: PathId,
+    run_number: PathId,
     account: ReadAccount,
     session: DB,
     actor: Caller,
@@ -170,11 +171,12 @@ def get_run(
     action: str | None = Query(default=None, max_length=16),
     state: str | None = Query(default=None, max_length=16),
 ) -> RunOut | Response:
-    """One run with its per-user items; ``?format=csv`` exports the items as CSV."""
-    run = runs.get_run(session, actor, account, run_id)
+    """One run (by its number in the account) with its per-user items; ``?format=csv``
+    exports the items as CSV."""
+    run = runs.get_run(session, actor, account, run_number)
     items = runs.items(session, run, action=action, state=state)
     if format == "csv":
-        filename = f"{account.slug}-run-{run.id}.csv"
+        filename = f"{account.slug}-run-{run.number}.csv"
         return Response(
             "".join(runs.csv_lines(lambda offset, limit: items[offset : offset + limit])),
             media_type="text/csv; charset=utf-8",
@@ -183,21 +185,21 @@ def get_run(
     return RunOut.of(run, items)
 
 
-@router.post("/runs/{run_id}/approve")
+@router.post("/runs/{run_number}/approve")
 def approve(
-    run_id: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
+    run_number: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
 ) -> RunOut:
     """Carry out the deletions a guard held back."""
-    summary = _engine(request, session).resolve_held(actor, account.slug, run_id, approve=True)
+    summary = _engine(request, session).resolve_held(actor, account.slug, run_number, approve=True)
     return _summary(session, account, actor, summary)
 
 
-@router.post("/runs/{run_id}/reject")
+@router.post("/runs/{run_number}/reject")
 def reject(
-    run_id: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
+    run_number: PathId, request: Request, account: ReadAccount, session: DB, actor: Caller
 ) -> RunOut:
     """Drop the deletions a guard held back; the users stay."""
-    summary = _engine(request, session).resolve_held(actor, account.slug, run_id, approve=False)
+    summary = _engine(request, session).resolve_held(actor, account.slug, run_number, approve=False)
     return _summary(session, account, actor, summary)
 
 
@@ -280,7 +282,7 @@ def test_connection(
 class OfferOut(BaseModel):
     directory_id: str
     username: str | None
-    run_id: int
+    run_number: int = Field(description="the number of the run that found the user in scope")
     seen_at: datetime
 
 
@@ -289,7 +291,10 @@ def list_offers(account: ReadAccount, session: DB, actor: Caller) -> list[OfferO
     """Manual provisioning: directory users in scope that are not portal users yet."""
     return [
         OfferOut(
-            directory_id=o.directory_id, username=o.username, run_id=o.run_id, seen_at=o.seen_at
+            directory_id=o.directory_id,
+            username=o.username,
+            run_number=o.run_number,
+            seen_at=o.seen_at,
         )
         for o in offers.list_offers(session, actor, account)
     ]

@@ -10,6 +10,7 @@ from switchboard.web.ui import (
     admins,
     audit,
     auth,
+    fleet,
     licenses,
     locations,
     numbers,
@@ -39,6 +40,7 @@ ROUTERS = tuple(
         settings,
         admins,
         operators,
+        fleet,
         profile,
     )
 )

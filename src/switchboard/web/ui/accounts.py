@@ -13,6 +13,7 @@ from switchboard.portal import accounts, licenses, locations, numbers, users
 from switchboard.portal.schemas import AccountIn
 from switchboard.portal.validation import RETENTION_PLANS
 from switchboard.web.deps import container
+from switchboard.web.ui import fleet
 from switchboard.web.ui.context import account_page
 from switchboard.web.ui.forms import FormError, attempt
 from switchboard.web.ui.routing import UiRoute
@@ -88,4 +89,6 @@ def overview(request: Request, slug: str, viewer: CurrentViewer) -> Response:
                 for lt in licenses.list_licenses(session, viewer.actor, account)
             ],
         )
+        rows = fleet.health(request, session, viewer.actor, account)
+        page["health"] = rows[0] if rows else None
         return render(request, "account/overview.html", page)

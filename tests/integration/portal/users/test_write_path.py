@@ -149,7 +149,7 @@ def _sync_everything(world: World) -> None:
         d.remove_member(SALES, f"u{i}")
     held = world.engine.reconcile(OP, "acme")
     assert held.status == "held"
-    approved = world.engine.resolve_held(OP, "acme", held.run_id, approve=True)
+    approved = world.engine.resolve_held(OP, "acme", held.number, approve=True)
     assert approved.status == "succeeded"
 
 

@@ -39,7 +39,7 @@ def api(container: Container, app_client: TestClient) -> Api:
         (f"/audit?before_id={HUGE}", "before_id"),
         (f"/audit?limit={HUGE}", "limit"),
         (f"/users/{HUGE}", "user_id"),
-        (f"/directory/runs/{HUGE}", "run_id"),
+        (f"/directory/runs/{HUGE}", "run_number"),
     ],
 )
 def test_huge_integers_in_the_query_and_path_are_422(api: Api, path: str, field: str) -> None:

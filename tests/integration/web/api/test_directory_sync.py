@@ -52,13 +52,14 @@ def test_reconcile_dry_run_then_real_then_runs(world: World, app_client: TestCli
     assert real["kind"] == "full"
     assert real["trigger"] == "api"
     listed = app_client.get(f"{BASE}/runs", headers=headers).json()
-    assert [r["id"] for r in listed["items"]] == [real["id"], body["id"]]
-    # Runs are numbered per account, in the order they started.
-    assert [r["number"] for r in listed["items"]] == [2, 1]
-    one = app_client.get(f"{BASE}/runs/{real['id']}", headers=headers).json()
+    # Runs are numbered per account, in the order they started; no global id is shown.
+    assert [r["number"] for r in listed["items"]] == [real["number"], body["number"]] == [2, 1]
+    assert all("id" not in r for r in listed["items"])
+    one = app_client.get(f"{BASE}/runs/{real['number']}", headers=headers).json()
     assert [i["action"] for i in one["items"]] == ["create"] * 3
-    exported = app_client.get(f"{BASE}/runs/{real['id']}?format=csv", headers=headers)
+    exported = app_client.get(f"{BASE}/runs/{real['number']}?format=csv", headers=headers)
     assert exported.headers["content-type"].startswith("text/csv")
+    assert 'filename="acme-run-2.csv"' in exported.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {r["directory_id"] for r in rows} == {"u0", "u1", "u2"}
 
@@ -68,7 +69,7 @@ def test_reconcile_without_waiting_answers_202(world: World, app_client: TestCli
     headers = admin(world)
     answer = app_client.post(f"{BASE}/reconcile", json={"wait": False}, headers=headers)
     assert answer.status_code == 202
-    run = app_client.get(f"{BASE}/runs/{answer.json()['id']}", headers=headers).json()
+    run = app_client.get(f"{BASE}/runs/{answer.json()['number']}", headers=headers).json()
     assert run["status"] == "succeeded"
 
 
@@ -85,9 +86,9 @@ def test_sync_user_and_held_run_approval(world: World, app_client: TestClient) -
         world.directory.remove_member(SALES, f"u{i}")
     held = app_client.post(f"{BASE}/reconcile", json={}, headers=headers).json()
     assert held["status"] == "held"
-    approved = app_client.post(f"{BASE}/runs/{held['id']}/approve", headers=headers).json()
+    approved = app_client.post(f"{BASE}/runs/{held['number']}/approve", headers=headers).json()
     assert approved["status"] == "succeeded"
-    again = app_client.post(f"{BASE}/runs/{held['id']}/approve", headers=headers)
+    again = app_client.post(f"{BASE}/runs/{held['number']}/approve", headers=headers)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "run_not_held"
 

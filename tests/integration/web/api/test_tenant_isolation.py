@@ -217,9 +217,15 @@ def _sync_ready(container: Container, t: Seeded) -> None:
 def _held_run(container: Container, t: Seeded) -> None:
     """A run whose deletions wait for approval (the synced group came back empty)."""
     _sync_ready(container, t)
-    run_id = t.extra_ids.get("run_id")
+    number = t.extra_ids.get("run_number")
     with container.unit_of_work() as s:
-        run = s.get(SyncRun, run_id) if isinstance(run_id, int) else None
+        run = (
+            s.scalar(
+                select(SyncRun).where(SyncRun.account_id == t.account_id, SyncRun.number == number)
+            )
+            if isinstance(number, int)
+            else None
+        )
         if run is not None and run.status == "held":
             return
     directories = container.directory_factory()
@@ -232,7 +238,19 @@ def _held_run(container: Container, t: Seeded) -> None:
     held = engine.reconcile(OP, t.slug)
     assert held.status == "held", held
     fake.add_member(SYNCED_GROUP, "u1")
-    t.extra_ids["run_id"] = held.run_id
+    t.extra_ids["run_number"] = held.number
+
+
+def _more_runs(container: Container, t: Seeded, count: int) -> None:
+    """``count`` more runs of the account (dry runs: they change nothing)."""
+    directories = container.directory_factory()
+    for _ in range(count):
+        SyncEngine(container, directories).reconcile(OP, t.slug, dry_run=True)
+
+
+def _numbers(container: Container, t: Seeded) -> set[int]:
+    with container.unit_of_work() as s:
+        return set(s.scalars(select(SyncRun.number).where(SyncRun.account_id == t.account_id)))
 
 
 def prepare_reads(container: Container, t: Seeded) -> None:
@@ -314,9 +332,13 @@ CASES: dict[tuple[str, str], Case] = {
         body=lambda t: {"user": "u1@contoso.example"}, before=_sync_ready
     ),
     ("GET", "/api/v1/accounts/{account}/directory/runs"): Case(before=_held_run),
-    ("GET", "/api/v1/accounts/{account}/directory/runs/{run_id}"): Case(before=_held_run),
-    ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/approve"): Case(before=_held_run),
-    ("POST", "/api/v1/accounts/{account}/directory/runs/{run_id}/reject"): Case(before=_held_run),
+    ("GET", "/api/v1/accounts/{account}/directory/runs/{run_number}"): Case(before=_held_run),
+    ("POST", "/api/v1/accounts/{account}/directory/runs/{run_number}/approve"): Case(
+        before=_held_run
+    ),
+    ("POST", "/api/v1/accounts/{account}/directory/runs/{run_number}/reject"): Case(
+        before=_held_run
+    ),
     ("GET", "/api/v1/accounts/{account}/directory/writebacks"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/writeback"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/test"): Case(before=_connected_offline),
@@ -505,6 +527,40 @@ def test_every_account_route_has_a_case(app_client: TestClient) -> None:
     assert len(routes) >= 24
 
 
+# The routes of the API that address no account: what each shows or changes depends on the
+# caller alone. Each names the test that proves it.
+CALLER_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/accounts"): "test_account_list_shows_only_the_callers_account",
+    ("POST", "/api/v1/accounts"): "test_account_admin_cannot_create_or_terminate_accounts",
+    ("GET", "/api/v1/me"): "test_account_list_shows_only_the_callers_account",
+    ("GET", "/api/v1/tokens"): "test_account_admin_cannot_revoke_another_accounts_token",
+    ("POST", "/api/v1/tokens"): "test_account_admin_cannot_revoke_another_accounts_token",
+    ("DELETE", "/api/v1/tokens/{token_id}"): (
+        "test_account_admin_cannot_revoke_another_accounts_token"
+    ),
+    ("GET", "/api/v1/sync-status"): "test_sync_status_shows_each_caller_only_their_accounts",
+}
+
+
+def test_every_route_without_an_account_has_a_case(app_client: TestClient) -> None:
+    app = app_client.app
+    assert isinstance(app, FastAPI)
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    routes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1/") and "{account}" not in path
+        for method in operations
+        if method.upper() in HTTP_METHODS
+    }
+    missing = sorted(routes - CALLER_ROUTES.keys())
+    stale = sorted(CALLER_ROUTES.keys() - routes)
+    assert not missing, f"add these routes to CALLER_ROUTES in {__name__}: {missing}"
+    assert not stale, f"these CALLER_ROUTES no longer match a route: {stale}"
+    tests = {name for name in globals() if name.startswith("test_")}
+    assert set(CALLER_ROUTES.values()) <= tests
+
+
 # --- another tenant's account -------------------------------------------------------------------
 
 
@@ -546,6 +602,11 @@ def test_own_account_with_another_accounts_object_ids_is_not_found(
     a, b = world.a, world.b
     prepare_reads(container, a)
     prepare_reads(container, b)  # B's sync runs, among others
+    # Runs are numbered per account, so A has runs of the numbers of B's held run too: give B
+    # later runs, whose numbers A has not reached.
+    _more_runs(container, b, 2)
+    b_numbers = _numbers(container, b)
+    assert b_numbers - _numbers(container, a)
     before = {n: snapshot(container, t.account_id) for n, t in (("a", a), ("b", b))}
     # A's slug, B's ids for every object in the path.
     mixed = replace(
@@ -555,7 +616,7 @@ def test_own_account_with_another_accounts_object_ids_is_not_found(
         free_number_id=b.free_number_id,
         spare_license_id=b.spare_license_id,
         media_id=b.media_id,
-        extra_ids=dict(b.extra_ids),
+        extra_ids={"run_number": max(b_numbers)},
     )
     assert mixed.path_values().keys() == b.path_values().keys()
     wrong: list[str] = []
@@ -735,3 +796,39 @@ def test_provider_admin_writes_to_any_account(container: Container, world: World
         response = call(world.client, world.provider_token, key, target=t, values=t)
         assert response.status_code == 200, response.text
         assert response.json()["first_name"] == "Mallory"
+
+
+# --- the fleet's sync status --------------------------------------------------------------------
+
+
+def _status(world: World, token: str, **query: str) -> list[dict[str, Any]]:
+    response = world.client.get(
+        "/api/v1/sync-status", headers=factories.bearer(token), params=query
+    )
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def test_sync_status_shows_each_caller_only_their_accounts(
+    container: Container, world: World
+) -> None:
+    _held_run(container, world.a)  # alpha needs attention: a run waits for approval
+    _connected(container, world.b)
+    for t, other in ((world.a, world.b), (world.b, world.a)):
+        for token in (t.admin_token, t.viewer_token):
+            listed = _status(world, token)
+            assert [row["account"] for row in listed] == [t.slug]
+            response = world.client.get("/api/v1/sync-status", headers=factories.bearer(token))
+            assert other.slug not in response.text
+    everyone = _status(world, world.provider_token)
+    assert [row["account"] for row in everyone] == ["alpha", "bravo"]
+    assert [row["held_runs"]["count"] for row in everyone] == [1, 0]
+    # The filter keeps to the caller's accounts too.
+    assert [r["account"] for r in _status(world, world.provider_token, needs_attention="true")] == [
+        "alpha"
+    ]
+    assert _status(world, world.b.admin_token, needs_attention="true") == []
+    assert [r["account"] for r in _status(world, world.a.viewer_token, needs_attention="true")] == [
+        "alpha"
+    ]

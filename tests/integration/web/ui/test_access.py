@@ -107,7 +107,7 @@ def _connect(container: Container, ids: dict[str, dict[str, int]]) -> None:
                 ),
             )
         summary = SyncEngine(container, container.directory_factory()).reconcile(OP, slug)
-        ids[slug]["run_id"] = summary.run_id
+        ids[slug]["number"] = summary.number
 
 
 def _ui_account_routes() -> list[tuple[str, str]]:
@@ -205,7 +205,7 @@ def test_account_viewer_sees_everything_but_cannot_change_anything(
         "/accounts/alpha/directory/settings",
         "/accounts/alpha/directory/disconnect",
         "/accounts/alpha/directory/runs",
-        f"/accounts/alpha/directory/runs/{ids['alpha']['run_id']}",
+        f"/accounts/alpha/directory/runs/{ids['alpha']['number']}",
         "/accounts/alpha/directory/writebacks",
     ]
     for page in pages:

@@ -208,10 +208,10 @@ def save_settings(request: Request, slug: str, viewer: PostingViewer, form: Form
     started = rescope.after_settings_change(
         c, c.jobs, viewer.actor, slug, account_id, before, after, trigger="manual"
     )
-    if started is not None and started.run_id is not None:
+    if started is not None and started.run_number is not None:
         # The new scope is being reconciled: show that run.
         return RedirectResponse(
-            f"/accounts/{slug}/directory/runs/{started.run_id}?done=directory-rescoped",
+            f"/accounts/{slug}/directory/runs/{started.run_number}?done=directory-rescoped",
             status_code=303,
         )
     return RedirectResponse(

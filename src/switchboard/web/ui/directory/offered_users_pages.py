@@ -42,7 +42,7 @@ class AddResult:
     """What adding one selected user came to, for the answer of "Add selected"."""
 
     label: str  # the UPN, else the object id
-    run_id: int | None
+    run_number: int | None  # the account's number of the run that added them
     user_id: int | None  # the portal user now linked to the directory user, if any
     message: str | None  # why the user was not added, or how (linked to an existing user)
 
@@ -116,7 +116,7 @@ def add_one(request: Request, slug: str, viewer: PostingViewer, form: Form) -> R
         return _page(request, viewer, slug, error=outcome)
     assert isinstance(outcome, PreparedRun)
     c.jobs.submit(f"directory add of {key} to {slug} (run {outcome.run_id})", outcome.execute)
-    return RedirectResponse(f"/accounts/{slug}/directory/runs/{outcome.run_id}", status_code=303)
+    return RedirectResponse(f"/accounts/{slug}/directory/runs/{outcome.number}", status_code=303)
 
 
 def _selected(form: Form) -> list[str]:
@@ -127,10 +127,10 @@ def _selected(form: Form) -> list[str]:
 
 
 def _result(
-    session: Session, viewer: Viewer, account: Account, key: str, label: str, run_id: int
+    session: Session, viewer: Viewer, account: Account, key: str, label: str, number: int
 ) -> AddResult:
     """Read the finished run: is the directory user a portal user now, and if not, why not."""
-    run = runs.get_run(session, viewer.actor, account, run_id)
+    run = runs.get_run(session, viewer.actor, account, number)
     item = next(iter(runs.items(session, run, limit=1)), None)
     directory_id = (item.directory_id if item else None) or key
     user_id = synced_user_id(session, account.id, directory_id)
@@ -138,7 +138,7 @@ def _result(
     if user_id is not None:
         linked = item is not None and item.action == "link"
         how = "linked to the portal user with the same email" if linked else None
-        return AddResult(label, run_id, user_id, how)
+        return AddResult(label, number, user_id, how)
     if item is not None and item.error_code == "out_of_scope":
         message = (
             "has left the synced groups since the sync that offered them; add the user to a"
@@ -148,7 +148,7 @@ def _result(
         message = item.message
     else:
         message = run.message or f"not added; the run ended {run.status}"
-    return AddResult(label, run_id, None, message)
+    return AddResult(label, number, None, message)
 
 
 @router.post("/accounts/{slug}/users/from-directory/add-selected")
@@ -171,7 +171,7 @@ def add_selected(request: Request, slug: str, viewer: PostingViewer, form: Form)
             o.directory_id: o.username for o in offers.list_offers(session, viewer.actor, account)
         }
 
-    done: list[tuple[str, str, int | None, str | None]] = []  # key, label, run id, refusal
+    done: list[tuple[str, str, int | None, str | None]] = []  # key, label, run number, refusal
 
     def run(key: str) -> RunSummary:
         return _prepare(c, viewer, slug, key).execute()
@@ -186,15 +186,15 @@ def add_selected(request: Request, slug: str, viewer: PostingViewer, form: Form)
             done.append((key, label, None, outcome.message))
         else:
             assert isinstance(outcome, RunSummary)
-            done.append((key, label, outcome.run_id, None))
+            done.append((key, label, outcome.number, None))
 
     with c.unit_of_work() as session:
         account = get_account(session, viewer.actor, slug)
         results = [
-            _result(session, viewer, account, key, label, run_id)
-            if run_id is not None
+            _result(session, viewer, account, key, label, number)
+            if number is not None
             else AddResult(label, None, None, refusal)
-            for key, label, run_id, refusal in done
+            for key, label, number, refusal in done
         ]
     # Rendered, not redirected: who was added and why anyone was not is shown once, here.
     return _page(request, viewer, slug, results=results)

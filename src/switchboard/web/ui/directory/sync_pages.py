@@ -50,8 +50,8 @@ Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Filter = Annotated[str, Query(max_length=32)]
 
 
-def _run_id(value: int) -> int:
-    """An id out of the database's range is simply not found (0 never is)."""
+def _run_number(value: int) -> int:
+    """A run number out of the database's range is simply not found (0 never is)."""
     return value if 1 <= value <= MAX_ID else 0
 
 
@@ -87,7 +87,7 @@ def _start(
     assert isinstance(outcome, PreparedRun)
     label = "dry run" if dry_run else kind
     c.jobs.submit(f"directory {label} of {slug} (run {outcome.run_id})", outcome.execute)
-    return RedirectResponse(f"/accounts/{slug}/directory/runs/{outcome.run_id}", status_code=303)
+    return RedirectResponse(f"/accounts/{slug}/directory/runs/{outcome.number}", status_code=303)
 
 
 @router.post("/accounts/{slug}/directory/reconcile")
@@ -142,7 +142,7 @@ def _run_page(
     request: Request,
     viewer: Viewer,
     slug: str,
-    run_id: int,
+    number: int,
     *,
     action: str = "",
     state: str = "",
@@ -153,7 +153,7 @@ def _run_page(
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         account = context["account"]
-        run = runs.get_run(session, viewer.actor, account, run_id)
+        run = runs.get_run(session, viewer.actor, account, number)
         items = []
         if error is None or error.field not in ("action", "state"):
             items = runs.items(
@@ -196,11 +196,11 @@ def _run_page(
         )
 
 
-@router.get("/accounts/{slug}/directory/runs/{run_id}")
+@router.get("/accounts/{slug}/directory/runs/{number}")
 def show_run(
     request: Request,
     slug: str,
-    run_id: int,
+    number: int,
     viewer: CurrentViewer,
     action: Filter = "",
     state: Filter = "",
@@ -210,39 +210,39 @@ def show_run(
         request,
         viewer,
         slug,
-        _run_id(run_id),
+        _run_number(number),
         action=action.strip(),
         state=state.strip(),
         offset=offset,
     )
 
 
-@router.get("/accounts/{slug}/directory/runs/{run_id}/export")
+@router.get("/accounts/{slug}/directory/runs/{number}/export")
 def export_run(
     request: Request,
     slug: str,
-    run_id: int,
+    number: int,
     viewer: CurrentViewer,
     action: Filter = "",
     state: Filter = "",
 ) -> Response:
     """The run's items as CSV, like the API's ``?format=csv``, for the signed-in admin."""
     c = container(request)
-    run_id = _run_id(run_id)
+    number = _run_number(number)
     action, state = action.strip(), state.strip()
     error = _filter_error(action, state)
     if error is not None:
-        return _run_page(request, viewer, slug, run_id, error=error)
+        return _run_page(request, viewer, slug, number, error=error)
     with c.unit_of_work() as session:
         account = get_account(session, viewer.actor, slug)
-        run = runs.get_run(session, viewer.actor, account, run_id)
-        filename = f"{account.slug}-run-{run.id}.csv"
+        run = runs.get_run(session, viewer.actor, account, number)
+        filename = f"{account.slug}-run-{run.number}.csv"
 
     def load(offset: int, limit: int) -> list[SyncRunItem]:
         # One short transaction per chunk: a long export never holds the database.
         with c.unit_of_work() as session:
             account = get_account(session, viewer.actor, slug)
-            found = runs.get_run(session, viewer.actor, account, run_id)
+            found = runs.get_run(session, viewer.actor, account, number)
             return runs.items(
                 session,
                 found,
@@ -259,27 +259,27 @@ def export_run(
     )
 
 
-def _resolve(request: Request, slug: str, run_id: int, viewer: Viewer, approve: bool) -> Response:
+def _resolve(request: Request, slug: str, number: int, viewer: Viewer, approve: bool) -> Response:
     c = container(request)
     engine = SyncEngine(c, c.directory_factory())
-    run_id = _run_id(run_id)
-    outcome = outside(lambda: engine.resolve_held(viewer.actor, slug, run_id, approve=approve))
+    number = _run_number(number)
+    outcome = outside(lambda: engine.resolve_held(viewer.actor, slug, number, approve=approve))
     if isinstance(outcome, FormError):
-        return _run_page(request, viewer, slug, run_id, error=outcome)
+        return _run_page(request, viewer, slug, number, error=outcome)
     done = "run-approved" if approve else "run-rejected"
     return RedirectResponse(
-        f"/accounts/{slug}/directory/runs/{run_id}?done={done}", status_code=303
+        f"/accounts/{slug}/directory/runs/{number}?done={done}", status_code=303
     )
 
 
-@router.post("/accounts/{slug}/directory/runs/{run_id}/approve")
-def approve(request: Request, slug: str, run_id: int, viewer: PostingViewer) -> Response:
-    return _resolve(request, slug, run_id, viewer, True)
+@router.post("/accounts/{slug}/directory/runs/{number}/approve")
+def approve(request: Request, slug: str, number: int, viewer: PostingViewer) -> Response:
+    return _resolve(request, slug, number, viewer, True)
 
 
-@router.post("/accounts/{slug}/directory/runs/{run_id}/reject")
-def reject(request: Request, slug: str, run_id: int, viewer: PostingViewer) -> Response:
-    return _resolve(request, slug, run_id, viewer, False)
+@router.post("/accounts/{slug}/directory/runs/{number}/reject")
+def reject(request: Request, slug: str, number: int, viewer: PostingViewer) -> Response:
+    return _resolve(request, slug, number, viewer, False)
 
 
 # --- two-way write-backs ------------------------------------------------------------------------

@@ -500,7 +500,7 @@ def test_a_viewer_reads_everything_and_changes_nothing(
     env = make_env(app_client, container, Role.ACCOUNT_VIEWER)
     add_users(env, "ada")
     summary = SyncEngine(container, container.directory_factory()).reconcile(OP, "acme")
-    path = f"{BASE}/runs/{summary.run_id}"
+    path = f"{BASE}/runs/{summary.number}"
     for page in (BASE, f"{BASE}/settings", f"{BASE}/runs", path, f"{BASE}/writebacks"):
         response = app_client.get(page)
         assert response.status_code == 200, page

@@ -121,7 +121,7 @@ def test_add_selected_names_who_was_added_and_who_left_the_synced_groups(
         runs = s.scalars(select(SyncRun).where(SyncRun.kind == "single")).all()
     assert f'href="{USERS}/{ids["ada"]}">ada@contoso.example' in text
     assert len(runs) == 3  # one per ticked user, the repeated tick ignored
-    assert f'href="/accounts/acme/directory/runs/{runs[1].id}">run #{runs[1].id}' in text
+    assert f'href="/accounts/acme/directory/runs/{runs[1].number}">run #{runs[1].number}' in text
 
 
 def test_adding_one_who_left_the_synced_groups_says_so_on_the_run(
