@@ -24,7 +24,7 @@ from switchboard.db.models import (
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
-from switchboard.sync import subscription_upkeep, throttling, writeback
+from switchboard.sync import run_retention, subscription_upkeep, throttling, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import SyncServices
@@ -52,6 +52,8 @@ class TickReport:
     writebacks: list[str] = field(default_factory=list)
     # Accounts whose change-notification subscriptions were handed to the runner.
     subscriptions: list[str] = field(default_factory=list)
+    # The run log's daily prune was handed to the runner.
+    pruning: bool = False
 
 
 def decide(
@@ -258,6 +260,11 @@ def push_writebacks(services: SyncServices, account_id: int) -> writeback.WriteB
         report.retrying,
     )
     return report
+
+
+def prune_run_log(services: SyncServices) -> run_retention.Pruned:
+    """Prune runs older than SWITCHBOARD_RUN_RETENTION_DAYS (daily, from either scheduler)."""
+    return run_retention.prune(services, retention_days=services.settings.run_retention_days)
 
 
 def describe(decision: AccountDecision) -> dict[str, object]:

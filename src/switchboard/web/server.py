@@ -12,6 +12,8 @@ from uvicorn.config import LOGGING_CONFIG
 from switchboard.bootstrap import Container, build, is_embedded
 from switchboard.config import Settings
 from switchboard.db.migrate import upgrade
+from switchboard.jobs import background
+from switchboard.jobs.background import Work
 from switchboard.tls.server import ClientCertH11Protocol, TlsFiles, server_context
 from switchboard.web.app import create_app
 
@@ -62,9 +64,17 @@ def make_server(
 
 
 def run(
-    *, host: str, port: int, tls: TlsFiles | None = None, forwarded_allow_ips: str | None = None
+    *,
+    host: str,
+    port: int,
+    tls: TlsFiles | None = None,
+    forwarded_allow_ips: str | None = None,
+    settings: Settings | None = None,
+    background_work: Work | None = None,
 ) -> None:
-    settings = Settings()
+    """Serve until SIGINT/SIGTERM, with ``background_work`` (see ``jobs.background.choose``)
+    running beside the server; it stops, its threads joined, once the server has stopped."""
+    settings = settings or Settings()
     container = build(settings)
     server = make_server(
         container, host=host, port=port, tls=tls, forwarded_allow_ips=forwarded_allow_ips
@@ -72,7 +82,8 @@ def run(
     try:
         if is_embedded(settings.database_url):
             upgrade(container.engine)
-        server.run()
+        with background.running(container, background_work):
+            server.run()
     finally:
         container.close()
         container.engine.dispose()
