@@ -185,6 +185,13 @@ def serve(
         )
     except BackgroundChoiceError as exc:
         raise fail(str(exc), 2) from exc
+    typer.echo(
+        {
+            "scheduler": "sync scheduler: in this process (SQLite)",
+            "worker": "queue worker: in this process (PostgreSQL)",
+            None: "background work: left to `switchboard worker` processes",
+        }[work]
+    )
     try:
         run(
             host=host,

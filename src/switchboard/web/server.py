@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -63,6 +67,27 @@ def make_server(
     return uvicorn.Server(config)
 
 
+@contextmanager
+def _signal_ends_server_only() -> Iterator[None]:
+    """uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it found.
+    With the default handlers that would end the process before the background work has
+    stopped and removed its heartbeat row; a handler that does nothing takes the signal
+    instead. The previous handlers are back for that stop: a second Ctrl-C cuts it short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    return None
+
+
 def run(
     *,
     host: str,
@@ -82,7 +107,7 @@ def run(
     try:
         if is_embedded(settings.database_url):
             upgrade(container.engine)
-        with background.running(container, background_work):
+        with background.running(container, background_work), _signal_ends_server_only():
             server.run()
     finally:
         container.close()
