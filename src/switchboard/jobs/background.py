@@ -62,6 +62,7 @@ class ProcessServices(SyncServices, Protocol):
 class Service(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def is_alive(self) -> bool: ...
 
 
 class SchedulerThread:
@@ -91,6 +92,9 @@ class SchedulerThread:
         self.heartbeat.start()
         self._thread.start()
         log.info("scheduler: in-process, tick every %.0f s", self.interval)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         """Stop ticking, let started syncs finish (each ends its run properly), then go."""
@@ -151,6 +155,9 @@ class QueueWorkerThread:
             log.exception("the in-process queue worker stopped")
         finally:
             self._started.set()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         loop, task = self._loop, self._task

@@ -8,6 +8,7 @@ saying so, and counts as absent.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -90,7 +91,11 @@ def background_alive(session: Session) -> bool:
 
 
 def process_id(role: Role) -> str:
-    return f"{socket.gethostname()[:150]}:{os.getpid()}:{role}:{threading.get_ident() % 100000}"
+    # The serial tells apart two heartbeats of one process (two in-process queue workers).
+    return f"{socket.gethostname()[:150]}:{os.getpid()}:{role}:{next(_serials)}"
+
+
+_serials = itertools.count(1)
 
 
 class Heartbeat:
