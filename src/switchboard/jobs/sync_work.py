@@ -7,10 +7,12 @@ functions, so the two deployments decide and run alike.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import (
@@ -24,7 +26,7 @@ from switchboard.db.models import (
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
-from switchboard.sync import run_retention, subscription_upkeep, throttling, writeback
+from switchboard.sync import run_retention, subscription_upkeep, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import SyncServices
@@ -56,19 +58,58 @@ class TickReport:
     pruning: bool = False
 
 
+_runs = SyncRun.__table__.c
+# Built once: the scheduler runs these for every connected account on every tick.
+_HISTORY = (
+    select(
+        _runs.trigger,
+        _runs.kind,
+        _runs.status,
+        _runs.started_at,
+        _runs.finished_at,
+        _runs.heartbeat_at,
+        _runs.resume_after,
+    )
+    .where(
+        _runs.account_id == bindparam("account_id"),
+        _runs.dry_run.is_(False),
+        _runs.kind != "single",
+    )
+    .order_by(_runs.started_at.desc(), _runs.id.desc())
+    .limit(HISTORY)
+)
+# A run interrupted by throttling refuses every later start (dry runs and single-user runs
+# too) until its resume time, so the wait that still matters is on one of the newest runs.
+_NEWEST_WAITS = (
+    select(_runs.resume_after)
+    .where(_runs.account_id == bindparam("account_id"))
+    .order_by(_runs.started_at.desc(), _runs.id.desc())
+    .limit(3)
+    .subquery()
+)
+_WAIT = select(func.max(_NEWEST_WAITS.c.resume_after))
+
+
+def _times(session: Session, account_ids: Sequence[int] | None = None) -> dict[int, SyncTimes]:
+    st = DirectorySyncState.__table__.c
+    query = select(st.account_id, st.last_full_at, st.last_delta_at, st.delta_chain_started_at)
+    if account_ids is not None:
+        query = query.where(st.account_id.in_(account_ids))
+    return {row[0]: SyncTimes(row[1], row[2], row[3]) for row in session.execute(query)}
+
+
 def decide(
     session: Session,
-    account: Account,
-    registration: DirectoryRegistration,
+    account_id: int,
+    policy: SyncPolicy,
     *,
+    terminated: bool,
+    times: SyncTimes | None,
     lease: timedelta = DEFAULT_LEASE,
 ) -> Decision:
-    state = session.get(DirectorySyncState, account.id)
-    times = (
-        SyncTimes(state.last_full_at, state.last_delta_at, state.delta_chain_started_at)
-        if state is not None
-        else None
-    )
+    """What is due for the account now; a few indexed reads (Core rows, no ORM objects), as
+    the scheduler asks this of every connected account on every tick."""
+    stamp = now(session)
     history = [
         RunRecord(
             r.trigger,
@@ -79,26 +120,17 @@ def decide(
             heartbeat_at=r.heartbeat_at,
             resume_after=r.resume_after,
         )
-        for r in session.scalars(
-            select(SyncRun)
-            .where(
-                SyncRun.account_id == account.id,
-                SyncRun.dry_run.is_(False),
-                SyncRun.kind != "single",
-            )
-            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-            .limit(HISTORY)
-        )
+        for r in session.execute(_HISTORY, {"account_id": account_id})
     ]
-    policy = SyncPolicy.model_validate(registration.policy or {})
+    throttled = session.scalar(_WAIT, {"account_id": account_id})
     return due(
-        now(session),
+        stamp,
         policy,
         times,
         history,
-        terminated=account.status == "terminated",
+        terminated=terminated,
         lease=lease,
-        throttled_until=throttling.throttled_until(session, account.id),
+        throttled_until=throttled if throttled is not None and throttled > stamp else None,
     )
 
 
@@ -106,22 +138,35 @@ def _lease(services: SyncServices) -> timedelta:
     return timedelta(seconds=services.settings.run_lease_seconds)
 
 
+def _policy(raw: dict[str, Any] | None) -> SyncPolicy:
+    return SyncPolicy.model_validate(raw or {})
+
+
 def scan(services: SyncServices) -> list[AccountDecision]:
     """Every connected account with what is due for it now."""
+    a, reg = Account.__table__.c, DirectoryRegistration.__table__.c
     with services.unit_of_work() as session:
         rows = session.execute(
-            select(Account, DirectoryRegistration)
-            .join(DirectoryRegistration, DirectoryRegistration.account_id == Account.id)
-            .order_by(Account.id)
+            select(a.id, a.slug, a.status, reg.policy)
+            .join(DirectoryRegistration.__table__, reg.account_id == a.id)
+            .order_by(a.id)
         ).all()
+        times = _times(session)
         return [
             AccountDecision(
-                account.id,
-                account.slug,
-                str((registration.policy or {}).get("mode", "on_demand")),
-                decide(session, account, registration, lease=_lease(services)),
+                account_id,
+                slug,
+                str((policy or {}).get("mode", "on_demand")),
+                decide(
+                    session,
+                    account_id,
+                    _policy(policy),
+                    terminated=status == "terminated",
+                    times=times.get(account_id),
+                    lease=_lease(services),
+                ),
             )
-            for account, registration in rows
+            for account_id, slug, status, policy in rows
         ]
 
 
@@ -215,7 +260,14 @@ def run_sync(services: SyncServices, account_id: int, kind: str) -> RunSummary |
         if account is None or registration is None:
             log.info("account %s is gone or disconnected; nothing to sync", account_id)
             return None
-        decision = decide(session, account, registration, lease=_lease(services))
+        decision = decide(
+            session,
+            account.id,
+            _policy(registration.policy),
+            terminated=account.status == "terminated",
+            times=_times(session, [account.id]).get(account.id),
+            lease=_lease(services),
+        )
         slug, actor = account.slug, sync_actor(account)
     if not decision.is_due:
         log.info("%s: no longer due (%s)", slug, decision.reason)
