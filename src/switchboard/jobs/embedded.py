@@ -3,8 +3,8 @@
 For single-node deployments (SQLite), in `serve` or `worker`. Work is keyed per account, so a
 tick never starts a second sync of an account whose last one is still queued or running; the
 engine refuses a concurrent run anyway (run_in_progress), which also covers other processes.
-A short tick keeps the lag between a schedule falling due and its run small; a tick is a few
-indexed reads per connected account (about 40 ms for 200 accounts on SQLite).
+A short tick keeps the lag between a schedule falling due and its run small, and stays cheap:
+it reads the run history again only for accounts that changed (jobs/scan_cache.py).
 
 Once a day (and at start) the tick also prunes the run log (sync/run_retention.py).
 """
@@ -17,6 +17,7 @@ import time
 from functools import partial
 
 from switchboard.jobs import sync_work
+from switchboard.jobs.scan_cache import ScanCache
 from switchboard.sync.ports import JobRunner, SyncServices
 
 log = logging.getLogger("switchboard.worker")
@@ -30,11 +31,13 @@ class EmbeddedScheduler:
         self.runner = runner
         # Monotonic time of the last run-log prune handed to the runner; None: not yet.
         self._pruned_at: float | None = None
+        # Decisions kept from tick to tick: a tick re-reads only accounts that changed.
+        self._cache = ScanCache()
 
     def tick(self) -> sync_work.TickReport:
         report = sync_work.TickReport()
         report.pruning = self._prune_if_due()
-        for item in sync_work.scan(self.services):
+        for item in sync_work.scan(self.services, self._cache):
             if not item.decision.is_due:
                 report.not_due.append(item)
                 continue

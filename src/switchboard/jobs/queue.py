@@ -29,6 +29,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from switchboard.jobs import sync_work
+from switchboard.jobs.scan_cache import ScanCache
 from switchboard.sync.ports import SyncServices
 
 log = logging.getLogger("switchboard.worker")
@@ -104,11 +105,14 @@ def make_app(services: SyncServices) -> App:
     def maintain_subscriptions(account_id: int) -> None:
         sync_work.maintain_subscriptions(services, account_id)
 
+    # This process's decisions from tick to tick (each tick runs on one worker of the fleet).
+    cache = ScanCache()
+
     @app.periodic(cron=TICK_CRON)
     @app.task(name="switchboard.tick", queue=TICK_QUEUE, queueing_lock="switchboard.tick")
     def tick(timestamp: int) -> None:
         recover_stalled(app, services)
-        enqueue_due(app, services)
+        enqueue_due(app, services, cache)
 
     @app.periodic(cron=PRUNE_CRON)
     @app.task(name="switchboard.prune_runs", queue=TICK_QUEUE, queueing_lock="switchboard.prune")
@@ -165,12 +169,14 @@ def recover_stalled(app: App, services: SyncServices) -> list[int]:
     return recovered
 
 
-def enqueue_due(app: App, services: SyncServices) -> sync_work.TickReport:
+def enqueue_due(
+    app: App, services: SyncServices, cache: ScanCache | None = None
+) -> sync_work.TickReport:
     """Defer jobs for every due account; an account with a job already waiting is skipped."""
     report = sync_work.TickReport()
     sync_task: Any = app.tasks["switchboard.sync_account"]
     push_task: Any = app.tasks["switchboard.push_writebacks"]
-    for item in sync_work.scan(services):
+    for item in sync_work.scan(services, cache):
         if not item.decision.is_due:
             report.not_due.append(item)
             continue

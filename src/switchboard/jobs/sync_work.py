@@ -7,6 +7,7 @@ functions, so the two deployments decide and run alike.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,7 @@ from switchboard.db.models import (
     SyncRun,
     WriteBackTask,
 )
+from switchboard.jobs.scan_cache import ScanCache
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
@@ -142,32 +144,63 @@ def _policy(raw: dict[str, Any] | None) -> SyncPolicy:
     return SyncPolicy.model_validate(raw or {})
 
 
-def scan(services: SyncServices) -> list[AccountDecision]:
-    """Every connected account with what is due for it now."""
+def scan(services: SyncServices, cache: ScanCache | None = None) -> list[AccountDecision]:
+    """Every connected account with what is due for it now. With ``cache`` (kept from tick to
+    tick by the scheduler), accounts where nothing changed keep their last decision."""
     a, reg = Account.__table__.c, DirectoryRegistration.__table__.c
     with services.unit_of_work() as session:
+        stamp = now(session)
         rows = session.execute(
             select(a.id, a.slug, a.status, reg.policy)
             .join(DirectoryRegistration.__table__, reg.account_id == a.id)
             .order_by(a.id)
         ).all()
         times = _times(session)
-        return [
-            AccountDecision(
-                account_id,
-                slug,
-                str((policy or {}).get("mode", "on_demand")),
-                decide(
+        full = cache is None or cache.full_scan_due()
+        changed: set[int] = set()
+        watermark = 0
+        if cache is not None:
+            if full:
+                watermark = session.scalar(select(func.max(_runs.id))) or 0
+            else:
+                changed, watermark = _new_runs(session, cache.watermark)
+        decisions: list[AccountDecision] = []
+        for account_id, slug, status, policy in rows:
+            inputs = (status, policy, times.get(account_id))
+            decision = (
+                None
+                if cache is None or full or account_id in changed
+                else cache.reusable(account_id, inputs, stamp)
+            )
+            if decision is None:
+                decision = decide(
                     session,
                     account_id,
                     _policy(policy),
                     terminated=status == "terminated",
                     times=times.get(account_id),
                     lease=_lease(services),
-                ),
-            )
-            for account_id, slug, status, policy in rows
-        ]
+                )
+            if cache is not None:
+                cache.entries[account_id] = (inputs, decision)
+            mode = str((policy or {}).get("mode", "on_demand"))
+            decisions.append(AccountDecision(account_id, slug, mode, decision))
+    if cache is not None:
+        cache.watermark = watermark
+        if full:
+            cache.full_at = time.monotonic()
+            cache.entries = {d.account_id: cache.entries[d.account_id] for d in decisions}
+    return decisions
+
+
+def _new_runs(session: Session, watermark: int) -> tuple[set[int], int]:
+    """Accounts with runs above ``watermark`` (a range of the primary key), and the new mark."""
+    rows = session.execute(
+        select(_runs.account_id, func.max(_runs.id))
+        .where(_runs.id > watermark)
+        .group_by(_runs.account_id)
+    ).all()
+    return {row[0] for row in rows}, max((row[1] for row in rows), default=watermark)
 
 
 def decision_for(services: SyncServices, slug: str) -> AccountDecision | None:
