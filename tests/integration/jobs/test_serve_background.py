@@ -55,36 +55,13 @@ def free_port() -> int:
 @contextmanager
 def serving(connected: Connected, tmp_path: Path, *args: str) -> Iterator[Served]:  # noqa: F811
     """`switchboard serve ARGS` over the test database, until the block ends."""
-    settings = connected.container.settings
-    env = {
-        **os.environ,
-        "SWITCHBOARD_DATABASE_URL": settings.database_url,
-        "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
-        "SWITCHBOARD_SECRET_KEY": TEST_SECRET_KEY,
-    }
     port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from switchboard.cli.main import main; main()",
-                "serve",
-                "--port",
-                str(port),
-                *args,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    served = Served(process, f"http://127.0.0.1:{port}", log)
-    try:
+    with running(connected, tmp_path, "serve", "--port", str(port), *args) as served:
+        served.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + START_SECONDS
         with httpx.Client(timeout=2) as client:
             while True:
-                assert process.poll() is None, f"serve stopped:\n{served.output()}"
+                assert served.process.poll() is None, f"serve stopped:\n{served.output()}"
                 assert time.monotonic() < deadline, f"serve did not answer:\n{served.output()}"
                 try:
                     if client.get(f"{served.url}/healthz").status_code == 200:
@@ -92,6 +69,29 @@ def serving(connected: Connected, tmp_path: Path, *args: str) -> Iterator[Served
                 except httpx.TransportError:
                     pass
                 time.sleep(0.2)
+        yield served
+
+
+@contextmanager
+def running(connected: Connected, tmp_path: Path, *args: str) -> Iterator[Served]:  # noqa: F811
+    """`switchboard ARGS` over the test database, until the block ends."""
+    settings = connected.container.settings
+    env = {
+        **os.environ,
+        "SWITCHBOARD_DATABASE_URL": settings.database_url,
+        "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
+        "SWITCHBOARD_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    log = tmp_path / f"{args[0]}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from switchboard.cli.main import main; main()", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    served = Served(process, "", log)
+    try:
         yield served
     finally:
         if process.poll() is None:
@@ -159,3 +159,20 @@ def test_serve_no_scheduler_leaves_the_work_to_workers(
         served.process.send_signal(signal.SIGINT)
         assert served.process.wait(60) == 0, served.output()
     assert "left to `switchboard worker` processes" in served.output()
+
+
+def test_worker_keeps_a_heartbeat_row_until_it_stops(
+    connected: Connected,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    role = "scheduler" if connected.container.is_sqlite() else "worker"
+    with running(connected, tmp_path, "worker") as worker:
+        deadline = time.monotonic() + START_SECONDS
+        while heartbeats(connected) == []:
+            assert worker.process.poll() is None, worker.output()
+            assert time.monotonic() < deadline, f"no heartbeat:\n{worker.output()}"
+            time.sleep(0.2)
+        assert heartbeats(connected) == [(role, worker.process.pid)]
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.process.wait(60) == 0, worker.output()
+    assert heartbeats(connected) == []

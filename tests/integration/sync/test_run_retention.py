@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
 from switchboard.db.models import Account, SyncRun, SyncRunItem
-from switchboard.jobs import sync_work
+from switchboard.jobs import queue, sync_work
 from switchboard.jobs.embedded import EmbeddedScheduler
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.sync import run_retention, runs
@@ -137,3 +138,34 @@ def test_the_embedded_scheduler_prunes_at_start_then_daily(
     add_run(container, "acme", clock.now())  # so that the old one is not the newest
     assert not scheduler.tick().pruning
     assert second in remaining(container)[0]
+
+
+def test_the_queue_prunes_with_its_periodic_job(container: Container, clock: FixedClock) -> None:
+    if container.is_sqlite():
+        pytest.skip("the job queue is procrastinate on PostgreSQL; SQLite's tick prunes")
+    with container.unit_of_work() as s:
+        factories.tenant(s, "acme")
+    old = add_run(container, "acme", clock.now() - timedelta(days=DAYS + 1))
+    newest = add_run(container, "acme", clock.now())
+    drop = text(f'DROP SCHEMA IF EXISTS "{queue.QUEUE_SCHEMA}" CASCADE')
+    with container.engine.begin() as conn:
+        conn.execute(drop)
+    try:
+        queue.ensure_queue_schema(container.engine)
+        app = queue.make_app(container)
+        # Daily, once for the whole fleet (a periodic task with a queueing lock).
+        crons = {p.task.name: p.cron for p in app.periodic_registry.periodic_tasks.values()}
+        assert crons["switchboard.prune_runs"] == queue.PRUNE_CRON
+        with app.open():
+            app.tasks["switchboard.prune_runs"].defer(timestamp=0)
+        app.run_worker(
+            queues=[queue.TICK_QUEUE],
+            wait=False,
+            install_signal_handlers=False,
+            listen_notify=False,
+        )
+        assert remaining(container) == ({newest}, 0)
+        assert old not in remaining(container)[0]
+    finally:
+        with container.engine.begin() as conn:
+            conn.execute(drop)
