@@ -153,6 +153,7 @@ class QueueWorkerThread:
         except BaseException as exc:  # logged here; the thread has nobody else to tell
             self.failure = exc
             log.exception("the in-process queue worker stopped")
+            self.heartbeat.stop()  # no row for a worker that is gone
         finally:
             self._started.set()
 
