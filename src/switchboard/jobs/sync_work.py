@@ -102,6 +102,24 @@ def _times(session: Session, account_ids: Sequence[int] | None = None) -> dict[i
 
 def decide(
     session: Session,
+    account: Account,
+    registration: DirectoryRegistration,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Decision:
+    """What is due for one account now."""
+    return decide_from(
+        session,
+        account.id,
+        _policy(registration.policy),
+        terminated=account.status == "terminated",
+        times=_times(session, [account.id]).get(account.id),
+        lease=lease,
+    )
+
+
+def decide_from(
+    session: Session,
     account_id: int,
     policy: SyncPolicy,
     *,
@@ -173,7 +191,7 @@ def scan(services: SyncServices, cache: ScanCache | None = None) -> list[Account
                 else cache.reusable(account_id, inputs, stamp)
             )
             if decision is None:
-                decision = decide(
+                decision = decide_from(
                     session,
                     account_id,
                     _policy(policy),
@@ -293,14 +311,7 @@ def run_sync(services: SyncServices, account_id: int, kind: str) -> RunSummary |
         if account is None or registration is None:
             log.info("account %s is gone or disconnected; nothing to sync", account_id)
             return None
-        decision = decide(
-            session,
-            account.id,
-            _policy(registration.policy),
-            terminated=account.status == "terminated",
-            times=_times(session, [account.id]).get(account.id),
-            lease=_lease(services),
-        )
+        decision = decide(session, account, registration, lease=_lease(services))
         slug, actor = account.slug, sync_actor(account)
     if not decision.is_due:
         log.info("%s: no longer due (%s)", slug, decision.reason)
