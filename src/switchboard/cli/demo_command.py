@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from switchboard.bootstrap import is_embedded
 from switchboard.cli.common import console, container, fail
 from switchboard.cli.run_display import print_summary, progress_bar, summary_dict
 from switchboard.config import Settings
@@ -214,5 +216,34 @@ def _serve(
     console.print(f"  {cli} emulator churn --state-dir {state_dir} --count 25")
     console.print(f"  {cli} directory delta acme")
     console.print(f"  {cli} directory reconcile acme")
-    console.print("Ctrl-C stops the portal and the emulator.")
-    run(host=host, port=port)
+    settings = demo_settings(host, port)
+    if settings.public_url:
+        console.print("  or let changes arrive by themselves (just in time):")
+        console.print(f"  {cli} directory settings acme --mode jit")
+        console.print(f"  {cli} emulator churn --state-dir {state_dir} --count 5")
+        console.print(f"  change notifications go to {settings.public_url}/webhooks/graph")
+    console.print("The scheduler runs in this process. Ctrl-C stops the portal and the emulator.")
+    embedded = is_embedded(settings.database_url)
+    run(
+        host=host,
+        port=port,
+        settings=settings,
+        background_work="scheduler" if embedded else "worker",
+    )
+
+
+def demo_settings(host: str, port: int) -> Settings:
+    """The settings, with SWITCHBOARD_PUBLIC_URL pointing at the demo's own portal unless it is
+    set already: the emulator then delivers change notifications to it (plain http is
+    accepted for a loopback address; a portal listening on another interface is left as is)."""
+    settings = Settings()
+    if settings.public_url is not None:
+        return settings
+    # Listening on every interface: the loopback address reaches it too.
+    address = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+    if ":" in address:
+        address = f"[{address}]"
+    try:
+        return Settings(public_url=f"http://{address}:{port}")
+    except ValidationError:  # not a loopback address: Graph would need HTTPS
+        return settings

@@ -134,12 +134,36 @@ def serve(
             " TLS-terminating proxy's requests count as HTTPS (secure cookies)"
         ),
     ] = None,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="SQLite: run the sync scheduler in this process (schedules, safety net,"
+            " just-in-time subscriptions, write-back retries). --no-scheduler leaves that to"
+            " `switchboard worker`",
+        ),
+    ] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="PostgreSQL: also run a queue worker in this process (otherwise the work is"
+            " left to `switchboard worker` processes)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API and the admin UI (an embedded SQLite database is upgraded first).
+
+    On SQLite the sync scheduler runs in the same process, so one command does everything.
+    On PostgreSQL the scheduled work is done by `switchboard worker` processes, or by this
+    one with --worker.
 
     With --tls-cert, --tls-key and --client-ca: HTTPS, and /api/ requires a client
     certificate signed by the client CA (mutual TLS). Without them: plain HTTP, for local use.
     """
+    from switchboard.bootstrap import is_embedded
+    from switchboard.config import Settings
+    from switchboard.jobs.background import BackgroundChoiceError, choose
     from switchboard.tls.server import TlsConfigError, TlsFiles
     from switchboard.web.server import run
 
@@ -154,8 +178,29 @@ def serve(
     tls = None
     if tls_cert and tls_key and client_ca:
         tls = TlsFiles(cert=tls_cert, key=tls_key, client_ca=client_ca)
+    settings = Settings()
     try:
-        run(host=host, port=port, tls=tls, forwarded_allow_ips=forwarded_allow_ips)
+        work = choose(
+            embedded=is_embedded(settings.database_url), scheduler=scheduler, worker=worker
+        )
+    except BackgroundChoiceError as exc:
+        raise fail(str(exc), 2) from exc
+    typer.echo(
+        {
+            "scheduler": "sync scheduler: in this process (SQLite)",
+            "worker": "queue worker: in this process (PostgreSQL)",
+            None: "background work: left to `switchboard worker` processes",
+        }[work]
+    )
+    try:
+        run(
+            host=host,
+            port=port,
+            tls=tls,
+            forwarded_allow_ips=forwarded_allow_ips,
+            settings=settings,
+            background_work=work,
+        )
     except TlsConfigError as exc:
         raise fail(str(exc), 2) from exc
 

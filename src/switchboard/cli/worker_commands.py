@@ -23,6 +23,7 @@ from switchboard.cli.common import (
 )
 from switchboard.db.migrate import upgrade
 from switchboard.jobs import sync_work
+from switchboard.jobs.heartbeat import Heartbeat
 from switchboard.portal.accounts import get_account
 
 schedule = typer.Typer(help="Sync schedules: what runs when, and why.", no_args_is_help=True)
@@ -38,10 +39,12 @@ def worker(
 ) -> None:
     """Run scheduled syncs (batched mode and the safety net) and push due write-backs.
 
-    On SQLite: an in-process scheduler ticks every 30 s and runs due accounts on a thread pool.
+    On SQLite: an in-process scheduler ticks every 5 s and runs due accounts on a thread pool
+    (`switchboard serve` runs the same scheduler unless given --no-scheduler).
     On PostgreSQL: a procrastinate worker; run as many as you like, they share the queue and
     never sync one account twice at once. Its schema is created on first use (or by
-    `switchboard db upgrade`).
+    `switchboard db upgrade`). Either way the process keeps a heartbeat row while it runs,
+    from which the UI tells whether syncs run by themselves.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with container(migrated=False) as c:
@@ -67,7 +70,7 @@ def _print(report: sync_work.TickReport) -> None:
 
 
 def _embedded(c: Container, *, once: bool, concurrency: int) -> None:
-    from switchboard.jobs.embedded import EmbeddedScheduler
+    from switchboard.jobs.embedded import TICK_SECONDS, EmbeddedScheduler
     from switchboard.jobs.runner import ThreadJobRunner
 
     runner = ThreadJobRunner(workers=concurrency)
@@ -85,8 +88,16 @@ def _embedded(c: Container, *, once: bool, concurrency: int) -> None:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        typer.echo(f"worker: embedded scheduler, {concurrency} thread(s), tick every 30 s")
-        scheduler.run_forever(stop)
+        typer.echo(
+            f"worker: embedded scheduler, {concurrency} thread(s), tick every {TICK_SECONDS:.0f} s"
+        )
+        beating = Heartbeat(c, "scheduler")
+        beating.start()
+        try:
+            scheduler.run_forever(stop)
+        finally:
+            runner.shutdown()  # started syncs finish before the row goes
+            beating.stop()
     finally:
         runner.shutdown()
 
@@ -109,7 +120,13 @@ def _queue(c: Container, *, once: bool, concurrency: int) -> None:
         _print(report)
         return
     typer.echo(f"worker: procrastinate on PostgreSQL, concurrency {concurrency}")
-    app.run_worker(concurrency=concurrency)
+    beating = Heartbeat(c, "worker")
+    beating.start()
+    try:
+        # procrastinate stops on SIGINT/SIGTERM once its running jobs are done.
+        app.run_worker(concurrency=concurrency)
+    finally:
+        beating.stop()
 
 
 @schedule.command("show")

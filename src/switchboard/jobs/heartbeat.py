@@ -8,6 +8,7 @@ saying so, and counts as absent.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -77,8 +78,24 @@ def alive(session: Session, role: Role, *, within: timedelta = STALE_AFTER) -> l
     return [Beat(r.id, r.role, r.host, r.pid, r.started_at, r.beat_at) for r in rows]
 
 
+def background_role(session: Session) -> Role:
+    """Who runs the scheduled work for this database: the embedded scheduler (SQLite, in
+    `serve` or `worker`) or procrastinate workers (PostgreSQL)."""
+    return "scheduler" if session.get_bind().dialect.name == "sqlite" else "worker"
+
+
+def background_alive(session: Session) -> bool:
+    """True while a scheduler (SQLite) or at least one queue worker (PostgreSQL) has a fresh
+    heartbeat: scheduled syncs, subscription upkeep and write-back retries will happen."""
+    return bool(alive(session, background_role(session)))
+
+
 def process_id(role: Role) -> str:
-    return f"{socket.gethostname()[:150]}:{os.getpid()}:{role}:{threading.get_ident() % 100000}"
+    # The serial tells apart two heartbeats of one process (two in-process queue workers).
+    return f"{socket.gethostname()[:150]}:{os.getpid()}:{role}:{next(_serials)}"
+
+
+_serials = itertools.count(1)
 
 
 class Heartbeat:

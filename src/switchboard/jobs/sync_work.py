@@ -7,10 +7,13 @@ functions, so the two deployments decide and run alike.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import (
@@ -21,10 +24,11 @@ from switchboard.db.models import (
     SyncRun,
     WriteBackTask,
 )
+from switchboard.jobs.scan_cache import ScanCache
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
-from switchboard.sync import subscription_upkeep, throttling, writeback
+from switchboard.sync import run_retention, subscription_upkeep, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import SyncServices
@@ -52,6 +56,48 @@ class TickReport:
     writebacks: list[str] = field(default_factory=list)
     # Accounts whose change-notification subscriptions were handed to the runner.
     subscriptions: list[str] = field(default_factory=list)
+    # The run log's daily prune was handed to the runner.
+    pruning: bool = False
+
+
+_runs = SyncRun.__table__.c
+# Built once: the scheduler runs these for every connected account on every tick.
+_HISTORY = (
+    select(
+        _runs.trigger,
+        _runs.kind,
+        _runs.status,
+        _runs.started_at,
+        _runs.finished_at,
+        _runs.heartbeat_at,
+        _runs.resume_after,
+    )
+    .where(
+        _runs.account_id == bindparam("account_id"),
+        _runs.dry_run.is_(False),
+        _runs.kind != "single",
+    )
+    .order_by(_runs.started_at.desc(), _runs.id.desc())
+    .limit(HISTORY)
+)
+# A run interrupted by throttling refuses every later start (dry runs and single-user runs
+# too) until its resume time, so the wait that still matters is on one of the newest runs.
+_NEWEST_WAITS = (
+    select(_runs.resume_after)
+    .where(_runs.account_id == bindparam("account_id"))
+    .order_by(_runs.started_at.desc(), _runs.id.desc())
+    .limit(3)
+    .subquery()
+)
+_WAIT = select(func.max(_NEWEST_WAITS.c.resume_after))
+
+
+def _times(session: Session, account_ids: Sequence[int] | None = None) -> dict[int, SyncTimes]:
+    st = DirectorySyncState.__table__.c
+    query = select(st.account_id, st.last_full_at, st.last_delta_at, st.delta_chain_started_at)
+    if account_ids is not None:
+        query = query.where(st.account_id.in_(account_ids))
+    return {row[0]: SyncTimes(row[1], row[2], row[3]) for row in session.execute(query)}
 
 
 def decide(
@@ -61,12 +107,29 @@ def decide(
     *,
     lease: timedelta = DEFAULT_LEASE,
 ) -> Decision:
-    state = session.get(DirectorySyncState, account.id)
-    times = (
-        SyncTimes(state.last_full_at, state.last_delta_at, state.delta_chain_started_at)
-        if state is not None
-        else None
+    """What is due for one account now."""
+    return decide_from(
+        session,
+        account.id,
+        _policy(registration.policy),
+        terminated=account.status == "terminated",
+        times=_times(session, [account.id]).get(account.id),
+        lease=lease,
     )
+
+
+def decide_from(
+    session: Session,
+    account_id: int,
+    policy: SyncPolicy,
+    *,
+    terminated: bool,
+    times: SyncTimes | None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Decision:
+    """What is due for the account now; a few indexed reads (Core rows, no ORM objects), as
+    the scheduler asks this of every connected account on every tick."""
+    stamp = now(session)
     history = [
         RunRecord(
             r.trigger,
@@ -77,26 +140,17 @@ def decide(
             heartbeat_at=r.heartbeat_at,
             resume_after=r.resume_after,
         )
-        for r in session.scalars(
-            select(SyncRun)
-            .where(
-                SyncRun.account_id == account.id,
-                SyncRun.dry_run.is_(False),
-                SyncRun.kind != "single",
-            )
-            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
-            .limit(HISTORY)
-        )
+        for r in session.execute(_HISTORY, {"account_id": account_id})
     ]
-    policy = SyncPolicy.model_validate(registration.policy or {})
+    throttled = session.scalar(_WAIT, {"account_id": account_id})
     return due(
-        now(session),
+        stamp,
         policy,
         times,
         history,
-        terminated=account.status == "terminated",
+        terminated=terminated,
         lease=lease,
-        throttled_until=throttling.throttled_until(session, account.id),
+        throttled_until=throttled if throttled is not None and throttled > stamp else None,
     )
 
 
@@ -104,23 +158,67 @@ def _lease(services: SyncServices) -> timedelta:
     return timedelta(seconds=services.settings.run_lease_seconds)
 
 
-def scan(services: SyncServices) -> list[AccountDecision]:
-    """Every connected account with what is due for it now."""
+def _policy(raw: dict[str, Any] | None) -> SyncPolicy:
+    return SyncPolicy.model_validate(raw or {})
+
+
+def scan(services: SyncServices, cache: ScanCache | None = None) -> list[AccountDecision]:
+    """Every connected account with what is due for it now. With ``cache`` (kept from tick to
+    tick by the scheduler), accounts where nothing changed keep their last decision."""
+    a, reg = Account.__table__.c, DirectoryRegistration.__table__.c
     with services.unit_of_work() as session:
+        stamp = now(session)
         rows = session.execute(
-            select(Account, DirectoryRegistration)
-            .join(DirectoryRegistration, DirectoryRegistration.account_id == Account.id)
-            .order_by(Account.id)
+            select(a.id, a.slug, a.status, reg.policy)
+            .join(DirectoryRegistration.__table__, reg.account_id == a.id)
+            .order_by(a.id)
         ).all()
-        return [
-            AccountDecision(
-                account.id,
-                account.slug,
-                str((registration.policy or {}).get("mode", "on_demand")),
-                decide(session, account, registration, lease=_lease(services)),
+        times = _times(session)
+        full = cache is None or cache.full_scan_due()
+        changed: set[int] = set()
+        watermark = 0
+        if cache is not None:
+            if full:
+                watermark = session.scalar(select(func.max(_runs.id))) or 0
+            else:
+                changed, watermark = _new_runs(session, cache.watermark)
+        decisions: list[AccountDecision] = []
+        for account_id, slug, status, policy in rows:
+            inputs = (status, policy, times.get(account_id))
+            decision = (
+                None
+                if cache is None or full or account_id in changed
+                else cache.reusable(account_id, inputs, stamp)
             )
-            for account, registration in rows
-        ]
+            if decision is None:
+                decision = decide_from(
+                    session,
+                    account_id,
+                    _policy(policy),
+                    terminated=status == "terminated",
+                    times=times.get(account_id),
+                    lease=_lease(services),
+                )
+            if cache is not None:
+                cache.entries[account_id] = (inputs, decision)
+            mode = str((policy or {}).get("mode", "on_demand"))
+            decisions.append(AccountDecision(account_id, slug, mode, decision))
+    if cache is not None:
+        cache.watermark = watermark
+        if full:
+            cache.full_at = time.monotonic()
+            cache.entries = {d.account_id: cache.entries[d.account_id] for d in decisions}
+    return decisions
+
+
+def _new_runs(session: Session, watermark: int) -> tuple[set[int], int]:
+    """Accounts with runs above ``watermark`` (a range of the primary key), and the new mark."""
+    rows = session.execute(
+        select(_runs.account_id, func.max(_runs.id))
+        .where(_runs.id > watermark)
+        .group_by(_runs.account_id)
+    ).all()
+    return {row[0] for row in rows}, max((row[1] for row in rows), default=watermark)
 
 
 def decision_for(services: SyncServices, slug: str) -> AccountDecision | None:
@@ -258,6 +356,11 @@ def push_writebacks(services: SyncServices, account_id: int) -> writeback.WriteB
         report.retrying,
     )
     return report
+
+
+def prune_run_log(services: SyncServices) -> run_retention.Pruned:
+    """Prune runs older than SWITCHBOARD_RUN_RETENTION_DAYS (daily, from either scheduler)."""
+    return run_retention.prune(services, retention_days=services.settings.run_retention_days)
 
 
 def describe(decision: AccountDecision) -> dict[str, object]:

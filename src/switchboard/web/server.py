@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -12,6 +16,8 @@ from uvicorn.config import LOGGING_CONFIG
 from switchboard.bootstrap import Container, build, is_embedded
 from switchboard.config import Settings
 from switchboard.db.migrate import upgrade
+from switchboard.jobs import background
+from switchboard.jobs.background import Work
 from switchboard.tls.server import ClientCertH11Protocol, TlsFiles, server_context
 from switchboard.web.app import create_app
 
@@ -61,10 +67,39 @@ def make_server(
     return uvicorn.Server(config)
 
 
+@contextmanager
+def _signal_ends_server_only() -> Iterator[None]:
+    """uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler it found.
+    With the default handlers that would end the process before the background work has
+    stopped and removed its heartbeat row; a handler that does nothing takes the signal
+    instead. The previous handlers are back for that stop: a second Ctrl-C cuts it short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    return None
+
+
 def run(
-    *, host: str, port: int, tls: TlsFiles | None = None, forwarded_allow_ips: str | None = None
+    *,
+    host: str,
+    port: int,
+    tls: TlsFiles | None = None,
+    forwarded_allow_ips: str | None = None,
+    settings: Settings | None = None,
+    background_work: Work | None = None,
 ) -> None:
-    settings = Settings()
+    """Serve until SIGINT/SIGTERM, with ``background_work`` (see ``jobs.background.choose``)
+    running beside the server; it stops, its threads joined, once the server has stopped."""
+    settings = settings or Settings()
     container = build(settings)
     server = make_server(
         container, host=host, port=port, tls=tls, forwarded_allow_ips=forwarded_allow_ips
@@ -72,7 +107,8 @@ def run(
     try:
         if is_embedded(settings.database_url):
             upgrade(container.engine)
-        server.run()
+        with background.running(container, background_work), _signal_ends_server_only():
+            server.run()
     finally:
         container.close()
         container.engine.dispose()

@@ -22,6 +22,7 @@ from switchboard.db.models import (
     WriteBackTask,
 )
 from switchboard.directory.stored_credentials import Which
+from switchboard.jobs import heartbeat
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
@@ -62,10 +63,19 @@ def _choices(session: Session, viewer: Viewer, context: dict[str, Any]) -> dict[
     }
 
 
+def _idle_background(session: Session, policy: SyncPolicy) -> str | None:
+    """For a scheduled or just-in-time account with nobody to run its syncs: the role of the
+    missing process ("scheduler" on SQLite, "worker" on PostgreSQL); otherwise None."""
+    if policy.mode not in ("jit", "batched") or heartbeat.background_alive(session):
+        return None
+    return heartbeat.background_role(session)
+
+
 def _status(session: Session, registration: DirectoryRegistration) -> dict[str, Any]:
     """What the status card shows: certificates as Entra shows them, the last test, counts."""
     account_id = registration.account_id
     return {
+        "missing_background": _idle_background(session, service.policy_of(registration)),
         "certificate": app_certificates.info(registration.certificate_pem),
         "next_certificate": (
             app_certificates.info(registration.next_certificate_pem)
