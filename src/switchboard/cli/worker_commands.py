@@ -6,6 +6,8 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated
 
@@ -36,6 +38,18 @@ def worker(
     concurrency: Annotated[
         int, typer.Option(min=1, max=32, help="Accounts synced at the same time")
     ] = 2,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this process's counters (sync runs, Graph requests) for Prometheus at"
+            " http://METRICS_HOST:PORT/metrics; the portal's /metrics has the rest",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface for --metrics-port (no authentication: keep it private)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run scheduled syncs (batched mode and the safety net) and push due write-backs.
 
@@ -47,13 +61,39 @@ def worker(
     from which the UI tells whether syncs run by themselves.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with container(migrated=False) as c:
+    with _metrics_server(metrics_host, metrics_port), container(migrated=False) as c:
         if c.is_sqlite():
             upgrade(c.engine)  # as `serve` does for an embedded database
             _embedded(c, once=once, concurrency=concurrency)
         else:
             require_current_schema(c)
             _queue(c, once=once, concurrency=concurrency)
+
+
+@contextmanager
+def _metrics_server(host: str, port: int | None) -> Iterator[None]:
+    """prometheus-client's own HTTP server over the default registry, for the run and Graph
+    counters this process keeps in memory (a worker serves no web app of its own)."""
+    if port is None:
+        yield
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        server, thread = start_http_server(port, addr=host)
+    except OSError as exc:
+        raise fail(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or 'the address is not usable'}"
+            " (choose another --metrics-port, or leave it out)",
+            2,
+        ) from exc
+    typer.echo(f"metrics at http://{host}:{port}/metrics")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def _print(report: sync_work.TickReport) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from switchboard.db.migrate import revisions
-from switchboard.jobs.heartbeat import STALE_AFTER, Role, alive
+from switchboard.jobs.heartbeat import STALE_AFTER, alive, background_role
 from switchboard.sync.ports import Transactions
 
 log = logging.getLogger("switchboard.readiness")
@@ -44,10 +44,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def background_check(session: Session, *, sqlite: bool) -> Check:
+def background_check(session: Session) -> Check:
     """Whether the process that runs schedules is alive: the embedded scheduler on SQLite,
-    procrastinate workers on PostgreSQL."""
-    role: Role = "scheduler" if sqlite else "worker"
+    procrastinate workers on PostgreSQL (heartbeat.background_role decides which)."""
+    role = background_role(session)
+    sqlite = role == "scheduler"
     live = alive(session, role)
     window = int(STALE_AFTER.total_seconds())
     if live:
@@ -64,7 +65,7 @@ def background_check(session: Session, *, sqlite: bool) -> Check:
         BACKGROUND_CHECK,
         "fail",
         f"no queue worker has sent a heartbeat in the last {window} seconds, so no schedule"
-        " runs; start one with `switchboard worker`",
+        " runs; start one with `switchboard worker` (or `switchboard serve --worker`)",
     )
 
 
@@ -92,7 +93,7 @@ def run_checks(tx: Transactions, *, timeout: float) -> list[Check]:
                     Check("migrations", "fail", f"{words}; run `switchboard db upgrade`"),
                     *skipped((BACKGROUND_CHECK,), "not checked: the schema is not up to date"),
                 ]
-            background = background_check(session, sqlite=sqlite)
+            background = background_check(session)
     except Exception as exc:  # any failure to reach or read the database
         log.warning("readiness: the database check failed: %s", type(exc).__name__)
         return [
