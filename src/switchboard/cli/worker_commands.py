@@ -146,8 +146,8 @@ def _queue(c: Container, *, once: bool, concurrency: int) -> None:
     from switchboard.jobs import queue
 
     queue.ensure_queue_schema(c.engine)
-    app = queue.make_app(c)
     if once:
+        app = queue.make_app(c)
         with app.open():
             report = queue.enqueue_due(app, c)
         app.run_worker(
@@ -159,14 +159,26 @@ def _queue(c: Container, *, once: bool, concurrency: int) -> None:
         )
         _print(report)
         return
+    from switchboard.jobs.background import QueueWorkerThread
+
+    # Our handlers go in before the heartbeat row exists, so a signal at any moment of the
+    # start-up ends in a clean stop (running jobs finished, row removed), never a kill.
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     typer.echo(f"worker: procrastinate on PostgreSQL, concurrency {concurrency}")
-    beating = Heartbeat(c, "worker")
-    beating.start()
+    service = QueueWorkerThread(c, concurrency=concurrency)
+    service.start()
     try:
-        # procrastinate stops on SIGINT/SIGTERM once its running jobs are done.
-        app.run_worker(concurrency=concurrency)
+        while not stop.wait(1.0):
+            if not service.is_alive():
+                raise fail("the queue worker stopped; its error is in the log above")
     finally:
-        beating.stop()
+        service.stop()
 
 
 @schedule.command("show")
