@@ -39,11 +39,14 @@ class Settings(BaseSettings):
         " change notifications are sent to PUBLIC_URL/webhooks/graph. Graph requires HTTPS;"
         " plain http is accepted for a loopback host only (local testing with the emulator)",
     )
-    notification_coalesce_seconds: float = Field(
-        default=2.0,
+    notification_min_gap_seconds: float = Field(
+        default=0.0,
         ge=0,
         le=60,
-        description="How long change notifications for one account gather into one delta round",
+        description="Least time between the end of one account's notification-triggered delta"
+        " round and the start of its next. 0 (the default): the first notification starts a"
+        " round at once, and those arriving meanwhile lead to one more round when it ends;"
+        " a larger value trades freshness for fewer rounds on a constantly changing tenant",
     )
     run_lease_seconds: float = Field(
         default=60,

@@ -2,8 +2,8 @@
 
 Webhooks are hints: a notification says only "something changed in this account's tenant";
 the delta round that follows reads what changed. So a notification is checked (known
-subscription, its clientState, its tenant) and then only marks its account dirty. A burst of
-notifications within a short window becomes one delta round, and notifications arriving while
+subscription, its clientState, its tenant) and then only marks its account dirty. The first
+notification for an idle account starts its delta round at once; notifications arriving while
 a round runs lead to exactly one more round afterwards. Duplicates are therefore harmless.
 """
 
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
+from switchboard.metrics import NOTIFICATION_TO_COMMIT
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
 from switchboard.sync.engine import SyncEngine
@@ -135,12 +136,18 @@ def verify(session: Session, notifications: Iterable[Notification]) -> Verified:
 class NotificationCoalescer:
     """Turns "account N changed" hints into delta rounds, one at a time per account.
 
-    ``notify`` marks the account dirty and, unless a drain for it is already queued or running,
-    submits one to the job runner (keyed per account). The drain waits ``window`` seconds so a
-    burst gathers, runs a round, and repeats while the account got dirty again meanwhile. A
-    round refused because another run of the account is in progress is retried after
-    ``busy_retry`` seconds, up to ``max_busy_retries`` times (the daily safety-net delta round
-    catches anything given up on).
+    Leading edge: the first hint for an idle account starts its round at once (a job on the
+    runner), so a single change pays no waiting window. Trailing edge: hints that arrive while
+    a round runs mark the account dirty again, and exactly one more round follows when it
+    ends; a burst therefore becomes few rounds, each reading everything changed so far.
+
+    ``min_gap`` (seconds, default 0) optionally spaces an account's rounds: a round starts no
+    sooner than that after the previous one ended. A round refused because another run of the
+    account is in progress is retried after ``busy_retry`` seconds, up to ``max_busy_retries``
+    times (the daily safety-net delta round catches anything given up on).
+
+    Each round that ran observes ``NOTIFICATION_TO_COMMIT``: from the earliest hint it covers
+    (as given to ``notify``) to its commit (the round returned).
     """
 
     def __init__(
@@ -148,25 +155,33 @@ class NotificationCoalescer:
         jobs: JobRunner,
         run_round: Callable[[int], RoundOutcome],
         *,
-        window: float = 2.0,
+        min_gap: float = 0.0,
         busy_retry: float = 5.0,
         max_busy_retries: int = 60,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.jobs = jobs
         self.run_round = run_round
-        self.window = window
+        self.min_gap = min_gap
         self.busy_retry = busy_retry
         self.max_busy_retries = max_busy_retries
         self.sleep = sleep
+        self.clock = clock
         self._lock = threading.Lock()
-        self._dirty: set[int] = set()
+        # Account -> arrival of the earliest hint not yet taken by a round.
+        self._dirty: dict[int, float] = {}
         self._active: set[int] = set()
+        # Account -> when its last round ended (for ``min_gap``).
+        self._ended: dict[int, float] = {}
 
-    def notify(self, account_id: int) -> bool:
-        """True if a new drain was started; False if one already covers this hint."""
+    def notify(self, account_id: int, arrived: float | None = None) -> bool:
+        """Mark the account dirty; ``arrived`` is when the hint reached the process (this
+        clock; now when not given). True if a new drain was started; False if one already
+        running or starting covers this hint."""
+        stamp = self.clock() if arrived is None else arrived
         with self._lock:
-            self._dirty.add(account_id)
+            self._dirty[account_id] = min(stamp, self._dirty.get(account_id, stamp))
             if account_id in self._active:
                 return False
             self._active.add(account_id)
@@ -180,14 +195,21 @@ class NotificationCoalescer:
                 self._active.discard(account_id)
         return accepted
 
+    def _wait_for_gap(self, account_id: int, extra: float = 0.0) -> None:
+        with self._lock:
+            ended = self._ended.get(account_id)
+        if ended is None:
+            return
+        delay = max(self.min_gap, extra) - (self.clock() - ended)
+        if delay > 0:
+            self.sleep(delay)
+
     def _drain(self, account_id: int) -> None:
         busy_tries = 0
-        delay = self.window
+        pause = 0.0  # a busy retry's wait; otherwise only ``min_gap`` spaces rounds
         finished = False
         try:
             while True:
-                if delay > 0:
-                    self.sleep(delay)
                 with self._lock:
                     if account_id not in self._dirty:
                         # Released under the lock: a notify from now on starts a new drain,
@@ -195,19 +217,26 @@ class NotificationCoalescer:
                         self._active.discard(account_id)
                         finished = True
                         return
-                    self._dirty.discard(account_id)
+                self._wait_for_gap(account_id, pause)
+                with self._lock:  # only this drain takes the account's hints
+                    since = self._dirty.pop(account_id)
                 try:
                     outcome = self.run_round(account_id)
                 except Exception:
                     log.exception("notification delta round of account %s failed", account_id)
                     outcome = "failed"
-                delay = self.window
+                ended = self.clock()
+                with self._lock:
+                    self._ended[account_id] = ended
+                pause = 0.0
+                if outcome == "ran":
+                    NOTIFICATION_TO_COMMIT.observe(max(ended - since, 0.0))
                 if outcome == "busy":
                     busy_tries += 1
                     if busy_tries <= self.max_busy_retries:
-                        with self._lock:
-                            self._dirty.add(account_id)
-                        delay = max(self.window, self.busy_retry)
+                        with self._lock:  # the hints stay pending, with their first arrival
+                            self._dirty[account_id] = min(since, self._dirty.get(account_id, since))
+                        pause = self.busy_retry
                     else:
                         log.warning(
                             "account %s: gave up waiting for the running sync; the next"
@@ -245,5 +274,5 @@ def coalescer_for(services: SyncServices) -> NotificationCoalescer:
     return NotificationCoalescer(
         services.jobs,
         partial(delta_round, services),
-        window=services.settings.notification_coalesce_seconds,
+        min_gap=services.settings.notification_min_gap_seconds,
     )
