@@ -41,7 +41,7 @@ from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError
 from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
-from switchboard.sync import rescope
+from switchboard.sync import jit_switch, rescope
 
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
 
@@ -233,11 +233,14 @@ def directory_settings(
             c, InlineJobRunner(), actor, account, account_id, current, changed, trigger="manual"
         )
         status = _run_status(c, started.run_id) if started and started.run_id else None
+        switched = jit_switch.after_mode_change(c, account_id, current, changed)
+    subscriptions_note = switched.note(account) if switched else None
     if as_json:
         body = SettingsOut(
             **out.model_dump(),
             reconcile_run_id=started.run_id if started else None,
             reconcile_note=started.note if started else None,
+            subscriptions_note=subscriptions_note,
         )
         sys.stdout.write(json.dumps(dumps(body), indent=2) + "\n")
         return
@@ -250,6 +253,8 @@ def directory_settings(
                 f"\n{what} changed: full reconcile run {started.run_id} {status};"
                 f" details: switchboard directory run {account} {started.run_id}"
             )
+    if subscriptions_note:
+        console.print(f"\n{subscriptions_note}", markup=False)
 
 
 def _run_status(c: Container, run_id: int) -> str:
