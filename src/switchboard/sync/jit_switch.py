@@ -33,7 +33,8 @@ class JitSwitch:
         """The sentence an admin reads after saving the settings."""
         if self.outcome == "left":
             return (
-                "Just in time is off: the account's change-notification subscriptions were removed."
+                "Just in time is off: the account's change-notification subscriptions, if any,"
+                " were removed."
             )
         if self.outcome == "subscribed":
             return (

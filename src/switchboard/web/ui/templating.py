@@ -49,7 +49,7 @@ NOTICES = {
     " (the portal's https address as Graph reaches it). Until it is, the account syncs only by"
     " its daily safety-net rounds.",
     "directory-jit-left": "Sync settings saved. Just in time is off: the change-notification"
-    " subscriptions were removed.",
+    " subscriptions, if any, were removed.",
     "directory-tested": "Connection tested; the result is below.",
     "directory-disconnected": "Disconnected from Entra ID. Directory users are now ordinary"
     " portal users.",
