@@ -40,13 +40,14 @@ class Settings(BaseSettings):
         " plain http is accepted for a loopback host only (local testing with the emulator)",
     )
     notification_min_gap_seconds: float = Field(
-        default=0.0,
+        default=1.2,
         ge=0,
         le=60,
-        description="Least time between the end of one account's notification-triggered delta"
-        " round and the start of its next. 0 (the default): the first notification starts a"
-        " round at once, and those arriving meanwhile lead to one more round when it ends;"
-        " a larger value trades freshness for fewer rounds on a constantly changing tenant",
+        description="Least time between the starts of two back-to-back notification-triggered"
+        " delta rounds of one account, while changes keep arriving: the first notification for"
+        " an idle account starts its round at once, and those arriving during a round lead to"
+        " one more round, started this long after the previous one started (at once if that"
+        " round took longer). A burst becomes a few rounds; 0: a round per round's end",
     )
     run_lease_seconds: float = Field(
         default=60,

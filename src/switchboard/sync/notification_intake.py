@@ -141,10 +141,12 @@ class NotificationCoalescer:
     a round runs mark the account dirty again, and exactly one more round follows when it
     ends; a burst therefore becomes few rounds, each reading everything changed so far.
 
-    ``min_gap`` (seconds, default 0) optionally spaces an account's rounds: a round starts no
-    sooner than that after the previous one ended. A round refused because another run of the
-    account is in progress is retried after ``busy_retry`` seconds, up to ``max_busy_retries``
-    times (the daily safety-net delta round catches anything given up on).
+    ``min_gap`` spaces the back-to-back rounds of a stream of changes: a trailing round starts
+    no sooner than ``min_gap`` seconds after the previous round started (at once when that
+    round took longer), so a tenant that changes all the time is read in rounds of everything
+    changed so far rather than in a round per change. A round refused because another run of
+    the account is in progress is retried ``busy_retry`` seconds after it, up to
+    ``max_busy_retries`` times (the daily safety-net delta round catches anything given up on).
 
     Each round that ran observes ``NOTIFICATION_TO_COMMIT``: from the earliest hint it covers
     (as given to ``notify``) to its commit (the round returned).
@@ -155,7 +157,7 @@ class NotificationCoalescer:
         jobs: JobRunner,
         run_round: Callable[[int], RoundOutcome],
         *,
-        min_gap: float = 0.0,
+        min_gap: float = 1.2,
         busy_retry: float = 5.0,
         max_busy_retries: int = 60,
         sleep: Callable[[float], None] = time.sleep,
@@ -172,8 +174,6 @@ class NotificationCoalescer:
         # Account -> arrival of the earliest hint not yet taken by a round.
         self._dirty: dict[int, float] = {}
         self._active: set[int] = set()
-        # Account -> when its last round ended (for ``min_gap``).
-        self._ended: dict[int, float] = {}
 
     def notify(self, account_id: int, arrived: float | None = None) -> bool:
         """Mark the account dirty; ``arrived`` is when the hint reached the process (this
@@ -195,18 +195,12 @@ class NotificationCoalescer:
                 self._active.discard(account_id)
         return accepted
 
-    def _wait_for_gap(self, account_id: int, extra: float = 0.0) -> None:
-        with self._lock:
-            ended = self._ended.get(account_id)
-        if ended is None:
-            return
-        delay = max(self.min_gap, extra) - (self.clock() - ended)
-        if delay > 0:
-            self.sleep(delay)
-
     def _drain(self, account_id: int) -> None:
         busy_tries = 0
-        pause = 0.0  # a busy retry's wait; otherwise only ``min_gap`` spaces rounds
+        # The previous round of this drain: when it started and ended (None: none yet, so the
+        # first round starts at once), and how long to wait after its end (a busy retry).
+        last: tuple[float, float] | None = None
+        pause = 0.0
         finished = False
         try:
             while True:
@@ -217,18 +211,22 @@ class NotificationCoalescer:
                         self._active.discard(account_id)
                         finished = True
                         return
-                self._wait_for_gap(account_id, pause)
+                if last is not None:
+                    started, ended = last
+                    now = self.clock()
+                    delay = max(started + self.min_gap, ended + pause) - now
+                    if delay > 0:
+                        self.sleep(delay)
                 with self._lock:  # only this drain takes the account's hints
                     since = self._dirty.pop(account_id)
+                started = self.clock()
                 try:
                     outcome = self.run_round(account_id)
                 except Exception:
                     log.exception("notification delta round of account %s failed", account_id)
                     outcome = "failed"
                 ended = self.clock()
-                with self._lock:
-                    self._ended[account_id] = ended
-                pause = 0.0
+                last, pause = (started, ended), 0.0
                 if outcome == "ran":
                     NOTIFICATION_TO_COMMIT.observe(max(ended - since, 0.0))
                 if outcome == "busy":

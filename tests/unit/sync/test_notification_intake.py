@@ -198,23 +198,56 @@ def test_a_round_observes_the_time_from_its_earliest_hint_to_its_commit() -> Non
     runner.shutdown()
 
 
-def test_a_minimum_gap_spaces_the_rounds_of_an_account() -> None:
+def test_back_to_back_rounds_start_a_minimum_gap_apart_and_an_idle_account_at_once() -> None:
     clock = FakeClock()
+    started, release = threading.Event(), threading.Event()
     rounds: list[float] = []
 
     def run_round(_account_id: int) -> RoundOutcome:
         rounds.append(clock())
+        if len(rounds) == 1:
+            started.set()
+            assert release.wait(10)
+        clock.now += 0.25  # a round takes a quarter of a second
         return "ran"
 
     c, runner = coalescer(run_round, clock, min_gap=1.5)
     c.notify(1)
+    assert started.wait(10)
+    c.notify(1)  # during the round: one more round, 1.5 s after the first started
+    release.set()
     assert runner.wait_idle(10)
-    assert clock.waits == []  # the first round of an idle account still starts at once
-    clock.now += 0.5
-    c.notify(1)
-    assert runner.wait_idle(10)
-    assert clock.waits == [1.0]  # 1.5 s after the previous round ended
     assert rounds == [100.0, 101.5]
+    assert clock.waits == [1.25]
+    clock.now += 0.1
+    c.notify(1)  # idle again: at once, however recent the last round
+    assert runner.wait_idle(10)
+    assert rounds == [100.0, 101.5, 101.85]
+    assert clock.waits == [1.25]
+    runner.shutdown()
+
+
+def test_a_round_longer_than_the_gap_is_followed_at_once() -> None:
+    clock = FakeClock()
+    started, release = threading.Event(), threading.Event()
+    rounds: list[float] = []
+
+    def run_round(_account_id: int) -> RoundOutcome:
+        rounds.append(clock())
+        if len(rounds) == 1:
+            started.set()
+            assert release.wait(10)
+            clock.now += 3.0  # a long round
+        return "ran"
+
+    c, runner = coalescer(run_round, clock, min_gap=1.5)
+    c.notify(1)
+    assert started.wait(10)
+    c.notify(1)
+    release.set()
+    assert runner.wait_idle(10)
+    assert rounds == [100.0, 103.0]
+    assert clock.waits == []
     runner.shutdown()
 
 
