@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-fleet resilience resilience-quick clean
+.PHONY: demo test lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-fleet bench-jit bench-jit-quick resilience resilience-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,15 @@ bench-portal: $(STAMP) postgres
 # FLEET_ARGS scales it down, e.g. FLEET_ARGS="--accounts 20 --users 100 --jit 4 --minutes 6".
 bench-fleet: $(STAMP) postgres
 	$(BIN)/python benchmarks/fleet_bench.py $(FLEET_ARGS)
+
+# Just in time: 1,000 single changes one after another (Graph write -> portal commit, p50/p99/max)
+# and a burst of 1,000 (applied within, delta rounds), SQLite and PostgreSQL; fails on a miss.
+bench-jit: $(STAMP) postgres
+	$(BIN)/python benchmarks/jit_bench.py
+
+# The same with 100 changes per scenario: a couple of minutes.
+bench-jit-quick: $(STAMP) postgres
+	$(BIN)/python benchmarks/jit_bench.py --changes 100
 
 # Kills, fault storms, replays, races, a killed worker and the deletion guard's scenarios against
 # the emulator, on SQLite and PostgreSQL; prints a table and fails when a target is missed.

@@ -63,7 +63,7 @@ def duplicated(ctx: Context, kind: str) -> Row:
         url = f"http://127.0.0.1:{port}"
         portal.extra_env = {
             "SWITCHBOARD_PUBLIC_URL": url,
-            "SWITCHBOARD_NOTIFICATION_COALESCE_SECONDS": "0.5",
+            "SWITCHBOARD_NOTIFICATION_MIN_GAP_SECONDS": "0.5",
         }
         portal.run("directory", "settings", SLUG, "--mode", "jit")
         server = portal.start("serve", "--port", str(port))

@@ -20,6 +20,7 @@ from switchboard.connection.registration import on_account_terminated
 from switchboard.db.engine import make_engine, make_session_factory
 from switchboard.db.migrate import upgrade
 from switchboard.directory.auth import TokenCache
+from switchboard.directory.connections import GraphConnections
 from switchboard.directory.factory import graph_directory_factory
 from switchboard.directory.graph_subscriptions import graph_subscriptions_for
 from switchboard.jobs.runner import ThreadJobRunner
@@ -52,6 +53,8 @@ class Container:
     jobs: JobRunner
     # msal applications per registration certificate, for every Graph client of the process.
     token_cache: TokenCache
+    # Keep-alive connections to Graph that the runs share.
+    graph_connections: GraphConnections
     user_listeners: tuple[Listener, ...]
     # Registration -> DirectorySource (Microsoft Graph, or a fake in tests).
     directory_for: DirectoryFactory
@@ -87,6 +90,7 @@ class Container:
         """Wait for background work and drop the token providers (the engine is the caller's)."""
         self.jobs.shutdown()
         self.token_cache.close()
+        self.graph_connections.close()
 
 
 def build(
@@ -111,6 +115,7 @@ def build(
     engine = engine if engine is not None else make_engine(settings.database_url)
     secrets = SecretBox(lambda: settings.effective_secret_key)
     token_cache = token_cache if token_cache is not None else TokenCache()
+    connections = GraphConnections()
     container = Container(
         settings=settings,
         engine=engine,
@@ -122,11 +127,12 @@ def build(
         secrets=secrets,
         jobs=jobs if jobs is not None else ThreadJobRunner(),
         token_cache=token_cache,
+        graph_connections=connections,
         user_listeners=tuple(user_listeners),
         directory_for=(
             directory_for
             if directory_for is not None
-            else graph_directory_factory(secrets, token_cache)
+            else graph_directory_factory(secrets, token_cache, connections)
         ),
         subscriptions_for=(
             subscriptions_for

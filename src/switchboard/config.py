@@ -39,11 +39,15 @@ class Settings(BaseSettings):
         " change notifications are sent to PUBLIC_URL/webhooks/graph. Graph requires HTTPS;"
         " plain http is accepted for a loopback host only (local testing with the emulator)",
     )
-    notification_coalesce_seconds: float = Field(
-        default=2.0,
+    notification_min_gap_seconds: float = Field(
+        default=1.2,
         ge=0,
         le=60,
-        description="How long change notifications for one account gather into one delta round",
+        description="Least time between the starts of two back-to-back notification-triggered"
+        " delta rounds of one account, while changes keep arriving: the first notification for"
+        " an idle account starts its round at once, and those arriving during a round lead to"
+        " one more round, started this long after the previous one started (at once if that"
+        " round took longer). A burst becomes a few rounds; 0: a round per round's end",
     )
     run_lease_seconds: float = Field(
         default=60,

@@ -42,7 +42,7 @@ from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError
 from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
-from switchboard.sync import rescope
+from switchboard.sync import jit_switch, rescope
 
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
 
@@ -238,11 +238,14 @@ def directory_settings(
             if started and started.run_number
             else None
         )
+        switched = jit_switch.after_mode_change(c, account_id, current, changed)
+    subscriptions_note = switched.note(account) if switched else None
     if as_json:
         body = SettingsOut(
             **out.model_dump(),
             reconcile_run_number=started.run_number if started else None,
             reconcile_note=started.note if started else None,
+            subscriptions_note=subscriptions_note,
         )
         sys.stdout.write(json.dumps(dumps(body), indent=2) + "\n")
         return
@@ -255,6 +258,8 @@ def directory_settings(
                 f"\n{what} changed: full reconcile run #{started.run_number} {status};"
                 f" details: switchboard directory run {account} {started.run_number}"
             )
+    if subscriptions_note:
+        console.print(f"\n{subscriptions_note}", markup=False)
 
 
 def _run_status(c: Container, account_id: int, number: int) -> str:

@@ -7,6 +7,7 @@ live as long as the process: a ``TokenCache`` keeps one per (account, certificat
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import msal
 import requests
 from cryptography import x509
@@ -71,11 +73,20 @@ class GraphCredentials:
         cert = x509.load_pem_x509_certificate(self.certificate_pem.encode())
         return cert.fingerprint(hashes.SHA256()).hex()
 
-    def ssl_context(self) -> ssl.SSLContext | bool:
-        """TLS trust for Graph calls: the registration's CA bundle if it has one."""
-        if not self.ca_bundle_pem:
-            return True
-        return ssl.create_default_context(cadata=self.ca_bundle_pem)
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS trust for Graph calls: the registration's CA bundle if it has one, else the
+        public CAs httpx trusts. One shared context per bundle (see ``_trust``)."""
+        return _trust(self.ca_bundle_pem or None)
+
+
+@functools.lru_cache(maxsize=64)
+def _trust(ca_bundle_pem: str | None) -> ssl.SSLContext:
+    """Loading the public CA bundle takes tens of milliseconds, paid by every new client:
+    once per sync run, a cost a just-in-time round should not carry. A context is never
+    changed once made, and OpenSSL lets any number of connections and threads share it."""
+    if ca_bundle_pem is None:
+        return httpx.create_ssl_context(trust_env=False)
+    return ssl.create_default_context(cadata=ca_bundle_pem)
 
 
 class TokenProvider(Protocol):

@@ -75,7 +75,10 @@ class GraphClient:
         rng: random.Random | None = None,
         max_connections: int = 16,
         timeout: float = 60.0,
+        http: httpx.Client | None = None,
     ) -> None:
+        """``http``: a client shared with other runs (``connections.GraphConnections``), left
+        open by ``close``; without it the client opens a pool of its own."""
         self.root = f"{graph_url.rstrip('/')}/{version}"
         self._origin = _origin(self.root)
         self.tokens = tokens
@@ -85,7 +88,8 @@ class GraphClient:
         self.clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._rng_lock = threading.Lock()
-        self._http = httpx.Client(
+        self._owns_http = http is None
+        self._http = http or httpx.Client(
             verify=verify,
             transport=transport,
             http2=False,
@@ -108,7 +112,8 @@ class GraphClient:
         return self._sent
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> GraphClient:
         return self

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.auth import GraphCredentials, TokenCache
+from switchboard.directory.connections import GraphConnections
 from switchboard.directory.graph_directory import GraphDirectory, connect
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.secrets_at_rest import SecretBox
@@ -29,9 +30,9 @@ def graph_credentials(
 
 
 def graph_directory_factory(
-    secrets: SecretBox, tokens: TokenCache
+    secrets: SecretBox, tokens: TokenCache, connections: GraphConnections | None = None
 ) -> Callable[[DirectoryRegistration], GraphDirectory]:
     def directory_for(registration: DirectoryRegistration) -> GraphDirectory:
-        return connect(graph_credentials(registration, secrets), tokens)
+        return connect(graph_credentials(registration, secrets), tokens, connections=connections)
 
     return directory_for

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from switchboard.directory.auth import GraphCredentials, TokenCache
 from switchboard.directory.client import GraphClient, RetryPolicy
+from switchboard.directory.connections import GraphConnections
 from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
 from switchboard.directory.graph_wire import BatchRequest
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
@@ -347,17 +348,21 @@ def connect(
     background: bool = True,
     workers: int = 8,
     retry: RetryPolicy | None = None,
+    connections: GraphConnections | None = None,
 ) -> GraphDirectory:
-    """A GraphDirectory for a registration: its provider from ``tokens`` and a new pooled client.
+    """A GraphDirectory for a registration: its provider from ``tokens``, and the process's
+    shared connections when given (else a new pool of its own).
 
     Close it (or use it as a context manager) when the run is over.
     """
+    verify = creds.ssl_context()
     client = GraphClient(
         creds.graph_url,
         tokens.provider(creds),
-        verify=creds.ssl_context(),
+        verify=verify,
         background=background,
         retry=retry,
         max_connections=max(workers * 2, 4),
+        http=connections.client(verify) if connections is not None else None,
     )
     return GraphDirectory(client, workers=workers)

@@ -82,3 +82,9 @@ class SettingsOut(RegistrationOut):
     reconcile_note: str | None = Field(
         default=None, description="Why that reconcile did not start at once, if it did not"
     )
+    subscriptions_note: str | None = Field(
+        default=None,
+        description="When the mode entered or left jit: what became of the account's Graph"
+        " change-notification subscriptions (created or removed at once; if they could not be"
+        " created, why, while the mode change itself is saved)",
+    )

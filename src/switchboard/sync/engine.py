@@ -14,7 +14,7 @@ from switchboard.directory.errors import GraphError, GraphThrottled
 from switchboard.directory.source import DirectorySource
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import ValidationFailed
-from switchboard.sync import lease, queries, readers, run_metrics, throttling
+from switchboard.sync import lease, queries, readers, run_metrics
 from switchboard.sync.execution import Execution
 from switchboard.sync.failure_text import unexpected_failure
 from switchboard.sync.plan import Observation, PlanItem
@@ -88,7 +88,6 @@ class SyncEngine:
         run_kind = RunKind(kind)
         if run_kind is RunKind.SINGLE and not key:
             raise ValidationFailed("name the user to sync by UPN or object id", field="user")
-        throttling.refuse_while_throttled(self.services, actor, slug)
         started = Run.start(
             self.services,
             self.directory_for,

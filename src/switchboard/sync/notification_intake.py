@@ -2,8 +2,8 @@
 
 Webhooks are hints: a notification says only "something changed in this account's tenant";
 the delta round that follows reads what changed. So a notification is checked (known
-subscription, its clientState, its tenant) and then only marks its account dirty. A burst of
-notifications within a short window becomes one delta round, and notifications arriving while
+subscription, its clientState, its tenant) and then only marks its account dirty. The first
+notification for an idle account starts its delta round at once; notifications arriving while
 a round runs lead to exactly one more round afterwards. Duplicates are therefore harmless.
 """
 
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, DirectoryRegistration, DirectorySubscription
+from switchboard.metrics import NOTIFICATION_TO_COMMIT
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
 from switchboard.sync.engine import SyncEngine
@@ -135,12 +136,20 @@ def verify(session: Session, notifications: Iterable[Notification]) -> Verified:
 class NotificationCoalescer:
     """Turns "account N changed" hints into delta rounds, one at a time per account.
 
-    ``notify`` marks the account dirty and, unless a drain for it is already queued or running,
-    submits one to the job runner (keyed per account). The drain waits ``window`` seconds so a
-    burst gathers, runs a round, and repeats while the account got dirty again meanwhile. A
-    round refused because another run of the account is in progress is retried after
-    ``busy_retry`` seconds, up to ``max_busy_retries`` times (the daily safety-net delta round
-    catches anything given up on).
+    Leading edge: the first hint for an idle account starts its round at once (a job on the
+    runner), so a single change pays no waiting window. Trailing edge: hints that arrive while
+    a round runs mark the account dirty again, and exactly one more round follows when it
+    ends; a burst therefore becomes few rounds, each reading everything changed so far.
+
+    ``min_gap`` spaces the back-to-back rounds of a stream of changes: a trailing round starts
+    no sooner than ``min_gap`` seconds after the previous round started (at once when that
+    round took longer), so a tenant that changes all the time is read in rounds of everything
+    changed so far rather than in a round per change. A round refused because another run of
+    the account is in progress is retried ``busy_retry`` seconds after it, up to
+    ``max_busy_retries`` times (the daily safety-net delta round catches anything given up on).
+
+    Each round that ran observes ``NOTIFICATION_TO_COMMIT``: from the earliest hint it covers
+    (as given to ``notify``) to its commit (the round returned).
     """
 
     def __init__(
@@ -148,25 +157,31 @@ class NotificationCoalescer:
         jobs: JobRunner,
         run_round: Callable[[int], RoundOutcome],
         *,
-        window: float = 2.0,
+        min_gap: float = 1.2,
         busy_retry: float = 5.0,
         max_busy_retries: int = 60,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.jobs = jobs
         self.run_round = run_round
-        self.window = window
+        self.min_gap = min_gap
         self.busy_retry = busy_retry
         self.max_busy_retries = max_busy_retries
         self.sleep = sleep
+        self.clock = clock
         self._lock = threading.Lock()
-        self._dirty: set[int] = set()
+        # Account -> arrival of the earliest hint not yet taken by a round.
+        self._dirty: dict[int, float] = {}
         self._active: set[int] = set()
 
-    def notify(self, account_id: int) -> bool:
-        """True if a new drain was started; False if one already covers this hint."""
+    def notify(self, account_id: int, arrived: float | None = None) -> bool:
+        """Mark the account dirty; ``arrived`` is when the hint reached the process (this
+        clock; now when not given). True if a new drain was started; False if one already
+        running or starting covers this hint."""
+        stamp = self.clock() if arrived is None else arrived
         with self._lock:
-            self._dirty.add(account_id)
+            self._dirty[account_id] = min(stamp, self._dirty.get(account_id, stamp))
             if account_id in self._active:
                 return False
             self._active.add(account_id)
@@ -182,12 +197,13 @@ class NotificationCoalescer:
 
     def _drain(self, account_id: int) -> None:
         busy_tries = 0
-        delay = self.window
+        # The previous round of this drain: when it started and ended (None: none yet, so the
+        # first round starts at once), and how long to wait after its end (a busy retry).
+        last: tuple[float, float] | None = None
+        pause = 0.0
         finished = False
         try:
             while True:
-                if delay > 0:
-                    self.sleep(delay)
                 with self._lock:
                     if account_id not in self._dirty:
                         # Released under the lock: a notify from now on starts a new drain,
@@ -195,19 +211,30 @@ class NotificationCoalescer:
                         self._active.discard(account_id)
                         finished = True
                         return
-                    self._dirty.discard(account_id)
+                if last is not None:
+                    started, ended = last
+                    now = self.clock()
+                    delay = max(started + self.min_gap, ended + pause) - now
+                    if delay > 0:
+                        self.sleep(delay)
+                with self._lock:  # only this drain takes the account's hints
+                    since = self._dirty.pop(account_id)
+                started = self.clock()
                 try:
                     outcome = self.run_round(account_id)
                 except Exception:
                     log.exception("notification delta round of account %s failed", account_id)
                     outcome = "failed"
-                delay = self.window
+                ended = self.clock()
+                last, pause = (started, ended), 0.0
+                if outcome == "ran":
+                    NOTIFICATION_TO_COMMIT.observe(max(ended - since, 0.0))
                 if outcome == "busy":
                     busy_tries += 1
                     if busy_tries <= self.max_busy_retries:
-                        with self._lock:
-                            self._dirty.add(account_id)
-                        delay = max(self.window, self.busy_retry)
+                        with self._lock:  # the hints stay pending, with their first arrival
+                            self._dirty[account_id] = min(since, self._dirty.get(account_id, since))
+                        pause = self.busy_retry
                     else:
                         log.warning(
                             "account %s: gave up waiting for the running sync; the next"
@@ -245,5 +272,5 @@ def coalescer_for(services: SyncServices) -> NotificationCoalescer:
     return NotificationCoalescer(
         services.jobs,
         partial(delta_round, services),
-        window=services.settings.notification_coalesce_seconds,
+        min_gap=services.settings.notification_min_gap_seconds,
     )

@@ -92,7 +92,8 @@ class Run:
     ) -> Started:
         """Record a new run of the account in one transaction under the start lock: stale runs
         are abandoned, a live one refuses the start, and the run takes the account's next
-        number. Conflict when the account is not connected or another run holds the lease."""
+        number. Conflict when the account is not connected, Entra ID asked to wait
+        (throttled), or another run holds the lease."""
         lease_time = timedelta(seconds=services.settings.run_lease_seconds)
         account_id: int | None = None
         started: Started | None = None
@@ -101,6 +102,7 @@ class Run:
                 account = get_account(session, actor, slug, write=True)
                 account_id = account.id
                 lease.lock_for_start(session, account.id)
+                throttling.refuse_while_throttled(session, account.id, slug)
                 registration = queries.registration(session, account.id)
                 if registration is None:
                     raise Conflict(

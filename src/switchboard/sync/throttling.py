@@ -18,12 +18,9 @@ from sqlalchemy.orm import Session
 
 from switchboard.db.models import SyncRun
 from switchboard.directory.waits import describe_wait
-from switchboard.portal.accounts import get_account
-from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict
 from switchboard.sync import runs
-from switchboard.sync.ports import Transactions
 from switchboard.sync.runs import RunStatus
 
 # A longer Retry-After (or a date far ahead) is taken as a day: the daily safety net still runs.
@@ -69,12 +66,11 @@ def throttled_until(session: Session, account_id: int) -> datetime | None:
     return until if until is not None and until > now(session) else None
 
 
-def refuse_while_throttled(services: Transactions, actor: Actor, slug: str) -> None:
-    """A run started before the resume time is told when to come back (Conflict 'throttled')."""
-    with services.unit_of_work() as session:
-        account = get_account(session, actor, slug, write=True)
-        until = throttled_until(session, account.id)
-        stamp = now(session)
+def refuse_while_throttled(session: Session, account_id: int, slug: str) -> None:
+    """A run started before the resume time is told when to come back (Conflict 'throttled');
+    checked in the transaction that starts the run."""
+    until = throttled_until(session, account_id)
+    stamp = now(session)
     if until is not None:
         raise Conflict(
             f"Entra ID asked Switchboard to wait (throttled): '{slug}' syncs again on its own "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
@@ -83,6 +84,7 @@ def _verified(container: Container, body: Any) -> Verified:
 
 @router.api_route("/webhooks/graph", methods=["GET", "POST"])
 async def graph_notifications(request: Request, background: BackgroundTasks) -> Response:
+    arrived = time.monotonic()  # the start of notification-to-commit
     answer = _validation_answer(request)
     if answer is not None:
         return answer
@@ -93,16 +95,16 @@ async def graph_notifications(request: Request, background: BackgroundTasks) -> 
         return refused
     verified = await run_in_threadpool(_verified, _container(request), body)
     coalescer = _coalescer(request)
-    for account_id in sorted(verified.accounts):
-        background.add_task(coalescer.notify, account_id)
-    for account_id, _subscription_id, _event in verified.lifecycle:
-        # A lifecycle event posted to the notification URL: still a hint to sync.
-        background.add_task(coalescer.notify, account_id)
+    # A lifecycle event posted to the notification URL: still a hint to sync.
+    accounts = verified.accounts | {account_id for account_id, _s, _e in verified.lifecycle}
+    for account_id in sorted(accounts):
+        background.add_task(coalescer.notify, account_id, arrived)
     return Response(status_code=202)
 
 
 @router.api_route("/webhooks/graph/lifecycle", methods=["GET", "POST"])
 async def graph_lifecycle(request: Request, background: BackgroundTasks) -> Response:
+    arrived = time.monotonic()
     answer = _validation_answer(request)
     if answer is not None:
         return answer
@@ -115,16 +117,16 @@ async def graph_lifecycle(request: Request, background: BackgroundTasks) -> Resp
     verified = await run_in_threadpool(_verified, container, body)
     coalescer = _coalescer(request)
     for account_id in sorted(verified.accounts):
-        background.add_task(coalescer.notify, account_id)
+        background.add_task(coalescer.notify, account_id, arrived)
     for account_id, subscription_id, event in verified.lifecycle:
         kind = event.casefold()
         if kind == "reauthorizationrequired":
             background.add_task(subscription_upkeep.reauthorize, container, subscription_id)
         elif kind == "subscriptionremoved":
             background.add_task(subscription_upkeep.recreate, container, subscription_id)
-            background.add_task(coalescer.notify, account_id)
+            background.add_task(coalescer.notify, account_id, arrived)
         elif kind == "missed":
-            background.add_task(coalescer.notify, account_id)
+            background.add_task(coalescer.notify, account_id, arrived)
         else:
             log.info("ignored lifecycle event %r for subscription %s", event, subscription_id)
     return Response(status_code=202)

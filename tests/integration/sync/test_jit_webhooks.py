@@ -88,7 +88,7 @@ def adapters(
     directories: FakeDirectories, graph: FakeSubscriptions, build_container: ContainerBuilder
 ) -> Adapters:
     return {
-        "settings": build_container.settings(public_url=PUBLIC, notification_coalesce_seconds=0.0),
+        "settings": build_container.settings(public_url=PUBLIC, notification_min_gap_seconds=0.0),
         "jobs": InlineJobRunner(),
         "directory_for": directories,
         "subscriptions_for": lambda _registration: graph,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import ssl
 from contextlib import closing
 
 import pytest
@@ -96,3 +98,16 @@ def test_a_closed_cache_makes_no_provider() -> None:
     tokens.close()
     with pytest.raises(RuntimeError, match="shutting down"):
         tokens.provider(creds(41, self_signed_certificate("unit")))
+
+
+def test_runs_share_one_tls_context_per_ca_bundle() -> None:
+    public = creds(1)
+    assert public.ssl_context() is creds(2).ssl_context()  # public CAs: loaded once
+    assert public.ssl_context().verify_mode == ssl.CERT_REQUIRED
+    assert public.ssl_context().check_hostname
+    _key, ca = self_signed_certificate("a private CA")
+    private = dataclasses.replace(public, ca_bundle_pem=ca.decode())
+    assert private.ssl_context() is dataclasses.replace(private, account_id=2).ssl_context()
+    assert private.ssl_context() is not public.ssl_context()
+    assert private.ssl_context().verify_mode == ssl.CERT_REQUIRED
+    assert private.ssl_context().cert_store_stats()["x509"] == 1  # only the bundle is trusted

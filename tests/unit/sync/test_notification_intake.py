@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from prometheus_client import REGISTRY
+
 from switchboard.jobs.runner import ThreadJobRunner
 from switchboard.sync.notification_intake import (
     MAX_ITEMS,
@@ -83,45 +85,66 @@ def test_endpoint_urls_hang_off_the_public_url() -> None:
     )
 
 
-class Gate:
-    """A sleep that waits until the test opens it: the coalescing window made explicit."""
+class FakeClock:
+    """A monotonic clock the test moves; waits handed to ``sleep`` move it too."""
 
-    def __init__(self) -> None:
-        self.opened = threading.Event()
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
         self.waits: list[float] = []
+        self._lock = threading.Lock()
 
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        assert self.opened.wait(10)
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.waits.append(round(seconds, 6))
+            self.now += seconds
 
 
 def coalescer(
-    run_round: Callable[[int], RoundOutcome], sleep: Callable[[float], None]
+    run_round: Callable[[int], RoundOutcome], clock: FakeClock, *, min_gap: float = 0.0
 ) -> tuple[NotificationCoalescer, ThreadJobRunner]:
     runner = ThreadJobRunner(workers=4)
     return NotificationCoalescer(
-        runner, run_round, window=1.0, busy_retry=5.0, max_busy_retries=2, sleep=sleep
+        runner,
+        run_round,
+        min_gap=min_gap,
+        busy_retry=5.0,
+        max_busy_retries=2,
+        sleep=clock.sleep,
+        clock=clock,
     ), runner
 
 
-def test_a_burst_within_the_window_is_one_round() -> None:
+def commits() -> tuple[float, float]:
+    """How many rounds observed notification-to-commit so far, and their total seconds."""
+    name = "switchboard_notification_to_commit_seconds"
+    return (
+        REGISTRY.get_sample_value(f"{name}_count") or 0.0,
+        REGISTRY.get_sample_value(f"{name}_sum") or 0.0,
+    )
+
+
+def test_the_first_hint_for_an_idle_account_starts_its_round_at_once() -> None:
+    clock = FakeClock()
     rounds: list[int] = []
-    gate = Gate()
 
     def run_round(account_id: int) -> RoundOutcome:
         rounds.append(account_id)
         return "ran"
 
-    c, runner = coalescer(run_round, gate)
+    c, runner = coalescer(run_round, clock)
     assert c.notify(1) is True
-    assert [c.notify(1) for _ in range(5)] == [False] * 5  # duplicates join the waiting drain
     assert c.notify(2) is True  # another account has its own round
-    gate.opened.set()
     assert runner.wait_idle(10)
     assert sorted(rounds) == [1, 2]
-    assert c.notify(1) is True  # later hints start a new drain
+    assert clock.waits == []  # no gathering window before the round
+    assert c.notify(1) is True  # later hints start a new drain, again without waiting
     assert runner.wait_idle(10)
     assert sorted(rounds) == [1, 1, 2]
+    assert clock.waits == []
     runner.shutdown()
 
 
@@ -136,10 +159,10 @@ def test_hints_during_a_round_lead_to_exactly_one_more_round() -> None:
             assert release.wait(10)
         return "ran"
 
-    c, runner = coalescer(run_round, lambda _s: None)
+    c, runner = coalescer(run_round, FakeClock())
     c.notify(1)
     assert started.wait(10)
-    for _ in range(3):
+    for _ in range(100):  # a burst while the first round runs
         assert c.notify(1) is False
     release.set()
     assert runner.wait_idle(10)
@@ -147,25 +170,109 @@ def test_hints_during_a_round_lead_to_exactly_one_more_round() -> None:
     runner.shutdown()
 
 
+def test_a_round_observes_the_time_from_its_earliest_hint_to_its_commit() -> None:
+    clock = FakeClock(start=50.0)
+    started, release = threading.Event(), threading.Event()
+    rounds: list[float] = []
+
+    def run_round(_account_id: int) -> RoundOutcome:
+        rounds.append(clock())
+        if len(rounds) == 1:
+            started.set()
+            assert release.wait(10)
+        clock.now += 0.25  # the round takes a quarter of a second
+        return "ran"
+
+    c, runner = coalescer(run_round, clock)
+    count, total = commits()
+    c.notify(1, arrived=49.9)  # reached the process 0.1 s before the drain took it
+    assert started.wait(10)
+    c.notify(1, arrived=50.1)
+    c.notify(1, arrived=50.0)  # out of order: the earliest counts
+    release.set()
+    assert runner.wait_idle(10)
+    after_count, after_total = commits()
+    assert after_count - count == 2
+    # Round 1: 49.9 -> 50.25 (0.35 s); round 2: 50.0 -> 50.5 (0.5 s).
+    assert abs((after_total - total) - 0.85) < 1e-6
+    runner.shutdown()
+
+
+def test_back_to_back_rounds_start_a_minimum_gap_apart_and_an_idle_account_at_once() -> None:
+    clock = FakeClock()
+    started, release = threading.Event(), threading.Event()
+    rounds: list[float] = []
+
+    def run_round(_account_id: int) -> RoundOutcome:
+        rounds.append(clock())
+        if len(rounds) == 1:
+            started.set()
+            assert release.wait(10)
+        clock.now += 0.25  # a round takes a quarter of a second
+        return "ran"
+
+    c, runner = coalescer(run_round, clock, min_gap=1.5)
+    c.notify(1)
+    assert started.wait(10)
+    c.notify(1)  # during the round: one more round, 1.5 s after the first started
+    release.set()
+    assert runner.wait_idle(10)
+    assert rounds == [100.0, 101.5]
+    assert clock.waits == [1.25]
+    clock.now += 0.1
+    c.notify(1)  # idle again: at once, however recent the last round
+    assert runner.wait_idle(10)
+    assert rounds == [100.0, 101.5, 101.85]
+    assert clock.waits == [1.25]
+    runner.shutdown()
+
+
+def test_a_round_longer_than_the_gap_is_followed_at_once() -> None:
+    clock = FakeClock()
+    started, release = threading.Event(), threading.Event()
+    rounds: list[float] = []
+
+    def run_round(_account_id: int) -> RoundOutcome:
+        rounds.append(clock())
+        if len(rounds) == 1:
+            started.set()
+            assert release.wait(10)
+            clock.now += 3.0  # a long round
+        return "ran"
+
+    c, runner = coalescer(run_round, clock, min_gap=1.5)
+    c.notify(1)
+    assert started.wait(10)
+    c.notify(1)
+    release.set()
+    assert runner.wait_idle(10)
+    assert rounds == [100.0, 103.0]
+    assert clock.waits == []
+    runner.shutdown()
+
+
 def test_a_round_refused_as_busy_is_tried_again_then_given_up() -> None:
+    clock = FakeClock()
     outcomes: list[RoundOutcome] = ["busy", "ran"]
     calls: list[int] = []
-    waits: list[float] = []
 
     def run_round(account_id: int) -> RoundOutcome:
         calls.append(account_id)
         return outcomes.pop(0) if outcomes else "busy"
 
-    c, runner = coalescer(run_round, waits.append)
+    c, runner = coalescer(run_round, clock)
+    count, _total = commits()
     c.notify(1)
     assert runner.wait_idle(10)
     assert calls == [1, 1]
-    assert waits == [1.0, 5.0, 1.0]  # window, busy retry, window (nothing new: done)
+    assert clock.waits == [5.0]  # at once, then the busy retry's wait
+    assert commits()[0] - count == 1  # a refused round commits nothing
     calls.clear()
-    waits.clear()
+    clock.waits.clear()
     c.notify(1)  # always busy now: 1 try and 2 retries, then it stops
     assert runner.wait_idle(10)
     assert calls == [1, 1, 1]
+    assert clock.waits == [5.0, 5.0]
     runner.shutdown()
 
 
@@ -176,7 +283,7 @@ def test_a_failing_round_does_not_wedge_the_account() -> None:
         calls.append(account_id)
         raise RuntimeError("boom")
 
-    c, runner = coalescer(run_round, lambda _s: None)
+    c, runner = coalescer(run_round, FakeClock())
     c.notify(1)
     assert runner.wait_idle(10)
     assert c.notify(1) is True

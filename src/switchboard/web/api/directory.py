@@ -14,7 +14,7 @@ from switchboard.connection import certificate_rotation
 from switchboard.connection import registration as service
 from switchboard.directory.stored_credentials import Which
 from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
-from switchboard.sync import rescope
+from switchboard.sync import jit_switch, rescope
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
 
 router = APIRouter(prefix="/accounts/{account}/directory", tags=["directory"])
@@ -61,7 +61,9 @@ def update_settings(
     ],
 ) -> SettingsOut:
     """Change the sync settings. A change of the synced groups, ``all_users`` (the whole
-    tenant, an explicit choice) or the mapping starts a guarded full reconcile at once."""
+    tenant, an explicit choice) or the mapping starts a guarded full reconcile at once.
+    Entering jit mode creates the Graph change-notification subscriptions at once, leaving it
+    removes them (``subscriptions_note`` says what happened)."""
     before = service.policy_of(service.get_registration(session, actor, account))
     registration = service.update_settings(session, actor, account, body)
     out = RegistrationOut.of(registration)
@@ -71,10 +73,12 @@ def update_settings(
     started = rescope.after_settings_change(
         c, c.jobs, actor, account.slug, account.id, before, after, trigger="api"
     )
+    switched = jit_switch.after_mode_change(c, account.id, before, after)
     return SettingsOut(
         **out.model_dump(),
         reconcile_run_number=started.run_number if started else None,
         reconcile_note=started.note if started else None,
+        subscriptions_note=switched.note(account.slug) if switched else None,
     )
 
 

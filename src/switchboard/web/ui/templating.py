@@ -41,6 +41,15 @@ NOTICES = {
     "directory-settings-saved": "Sync settings saved.",
     "directory-rescoped": "Sync settings saved. The synced groups or the mapping changed, so"
     " this full reconcile started at once; mass deletions and creations wait for approval.",
+    "directory-jit-subscribed": "Sync settings saved. Just in time is on: subscribed to"
+    " Entra ID's change notifications, so a change in the directory reaches the portal within"
+    " a second or so.",
+    "directory-jit-no-public-url": "Sync settings saved. Just in time is on, but Switchboard"
+    " cannot subscribe to Entra ID's change notifications: SWITCHBOARD_PUBLIC_URL is not set"
+    " (the portal's https address as Graph reaches it). Until it is, the account syncs only by"
+    " its daily safety-net rounds.",
+    "directory-jit-left": "Sync settings saved. Just in time is off: the change-notification"
+    " subscriptions, if any, were removed.",
     "directory-tested": "Connection tested; the result is below.",
     "directory-disconnected": "Disconnected from Entra ID. Directory users are now ordinary"
     " portal users.",

@@ -26,7 +26,7 @@ from switchboard.jobs import heartbeat
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
-from switchboard.sync import rescope, runs, subscription_upkeep
+from switchboard.sync import jit_switch, rescope, runs, subscription_upkeep
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
@@ -118,8 +118,10 @@ def directory_page(
     form_name: str = "",
     values: dict[str, str] | None = None,
     error: FormError | None = None,
+    notice: str | None = None,
 ) -> Response:
-    """The Directory tab: the connect form, or the connection's status and the sync buttons."""
+    """The Directory tab: the connect form, or the connection's status and the sync buttons.
+    ``notice``: words to show that no fixed notice code carries (a reason from Entra ID)."""
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         account = context["account"]
@@ -130,6 +132,8 @@ def directory_page(
             error=error,
             now=now(session),
         )
+        if notice:
+            context["notice"] = notice
         if registration is None:
             context.update(_choices(session, viewer, context))
             context["values"] = values or {
@@ -218,10 +222,19 @@ def save_settings(request: Request, slug: str, viewer: PostingViewer, form: Form
     started = rescope.after_settings_change(
         c, c.jobs, viewer.actor, slug, account_id, before, after, trigger="manual"
     )
+    switched = jit_switch.after_mode_change(c, account_id, before, after)
+    if switched is not None and switched.outcome == "failed":
+        # Entra ID's reason is free text: shown on this answer, never echoed from a URL.
+        return directory_page(request, viewer, slug, notice=switched.note(slug))
     if started is not None and started.run_number is not None:
         # The new scope is being reconciled: show that run.
         return RedirectResponse(
             f"/accounts/{slug}/directory/runs/{started.run_number}?done=directory-rescoped",
+            status_code=303,
+        )
+    if switched is not None:
+        return RedirectResponse(
+            f"/accounts/{slug}/directory?done=directory-jit-{switched.outcome.replace('_', '-')}",
             status_code=303,
         )
     return RedirectResponse(
