@@ -161,6 +161,13 @@ def running(
         loop_box["loop"] = loop
         asyncio.set_event_loop(loop)
         loop.run_until_complete(server.serve(sockets=[sock]))
+        # A TLS connection closes only once the client answers the server's close_notify, which
+        # an idle pooled client never does: cut those now. A transport still open when the loop
+        # closes keeps its socket until some later garbage collection frees it (ResourceWarning).
+        for connection in list(server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
         # Let closed connections finish closing before the loop goes away.
         loop.run_until_complete(asyncio.sleep(0.05))
         loop.run_until_complete(loop.shutdown_asyncgens())
