@@ -315,7 +315,7 @@ def test_the_directory_status_card_shows_the_subscriptions(jit: Jit) -> None:
     sign_in(jit.client, "admin@acme.example")
     page = jit.client.get("/accounts/acme/directory")
     assert page.status_code == 200
-    assert "no subscriptions yet" in page.text
+    assert "none: switching to jit subscribes at once" in page.text
     jit.maintain()
     text = jit.client.get("/accounts/acme/directory").text
     card = text[text.index('id="subscriptions"') :].split("</dd>")[0]
