@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+from emulator_accounts import connect_account
 from graph_read_bench import control
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -35,9 +36,8 @@ from switchboard.directory.auth import GraphCredentials, TokenCache
 from switchboard.directory.graph_directory import GraphDirectory, connect
 from switchboard.emulator.keys_and_certificates import self_signed_certificate
 from switchboard.jobs import sync_work
-from switchboard.portal import accounts, locations
+from switchboard.portal import accounts
 from switchboard.portal.actors import system_actor
-from switchboard.portal.schemas import AccountIn, AddressIn, LocationIn
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 
@@ -195,46 +195,17 @@ def _connect_slice(
 
 
 def _connect(c: Container, tenant: Tenant, slug: str, group: str) -> None:
-    address = AddressIn(
-        street="1 Main St", city="Springfield", region="IL", postal_code="62701", country="US"
-    )
     # Every account starts on demand: jit accounts switch once the portal that receives their
     # notifications is up (switch_to_jit), batched ones one by one as the measurement starts
     # (switch_to_batched), so their due times spread over the 5 minutes as in a real fleet.
-    policy = SyncPolicy(groups=[group], default_location="HQ")
-    with c.unit_of_work() as s:
-        account = accounts.create_account(
-            s, OP, AccountIn(slug=slug, name=slug, extension_length=6)
-        )
-        locations.create_location(
-            s, OP, account, LocationIn(name="HQ", time_zone="America/Chicago", address=address)
-        )
-        client_id = str(uuid.uuid4())
-        reg = registration.connect(
-            s,
-            OP,
-            account,
-            registration.RegistrationIn(
-                tenant_id=tenant.tenant_id,
-                client_id=client_id,
-                cloud="custom",
-                authority_url=tenant.url,
-                graph_url=tenant.url,
-                ca_bundle_pem=tenant.ca_pem,
-                settings=policy,
-            ),
-        )
-        certificate = reg.certificate_pem
-    control(
-        tenant.folder,
-        tenant.url,
-        "POST",
-        "/apps",
-        {
-            "client_id": client_id,
-            "certificate_pem": certificate,
-            "roles": list(registration.READ_PERMISSIONS),
-        },
+    connect_account(
+        c,
+        slug=slug,
+        name=slug,
+        policy=SyncPolicy(groups=[group], default_location="HQ"),
+        folder=tenant.folder,
+        url=tenant.url,
+        tenant_id=tenant.tenant_id,
     )
 
 

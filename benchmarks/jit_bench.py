@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from emulator_accounts import connect_account
 from graph_read_bench import control, start_emulator
 from rich.console import Console
 from rich.table import Table
@@ -58,15 +59,13 @@ from switchboard.db.migrate import upgrade
 from switchboard.db.models import DirectorySubscription, SyncRun, SyncRunItem, User
 from switchboard.directory.auth import GraphCredentials, MsalTokenProvider
 from switchboard.emulator.keys_and_certificates import self_signed_certificate
-from switchboard.portal import accounts, locations
+from switchboard.portal import accounts
 from switchboard.portal.actors import system_actor
-from switchboard.portal.schemas import AccountIn, AddressIn, LocationIn
 from switchboard.sync import jit_switch
 from switchboard.sync.engine import SyncEngine
 from switchboard.sync.policy import SyncPolicy
 
 OP = system_actor("bench")
-READER_ROLES = ["User.Read.All", "GroupMember.Read.All"]
 WRITER_ROLES = ["User.ReadWrite.All", "GroupMember.Read.All"]
 # Targets of the product brief.
 P50_TARGET, P99_TARGET = 0.25, 1.0
@@ -156,38 +155,14 @@ class Graph:
 def prepare_account(c: Container, setup: Setup, groups: list[str]) -> None:
     """The account, connected to the tenant (every group synced), its app registered."""
     upgrade(c.engine)
-    address = AddressIn(
-        street="1 Main St", city="Springfield", region="IL", postal_code="62701", country="US"
-    )
-    with c.unit_of_work() as s:
-        account = accounts.create_account(
-            s, OP, AccountIn(slug=SLUG, name="Bench", extension_length=6)
-        )
-        locations.create_location(
-            s, OP, account, LocationIn(name="HQ", time_zone="America/Chicago", address=address)
-        )
-        client_id = str(uuid.uuid4())
-        reg = registration.connect(
-            s,
-            OP,
-            account,
-            registration.RegistrationIn(
-                tenant_id=setup.tenant_id,
-                client_id=client_id,
-                cloud="custom",
-                authority_url=setup.url,
-                graph_url=setup.url,
-                ca_bundle_pem=(setup.folder / "ca.pem").read_text(),
-                settings=SyncPolicy(groups=groups, default_location="HQ"),
-            ),
-        )
-        certificate = reg.certificate_pem
-    control(
-        setup.folder,
-        setup.url,
-        "POST",
-        "/apps",
-        {"client_id": client_id, "certificate_pem": certificate, "roles": READER_ROLES},
+    connect_account(
+        c,
+        slug=SLUG,
+        name="Bench",
+        policy=SyncPolicy(groups=groups, default_location="HQ"),
+        folder=setup.folder,
+        url=setup.url,
+        tenant_id=setup.tenant_id,
     )
 
 
