@@ -45,9 +45,10 @@ class JitSwitch:
         if self.outcome == "no_public_url":
             return (
                 "Just in time is on, but Switchboard cannot subscribe to Entra ID's change"
-                " notifications: SWITCHBOARD_PUBLIC_URL is not set (the portal's https address"
-                " as Graph reaches it). Until it is, the account syncs only by its daily"
-                " safety-net rounds."
+                " notifications from here: SWITCHBOARD_PUBLIC_URL is not set (the portal's https"
+                " address as Graph reaches it). A running portal or worker that has it"
+                " subscribes on its next tick; until one does, the account syncs only by its"
+                " daily safety-net rounds."
             )
         return (
             "Just in time is on, but subscribing to Entra ID's change notifications failed: "

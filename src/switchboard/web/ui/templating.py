@@ -46,8 +46,8 @@ NOTICES = {
     " a second or so.",
     "directory-jit-no-public-url": "Sync settings saved. Just in time is on, but Switchboard"
     " cannot subscribe to Entra ID's change notifications: SWITCHBOARD_PUBLIC_URL is not set"
-    " (the portal's https address as Graph reaches it). Until it is, the account syncs only by"
-    " its daily safety-net rounds.",
+    " (the portal's https address as Graph reaches it). A worker that has it subscribes on its"
+    " next tick; until one does, the account syncs only by its daily safety-net rounds.",
     "directory-jit-left": "Sync settings saved. Just in time is off: the change-notification"
     " subscriptions, if any, were removed.",
     "directory-tested": "Connection tested; the result is below.",
