@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-fleet bench-jit bench-jit-quick resilience resilience-quick clean
+.PHONY: demo test axe lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-fleet bench-jit bench-jit-quick resilience resilience-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/switchboard demo
 
-test: $(STAMP) chromium postgres lint typecheck imports
+test: $(STAMP) chromium axe postgres lint typecheck imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -35,7 +35,7 @@ unit: $(STAMP)
 integration: $(STAMP) postgres
 	$(BIN)/pytest tests/integration
 
-browser: $(STAMP) chromium
+browser: $(STAMP) chromium axe
 	$(BIN)/pytest tests/browser
 
 # Benchmarks print a table; their latest figures are in the README.
@@ -79,6 +79,15 @@ resilience-quick: $(STAMP) postgres
 # Browser tests drive Debian's Chromium; Playwright cannot download browsers here.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+
+# axe-core, which the browser tests inject into every page they visit (package-lock.json pins it).
+AXE := node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || scripts/install-npm
+	npm ci --no-audit --no-fund --silent
+	touch $(AXE)
 
 # Tests use the local PostgreSQL when it is there; start it if it is installed but stopped.
 postgres:

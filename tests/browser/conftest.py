@@ -10,7 +10,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from switchboard.bootstrap import Container
 from switchboard.web.app import create_app
+from tests.browser import accessibility
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -74,9 +75,27 @@ def live_server(container: Container) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def axe_findings() -> accessibility.Findings:
+    """What axe-core found in the test's pages; `a11y` checks the state in front of the test."""
+    return accessibility.Findings()
+
+
+@pytest.fixture
+def a11y(page: Page, axe_findings: accessibility.Findings) -> Callable[[], None]:
+    """Call to check the page as a script left it (every loaded page is checked anyway)."""
+    return lambda: accessibility.check(page, axe_findings)
+
+
+@pytest.fixture
+def page(browser: Browser, axe_findings: accessibility.Findings) -> Iterator[Page]:
+    """A page whose every document is checked by axe-core: a violation fails the test."""
     context = browser.new_context()
     context.set_default_timeout(10_000)
+    watched = accessibility.watch(context)
     opened = context.new_page()
     yield opened
+    if not opened.is_closed() and opened.url.startswith("http"):
+        accessibility.check(opened, watched)  # the state the test ended on
     context.close()
+    watched.violations.extend(axe_findings.violations)
+    assert not watched.violations, "axe-core found accessibility violations:\n" + watched.report()

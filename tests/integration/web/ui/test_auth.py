@@ -168,6 +168,8 @@ def test_pages_carry_security_headers(app_client: TestClient, container: Contain
     _setup(container)
     sign_in(app_client, "admin@acme.example")
     headers = app_client.get("/accounts/acme").headers
-    assert "script-src 'none'" in headers["content-security-policy"]
+    policy = headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
     assert headers["x-frame-options"] == "DENY"
     assert headers["cache-control"] == "no-store"
