@@ -19,18 +19,18 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 # WCAG 2.1 A and AA plus axe's best practices (landmarks, headings, regions).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 _RUN = """async () => {
-  const result = await axe.run(document, {runOnly: {type: "tag", values: %s},
+  const result = await axe.run(document, {runOnly: {type: "tag", values: TAGS},
                                           resultTypes: ["violations"]});
   return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
-}""" % json.dumps(TAGS)
+}""".replace("TAGS", json.dumps(TAGS))
 _ON_LOAD = """
 window.addEventListener("load", () => setTimeout(async () => {
   if (window.top !== window || typeof axe === "undefined") return;
-  const run = %s;
+  const run = RUN;
   window.__axeReport(location.pathname + location.search, await run());
 }, 0));
-""" % _RUN
+""".replace("RUN", _RUN)
 
 
 @cache
