@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as field_default
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -17,12 +18,26 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class FormError:
+    """What a submit got wrong: a summary, and a message for each input at fault.
+
+    Templates ask ``error.on(name)`` for the message under an input; ``field`` is the first input
+    at fault (the one that receives focus).
+    """
+
     message: str
-    field: str | None  # the form input to highlight
+    field: str | None  # the form input to highlight first
+    fields: Mapping[str, str] = field_default(default_factory=dict)
 
     @classmethod
     def of(cls, exc: PortalError) -> FormError:
-        return cls(message=exc.message, field=input_name(exc.field))
+        name = input_name(exc.field)
+        return cls(message=exc.message, field=name, fields={name: exc.message} if name else {})
+
+    def on(self, name: str) -> str | None:
+        """The message to show under input ``name``, if it is at fault."""
+        if name in self.fields:
+            return self.fields[name]
+        return self.message if name == self.field else None
 
 
 def input_name(field: str | None) -> str | None:
