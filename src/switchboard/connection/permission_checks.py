@@ -6,14 +6,19 @@ result can be shown as is in the UI, the API and the CLI.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from switchboard.connection import app_certificates, test_failures
+from switchboard.connection.test_failures import GRAPH, TOKEN, FailureKind, Target
 from switchboard.directory.auth import GraphCredentials, TokenCache, token_roles
 from switchboard.directory.client import GraphClient, RetryPolicy
-from switchboard.directory.errors import GraphError, GraphForbidden, GraphNotFound
+from switchboard.directory.errors import GraphForbidden, GraphNotFound
 from switchboard.sync.policy import SyncPolicy
+
+log = logging.getLogger(__name__)
 
 # Interactive: answer within seconds rather than wait out a long throttling episode.
 TEST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=5.0, max_total_wait=10.0)
@@ -32,6 +37,7 @@ class Check:
     ok: bool
     message: str
     permission: str | None = None  # the permission to grant when the check failed
+    kind: str | None = None  # test_failures.FailureKind of a failed check
 
 
 @dataclass
@@ -55,20 +61,41 @@ def how_to_grant(permission: str, client_id: str) -> str:
     )
 
 
+def _failed(name: str, exc: BaseException, target: Target, phase: str) -> Check:
+    failure = test_failures.explain(exc, target, phase)
+    if failure.kind is FailureKind.UNKNOWN:
+        log.warning("connection test step %r failed: %r", name, exc)
+    return Check(name, False, failure.message, kind=failure.kind.value)
+
+
 def check_connection(
-    client: GraphClient, policy: SyncPolicy, *, client_id: str
+    client: GraphClient,
+    policy: SyncPolicy,
+    *,
+    client_id: str,
+    target: Target | None = None,
+    wanted: list[str] | None = None,
 ) -> ConnectionReport:
-    """Run every check the policy needs; a failed token stops there (nothing else can work)."""
+    """Run every check the policy needs; a failed token stops there (nothing else can work).
+
+    ``target`` names the hosts and ids in the failure messages; ``wanted``: the permissions
+    a token without any (no admin consent) is told to grant."""
+    target = target or Target(tenant_id="", client_id=client_id)
     report = ConnectionReport()
     try:
         # A fresh token: a cached one would not show permissions granted since it was issued.
         # Retried while the token endpoint is busy, like every Graph request.
         access_token = client.token(refresh=True)
-    except GraphError as exc:
-        report.checks.append(Check("token", False, exc.message))
+    except Exception as exc:
+        report.checks.append(_failed("token", exc, target, TOKEN))
         return report
     roles = token_roles(access_token)
     report.roles = sorted(roles)
+    if not roles:
+        failure = test_failures.consent_missing(
+            wanted or ["User.Read.All", "GroupMember.Read.All"], client_id
+        )
+        report.checks.append(Check("admin consent", False, failure.message, kind=failure.kind))
     report.checks.append(
         Check(
             "token",
@@ -79,13 +106,22 @@ def check_connection(
             ),
         )
     )
-    report.checks.append(_read_users(client, client_id))
+    report.checks.append(_read_users(client, client_id, target))
     if policy.groups:
-        report.checks.extend(_read_group(client, gid, client_id) for gid in policy.groups)
-    else:
+        report.checks.extend(_read_group(client, gid, client_id, target) for gid in policy.groups)
+    elif policy.all_users:
         report.checks.append(
             Check(
                 "read group members", True, "no synced groups: every user of the tenant is in scope"
+            )
+        )
+    else:
+        report.checks.append(
+            Check(
+                "read group members",
+                True,
+                "no groups chosen yet: choose the groups to sync (or all users) in the sync"
+                " settings before the first sync",
             )
         )
     if policy.direction == "two_way":
@@ -93,24 +129,19 @@ def check_connection(
     return report
 
 
-def _read_users(client: GraphClient, client_id: str) -> Check:
+def _read_users(client: GraphClient, client_id: str, target: Target) -> Check:
     name = "read users"
     try:
         client.get("/users", {"$select": "id", "$top": "1"})
-    except GraphForbidden as exc:
-        return Check(
-            name,
-            False,
-            f"the app may not read users ({exc.code or exc.status}): grant User.Read.All — "
-            + how_to_grant("User.Read.All", client_id),
-            "User.Read.All",
-        )
-    except GraphError as exc:
-        return Check(name, False, f"reading users failed: {exc.message}")
+    except GraphForbidden:
+        failure = test_failures.missing_permission("User.Read.All", "read users", client_id)
+        return Check(name, False, failure.message, "User.Read.All", kind=failure.kind)
+    except Exception as exc:
+        return _failed(name, exc, target, GRAPH)
     return Check(name, True, "users can be read")
 
 
-def _read_group(client: GraphClient, group_id: str, client_id: str) -> Check:
+def _read_group(client: GraphClient, group_id: str, client_id: str, target: Target) -> Check:
     name = f"read members of group {group_id}"
     path = f"/groups/{quote(group_id, safe='')}"
     try:
@@ -123,17 +154,15 @@ def _read_group(client: GraphClient, group_id: str, client_id: str) -> Check:
             f"group {group_id} is not found in the tenant: check the group's object id in the "
             f"Entra admin center (Groups > All groups > the group > Object ID), or remove it "
             f"from the synced groups",
+            kind=FailureKind.GROUP_NOT_FOUND,
         )
-    except GraphForbidden as exc:
-        return Check(
-            name,
-            False,
-            f"the app may not read group members ({exc.code or exc.status}): grant "
-            f"GroupMember.Read.All — " + how_to_grant("GroupMember.Read.All", client_id),
-            "GroupMember.Read.All",
+    except GraphForbidden:
+        failure = test_failures.missing_permission(
+            "GroupMember.Read.All", "read group members", client_id
         )
-    except GraphError as exc:
-        return Check(name, False, f"reading group {group_id} failed: {exc.message}")
+        return Check(name, False, failure.message, "GroupMember.Read.All", kind=failure.kind)
+    except Exception as exc:
+        return _failed(name, exc, target, GRAPH)
     label = group.get("displayName") or group_id
     return Check(name, True, f"members of '{label}' can be read")
 
@@ -163,11 +192,29 @@ def _write_back(policy: SyncPolicy, roles: set[str], client_id: str) -> Check:
         f"two-way sync needs {wanted}{alternative} to write {what}, and the app does not have "
         f"it: " + how_to_grant(wanted, client_id),
         wanted,
+        kind=FailureKind.PERMISSION_MISSING,
+    )
+
+
+def target_of(creds: GraphCredentials, cloud: str = "custom") -> Target:
+    return Target(
+        tenant_id=creds.tenant_id,
+        client_id=creds.client_id,
+        cloud=cloud,
+        authority_url=creds.authority_url,
+        graph_url=creds.graph_url,
+        has_ca_bundle=bool(creds.ca_bundle_pem),
+        thumbprint=app_certificates.info(creds.certificate_pem).thumbprint_sha1,
     )
 
 
 def run_connection_test(
-    creds: GraphCredentials, policy: SyncPolicy, tokens: TokenCache
+    creds: GraphCredentials,
+    policy: SyncPolicy,
+    tokens: TokenCache,
+    *,
+    cloud: str = "custom",
+    wanted: list[str] | None = None,
 ) -> ConnectionReport:
     """Test a registration as stored: its provider from ``tokens`` and a short-lived client."""
     with GraphClient(
@@ -178,4 +225,10 @@ def run_connection_test(
         background=False,
         max_connections=4,
     ) as client:
-        return check_connection(client, policy, client_id=creds.client_id)
+        return check_connection(
+            client,
+            policy,
+            client_id=creds.client_id,
+            target=target_of(creds, cloud),
+            wanted=wanted,
+        )

@@ -79,6 +79,8 @@ class ConnectionTestRecord(BaseModel):
 
     ok: bool
     message: str = ""
+    # The first failed check's kind (switchboard.connection.test_failures.FailureKind).
+    kind: str | None = None
     checks: list[dict[str, Any]] = Field(default_factory=list)
     # SHA-1 thumbprints of the certificates that obtained a token in this test.
     proven_certificates: list[str] = Field(default_factory=list)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from switchboard.connection import app_certificates
 from switchboard.connection import registration as registrations
 from switchboard.connection.permission_checks import ConnectionReport, run_connection_test
+from switchboard.connection.test_failures import FailureKind
 from switchboard.directory.auth import GraphCredentials
 from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal.accounts import get_account
@@ -22,6 +23,8 @@ def verify_connection(
         account = get_account(session, actor, slug, write=True)
         reg = registrations.get_registration(session, actor, account)
         policy = registrations.policy_of(reg)
+        cloud = reg.cloud
+        wanted = registrations.required_permissions(policy)
         candidates = [
             (
                 c,
@@ -42,7 +45,13 @@ def verify_connection(
     for credential, creds in candidates:
         thumbprint = app_certificates.info(credential.certificate_pem).thumbprint_sha1
         reports.append(
-            (credential.which, thumbprint, run_connection_test(creds, policy, services.token_cache))
+            (
+                credential.which,
+                thumbprint,
+                run_connection_test(
+                    creds, policy, services.token_cache, cloud=cloud, wanted=wanted
+                ),
+            )
         )
     current = next(r for which, _, r in reports if which == "current")
     checks = [dict(c, certificate="current") for c in current.as_dict()["checks"]]
@@ -54,9 +63,18 @@ def verify_connection(
         if which == "next":
             checks += [dict(c, certificate="next") for c in report.as_dict()["checks"]]
     failed = [c for c in current.checks if not c.ok]
-    message = "all checks passed" if not failed else "; ".join(c.message for c in failed)
+    if not failed:
+        message = "all checks passed"
+    elif failed[0].kind == FailureKind.CONSENT_MISSING:
+        message = failed[0].message  # the missing reads that follow say the same again
+    else:
+        message = " ".join(c.message for c in failed)
     record = registrations.ConnectionTestRecord(
-        ok=current.ok, message=message, checks=checks, proven_certificates=proven
+        ok=current.ok,
+        message=message,
+        kind=failed[0].kind if failed else None,
+        checks=checks,
+        proven_certificates=proven,
     )
     with services.unit_of_work() as session:
         account = get_account(session, actor, slug, write=True)

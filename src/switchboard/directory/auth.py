@@ -323,9 +323,17 @@ class MsalTokenProvider:
                 app = self._application()
                 result = app.acquire_token_for_client(scopes=[self.creds.scope])
             except ValueError as exc:
-                # msal raises ValueError for authority discovery failures and unusable keys.
+                # msal raises ValueError for authority discovery failures (an unknown tenant
+                # answers the discovery with its AADSTS code) and unusable keys.
+                found = _AADSTS.search(str(exc))
+                if found:
+                    raise auth_error_from_result(
+                        {"error": "invalid_request", "error_codes": [int(found.group(1))]},
+                        self.creds,
+                    ) from exc
                 raise GraphAuthError(
-                    f"cannot request a token from {self.creds.authority}: {exc}",
+                    f"cannot request a token from {self.creds.authority}: the sign-in authority"
+                    " did not describe itself (check the tenant id and the authority URL)",
                     code="configuration",
                 ) from exc
             except msal.exceptions.MsalError as exc:  # an answer msal could not use

@@ -187,6 +187,7 @@ class GraphClient:
                 failure = TransientGraphError(
                     f"{what}: {network_words(exc)}", code=type(exc).__name__
                 )
+                failure.__cause__ = exc  # what the network said, for the connection test
             else:
                 counted(resp.status_code)
                 if resp.status_code < 400:

@@ -123,10 +123,13 @@ def network_words(exc: Exception) -> str:
 
 def exhausted(failure: GraphError, why: str) -> GraphError:
     if isinstance(failure, TransientGraphError):
-        return TransientGraphError(
+        given_up = TransientGraphError(
             f"{failure.message} ({why})",
             status=failure.status,
             code=failure.code,
             request_id=failure.request_id,
         )
+        # Kept so a connection test can say what the network said (test_failures).
+        given_up.__cause__ = failure
+        return given_up
     return failure

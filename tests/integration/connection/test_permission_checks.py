@@ -93,10 +93,9 @@ def test_certificate_not_uploaded_stops_at_the_token(emu: RunningEmulator) -> No
     report = run(emu, "User.Read.All", SyncPolicy(), register_cert=False)
     assert [c.name for c in report.checks] == ["token"]
     assert not report.ok
-    assert (
-        "certificate is not uploaded to the app registration (AADSTS700027)"
-        in report.checks[0].message
-    )
+    assert report.checks[0].kind == "certificate_not_uploaded"
+    assert "Certificate not uploaded" in report.checks[0].message
+    assert "(AADSTS700027, invalid client assertion)" in report.checks[0].message
 
 
 def test_a_permission_granted_after_a_test_shows_in_the_next(emu: RunningEmulator) -> None:
