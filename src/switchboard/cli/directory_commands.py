@@ -37,6 +37,7 @@ from switchboard.cli.settings_options import (
 )
 from switchboard.connection import certificate_rotation, settings_validation
 from switchboard.connection import registration as service
+from switchboard.connection.tenant_sharing import tenant_sharing
 from switchboard.db.models import SyncRun
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts as accounts_service
@@ -47,7 +48,7 @@ from switchboard.sync import jit_switch, rescope
 directory = typer.Typer(help="The account's Entra ID connection and sync.", no_args_is_help=True)
 
 
-def _print(out: RegistrationOut, as_json: bool, title: str) -> None:
+def print_registration(out: RegistrationOut, as_json: bool, title: str) -> None:
     if as_json:
         sys.stdout.write(json.dumps(dumps(out), indent=2) + "\n")
         return
@@ -84,6 +85,8 @@ def _print(out: RegistrationOut, as_json: bool, title: str) -> None:
         rows.append(("last test", f"{verdict} at {out.last_test.get('tested_at')}"))
     for label, value in rows:
         console.print(f"  {label:<24} {value or '-'}")
+    for warning in out.warnings:
+        console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
 
 
 def _next_steps(slug: str, out: RegistrationOut, which: str = "") -> None:
@@ -171,8 +174,10 @@ def directory_connect(
                 "settings": settings,
             },
         )
-        out = RegistrationOut.of(service.connect(s, actor, acct, data))
-    _print(out, as_json, f"Connected {account} to Entra ID")
+        registration = service.connect(s, actor, acct, data)
+        shared = tenant_sharing(s, actor, acct, registration.tenant_id)
+        out = RegistrationOut.of(registration, shared.warnings())
+    print_registration(out, as_json, f"Connected {account} to Entra ID")
     if not as_json:
         _next_steps(account, out)
 
@@ -228,7 +233,7 @@ def directory_settings(
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
         if not as_json:
-            _print(out, as_json, f"Sync settings of {account}")
+            print_registration(out, as_json, f"Sync settings of {account}")
         # A new scope or mapping: the full reconcile runs now, in this command.
         started = rescope.after_settings_change(
             c, InlineJobRunner(), actor, account, account_id, current, changed, trigger="manual"
@@ -280,8 +285,10 @@ def directory_show(account: str, as_json: bool = JsonOption) -> None:
     with unit_of_work() as s:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account)
-        out = RegistrationOut.of(service.get_registration(s, actor, acct))
-    _print(out, as_json, f"Entra ID registration of {account}")
+        registration = service.get_registration(s, actor, acct)
+        shared = tenant_sharing(s, actor, acct, registration.tenant_id)
+        out = RegistrationOut.of(registration, shared.warnings())
+    print_registration(out, as_json, f"Entra ID registration of {account}")
 
 
 @directory.command("certificate")
@@ -308,7 +315,7 @@ def directory_rotate(account: str, as_json: bool = JsonOption) -> None:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account, write=True)
         out = RegistrationOut.of(certificate_rotation.rotate_certificate(s, actor, acct))
-    _print(out, as_json, f"New certificate for {account}")
+    print_registration(out, as_json, f"New certificate for {account}")
     if not as_json:
         _next_steps(account, out, "next")
         console.print(f"  5. switchboard directory promote {account}")
@@ -321,7 +328,7 @@ def directory_promote(account: str, as_json: bool = JsonOption) -> None:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account, write=True)
         out = RegistrationOut.of(certificate_rotation.promote_next(s, actor, acct))
-    _print(out, as_json, f"Certificate of {account} promoted")
+    print_registration(out, as_json, f"Certificate of {account} promoted")
     if not as_json:
         console.print("You may now delete the old certificate from the app registration.")
 

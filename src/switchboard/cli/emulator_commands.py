@@ -136,10 +136,16 @@ def add_app(
         )
     except AppError as exc:
         raise fail(str(exc), 2) from exc
+    from switchboard.connection.app_certificates import info
+
     typer.echo(f"registered {registered.client_id} with roles {', '.join(registered.roles)}")
+    # The SHA-1 thumbprint in upper-case hex, exactly as the portal and the Entra admin center
+    # show it; the x5t (the same hash, base64url) is what a signed assertion names.
     typer.echo(
-        "certificate thumbprints (x5t): " + ", ".join(c.x5t for c in registered.certificates)
+        "certificate thumbprints: "
+        + ", ".join(info(c.pem).thumbprint_sha1 for c in registered.certificates)
     )
+    typer.echo("certificate x5t: " + ", ".join(c.x5t for c in registered.certificates))
 
 
 @app.command("new-cert")

@@ -63,12 +63,13 @@ def directory_test(account: str, as_json: bool = JsonOption) -> None:
                     "check": c.get("name"),
                     "certificate": c.get("certificate"),
                     "ok": "yes" if c.get("ok") else "NO",
+                    "kind": c.get("kind") or "",
                     "message": c.get("message"),
                 }
                 for c in record.checks
             ],
             False,
-            ["check", "certificate", "ok", "message"],
+            ["check", "certificate", "ok", "kind", "message"],
             f"Connection test of {account}",
         )
     if not record.ok:

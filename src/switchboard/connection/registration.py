@@ -118,6 +118,11 @@ def policy_of(registration: DirectoryRegistration) -> SyncPolicy:
     return SyncPolicy.model_validate(registration.policy or {})
 
 
+def scope_chosen(policy: SyncPolicy) -> bool:
+    """Groups, or the whole tenant chosen explicitly; a wizard connection has neither yet."""
+    return bool(policy.groups) or policy.all_users
+
+
 def required_permissions(policy: SyncPolicy) -> list[str]:
     wanted = list(READ_PERMISSIONS)
     if policy.direction == "two_way":
@@ -178,14 +183,25 @@ def new_key_pair(session: Session, account: Account) -> tuple[str, str]:
 
 
 def connect(
-    session: Session, actor: Actor, account: Account, data: RegistrationIn
+    session: Session,
+    actor: Actor,
+    account: Account,
+    data: RegistrationIn,
+    *,
+    scope_later: bool = False,
 ) -> DirectoryRegistration:
-    """Register the account's Entra tenant and generate its certificate (one per account)."""
+    """Register the account's Entra tenant and generate its certificate (one per account).
+
+    ``scope_later`` (the connect wizard): without settings, connect with the defaults and no
+    scope yet; nothing syncs until the groups (or all users) are chosen."""
     actor.require_write(account.id)
     tenant_id = clouds.guid(data.tenant_id, "tenant_id", "Directory (tenant) ID")
     client_id = clouds.guid(data.client_id, "client_id", "Application (client) ID")
     endpoints = clouds.resolve(data.cloud, data.authority_url, data.graph_url, data.ca_bundle_pem)
-    policy = checked_policy(session, account, data.settings or SyncPolicy(), "settings.")
+    if scope_later and data.settings is None:
+        policy = SyncPolicy()
+    else:
+        policy = checked_policy(session, account, data.settings or SyncPolicy(), "settings.")
     if find_registration(session, account) is not None:
         raise Conflict(
             f"account '{account.slug}' is already connected to Entra ID; change its settings,"

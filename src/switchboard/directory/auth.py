@@ -79,6 +79,11 @@ class GraphCredentials:
         return _trust(self.ca_bundle_pem or None)
 
 
+def trust_context(ca_bundle_pem: str | None) -> ssl.SSLContext:
+    """The shared TLS context for a CA bundle (None: the public CAs)."""
+    return _trust(ca_bundle_pem or None)
+
+
 @functools.lru_cache(maxsize=64)
 def _trust(ca_bundle_pem: str | None) -> ssl.SSLContext:
     """Loading the public CA bundle takes tens of milliseconds, paid by every new client:

@@ -27,6 +27,8 @@ class GraphConnections:
     def __init__(self, *, max_connections: int = 64) -> None:
         self.max_connections = max_connections
         self._clients: dict[ssl.SSLContext, httpx.Client] = {}
+        # Retired: no new request gets them; closed with the rest (a run may still use one).
+        self._retired: list[httpx.Client] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -55,8 +57,20 @@ class GraphConnections:
                 )
             return found
 
+    def retire(self, verify: ssl.SSLContext) -> bool:
+        """Stop handing out this trust's client (a registration changed its CA bundle or
+        hosts): the next request under that trust opens new connections. A run that holds
+        the old client finishes with it; it is closed with the others."""
+        with self._lock:
+            found = self._clients.pop(verify, None)
+            if found is not None:
+                self._retired.append(found)
+            return found is not None
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             while self._clients:
                 self._clients.popitem()[1].close()
+            while self._retired:
+                self._retired.pop().close()

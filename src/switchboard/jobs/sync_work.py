@@ -190,11 +190,15 @@ def scan(services: SyncServices, cache: ScanCache | None = None) -> list[Account
                 if cache is None or full or account_id in changed
                 else cache.reusable(account_id, inputs, stamp)
             )
+            scope = _policy(policy)
+            if decision is None and not scope.groups and not scope.all_users:
+                # Connected, groups not chosen yet: nothing may sync (see Run.start).
+                decision = Decision("none", "no groups chosen yet")
             if decision is None:
                 decision = decide_from(
                     session,
                     account_id,
-                    _policy(policy),
+                    scope,
                     terminated=status == "terminated",
                     times=times.get(account_id),
                     lease=_lease(services),

@@ -47,9 +47,13 @@ class RegistrationOut(BaseModel):
     last_test: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Things to check, such as another account already using this tenant",
+    )
 
     @classmethod
-    def of(cls, r: DirectoryRegistration) -> RegistrationOut:
+    def of(cls, r: DirectoryRegistration, warnings: list[str] | None = None) -> RegistrationOut:
         policy = policy_of(r)
         return cls(
             tenant_id=r.tenant_id,
@@ -67,6 +71,7 @@ class RegistrationOut(BaseModel):
             last_test=r.last_test,
             created_at=r.created_at,
             updated_at=r.updated_at,
+            warnings=warnings or [],
         )
 
 

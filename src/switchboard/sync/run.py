@@ -110,8 +110,16 @@ class Run:
                         " (switchboard directory connect)",
                         code="not_connected",
                     )
-                lease.claim(session, account.id, slug, lease=lease_time, dry_run=dry_run)
                 policy = SyncPolicy.model_validate(registration.policy or {})
+                if not policy.groups and not policy.all_users:
+                    # Connected by the wizard, groups not chosen yet: never the whole tenant
+                    # by default.
+                    raise Conflict(
+                        f"account '{slug}' has no groups to sync yet; choose the groups (or all"
+                        " users) in the sync settings first",
+                        code="scope_not_chosen",
+                    )
+                lease.claim(session, account.id, slug, lease=lease_time, dry_run=dry_run)
                 row = runs.start(session, account, trigger=trigger, kind=kind, dry_run=dry_run)
                 run = cls(
                     services,

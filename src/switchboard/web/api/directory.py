@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from switchboard.connection import certificate_rotation
+from switchboard.connection import certificate_rotation, connection_edit
 from switchboard.connection import registration as service
+from switchboard.connection.tenant_sharing import tenant_sharing
 from switchboard.directory.stored_credentials import Which
 from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
 from switchboard.sync import jit_switch, rescope
@@ -29,14 +30,39 @@ def connect(
     """Connect the account to its Entra tenant; Switchboard generates the app certificate.
 
     Then download the certificate and upload it to the app registration in Entra ID.
-    409 when the account is already connected.
+    409 when the account is already connected. ``warnings`` says when another account
+    already uses the tenant (provider admins see which).
     """
-    return RegistrationOut.of(service.connect(session, actor, account, body))
+    registration = service.connect(session, actor, account, body)
+    shared = tenant_sharing(session, actor, account, registration.tenant_id)
+    return RegistrationOut.of(registration, shared.warnings())
 
 
 @router.get("/registration")
 def get_registration(account: ReadAccount, session: DB, actor: Caller) -> RegistrationOut:
-    return RegistrationOut.of(service.get_registration(session, actor, account))
+    registration = service.get_registration(session, actor, account)
+    shared = tenant_sharing(session, actor, account, registration.tenant_id)
+    return RegistrationOut.of(registration, shared.warnings())
+
+
+@router.patch("/connection")
+def update_connection(
+    request: Request,
+    body: connection_edit.ConnectionEdit,
+    account: WriteAccount,
+    session: DB,
+    actor: Caller,
+) -> RegistrationOut:
+    """Change the cloud, custom hosts or CA bundle while connected; the certificate stays.
+
+    The tenant and client ids are fixed (422 when they differ: disconnect and connect again).
+    A change clears ``last_test``: test the connection again.
+    """
+    edited = connection_edit.update_connection(session, actor, account, body)
+    out = RegistrationOut.of(edited.registration)
+    session.commit()
+    connection_edit.retire_old_connections(container(request).graph_connections, edited)
+    return out
 
 
 @router.delete("/registration", status_code=status.HTTP_204_NO_CONTENT)

@@ -38,6 +38,9 @@ NOTICES = {
     "signed-out": "You are signed out.",
     "directory-connected": "Connected. Download the certificate, upload it to the app"
     " registration in Entra ID (Certificates & secrets), then test the connection.",
+    "directory-connection-saved": "Connection saved; the certificate is unchanged. Test the"
+    " connection again.",
+    "directory-connection-unchanged": "Nothing changed in the connection.",
     "directory-settings-saved": "Sync settings saved.",
     "directory-rescoped": "Sync settings saved. The synced groups or the mapping changed, so"
     " this full reconcile started at once; mass deletions and creations wait for approval.",

@@ -1,4 +1,4 @@
-"""The Entra ID connect / sync settings form: form text <-> the registration and its SyncPolicy.
+"""The sync settings form: form text <-> the registration's SyncPolicy.
 
 Lists are typed one per line ("value = location" for location rules); the service validates the
 result as a whole, and its field paths (settings.write_back.extension_to) are mapped back to the
@@ -14,18 +14,10 @@ from pydantic import ValidationError
 
 from switchboard.connection.registration import policy_of
 from switchboard.db.models import DirectoryRegistration
-from switchboard.directory.clouds import CLOUD_NAMES
 from switchboard.portal.errors import PortalError, ValidationFailed
 from switchboard.portal.validation import from_pydantic
 from switchboard.web.ui.session import Submitted
 
-CLOUD_CHOICES = (
-    ("global", "Global (login.microsoftonline.com)"),
-    ("usgov", "US Government (login.microsoftonline.us)"),
-    ("china", "China (21Vianet)"),
-    ("custom", "Custom hosts"),
-)
-assert tuple(c for c, _ in CLOUD_CHOICES) == CLOUD_NAMES
 DIRECTION_CHOICES = (
     ("one_way", "One-way: Entra ID to Switchboard"),
     ("two_way", "Two-way: also write extensions and numbers back to Entra ID"),
@@ -123,19 +115,6 @@ def settings_patch(registration: DirectoryRegistration, form: Submitted) -> dict
     removed.update({k.strip().casefold(): v for k, v in wanted["location_rules"].items()})
     wanted["location_rules"] = removed
     return wanted
-
-
-def connect_body(form: Submitted) -> dict[str, Any]:
-    custom = form.text("cloud") == "custom"
-    return {
-        "tenant_id": form.text("tenant_id"),
-        "client_id": form.text("client_id"),
-        "cloud": form.text("cloud") or "global",
-        "authority_url": form.optional("authority_url") if custom else None,
-        "graph_url": form.optional("graph_url") if custom else None,
-        "ca_bundle_pem": (form.raw("ca_bundle_pem").strip() or None) if custom else None,
-        "settings": settings_from(form),
-    }
 
 
 def for_form(exc: ValidationError | PortalError) -> PortalError:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection import app_certificates, certificate_rotation
 from switchboard.connection import registration as service
+from switchboard.connection.tenant_sharing import tenant_sharing
 from switchboard.connection.verification import verify_connection
 from switchboard.db.models import (
     DirectoryRegistration,
@@ -30,6 +31,7 @@ from switchboard.sync import jit_switch, rescope, runs, subscription_upkeep
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
+from switchboard.web.ui.directory import connect_wizard as wizard
 from switchboard.web.ui.directory import connection_form as forms
 from switchboard.web.ui.directory.page_actions import (
     Outcome,
@@ -55,7 +57,6 @@ def _choices(session: Session, viewer: Viewer, context: dict[str, Any]) -> dict[
     ]
     return {
         "location_names": names,
-        "cloud_choices": forms.CLOUD_CHOICES,
         "direction_choices": forms.DIRECTION_CHOICES,
         "provisioning_choices": forms.PROVISIONING_CHOICES,
         "mode_choices": forms.MODE_CHOICES,
@@ -119,8 +120,9 @@ def directory_page(
     values: dict[str, str] | None = None,
     error: FormError | None = None,
     notice: str | None = None,
+    wizard_step: str = "cloud",
 ) -> Response:
-    """The Directory tab: the connect form, or the connection's status and the sync buttons.
+    """The Directory tab: the connect wizard, or the connection's status and the sync buttons.
     ``notice``: words to show that no fixed notice code carries (a reason from Entra ID)."""
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
@@ -135,15 +137,14 @@ def directory_page(
         if notice:
             context["notice"] = notice
         if registration is None:
-            context.update(_choices(session, viewer, context))
-            context["values"] = values or {
-                "cloud": "global",
-                "direction": "one_way",
-                "provisioning": "automatic",
-                "mode": "on_demand",
-            }
+            shown = values or {"cloud": "global"}
+            context.update(wizard.wizard_context(session, viewer, context, shown, wizard_step))
         else:
             context.update(_status(session, registration))
+            context["sharing"] = tenant_sharing(
+                session, viewer.actor, account, registration.tenant_id
+            )
+            context["scope_chosen"] = service.scope_chosen(service.policy_of(registration))
             context["values"] = values or {}
             recent, total = runs.list_runs(session, viewer.actor, account, limit=RECENT_RUNS)
             context.update(recent_rows=[(r, duration(r)) for r in recent], run_total=total)
@@ -155,20 +156,12 @@ def show_directory(request: Request, slug: str, viewer: CurrentViewer) -> Respon
     return directory_page(request, viewer, slug)
 
 
-@router.post("/accounts/{slug}/directory/connect")
-def connect(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
-    def change(session: Session) -> DirectoryRegistration:
-        account = get_account(session, viewer.actor, slug, write=True)
-        data = service.RegistrationIn.model_validate(forms.connect_body(form))
-        return service.connect(session, viewer.actor, account, data)
+@router.post("/accounts/{slug}/directory/wizard")
+def connect_wizard_step(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
+    def show(step: str, values: dict[str, str], error: FormError | None) -> Response:
+        return directory_page(request, viewer, slug, values=values, error=error, wizard_step=step)
 
-    outcome = inside(container(request), change)
-    if isinstance(outcome, FormError | Outcome):
-        error = outcome if isinstance(outcome, FormError) else None
-        return directory_page(
-            request, viewer, slug, form_name="connect", values=forms.typed_values(form), error=error
-        )
-    return RedirectResponse(f"/accounts/{slug}/directory?done=directory-connected", status_code=303)
+    return wizard.handle_step(request, slug, viewer, form, show)
 
 
 def _settings_page(
@@ -186,7 +179,7 @@ def _settings_page(
             return not_connected(slug)
         shown = forms.registration_values(registration)
         if values is not None:
-            # The tenant, client and cloud are fixed once connected; the rest as typed.
+            # The connection (tenant, app, cloud) is edited on its own page; the rest as typed.
             fixed = ("tenant_id", "client_id", "cloud", "authority_url", "graph_url")
             shown.update({k: v for k, v in values.items() if k not in fixed})
         context.update(_choices(session, viewer, context))

@@ -157,6 +157,7 @@ def rows(html: str) -> list[str]:
 
 # --- connect ------------------------------------------------------------------------------------
 
+WIZARD = {"tenant_id": TENANT.upper(), "client_id": CLIENT, "cloud": "global"}
 CONNECT = {
     "tenant_id": TENANT.upper(),
     "client_id": CLIENT,
@@ -171,28 +172,19 @@ CONNECT = {
 
 
 @pytest.mark.parametrize(
-    ("changes", "field", "words"),
+    ("step", "changes", "field", "words"),
     [
-        ({"tenant_id": "not-a-guid"}, "tenant_id", "is not a GUID"),
-        ({"client_id": ""}, "client_id", "is not a GUID"),
+        ("ids", {"tenant_id": "contoso"}, "tenant_id", "'contoso' is not a GUID"),
+        ("ids", {"client_id": "my-app"}, "client_id", "'my-app' is not a GUID"),
+        ("hosts", {"cloud": "custom", "authority_url": ""}, "authority_url", "needs both"),
         (
-            {"groups": f"{SALES}\nsales-team"},
-            "groups",
-            "groups, line 2: 'sales-team' is not a group",
-        ),
-        ({"location_rules": "Chicago = Moon Base"}, "location_rules", "names no location"),
-        ({"location_rules": "Chicago HQ"}, "location_rules", "line 1"),
-        ({"default_location": "Atlantis"}, "default_location", "no location named 'Atlantis'"),
-        ({"mode": "batched"}, "schedule_minutes", "batched mode needs a schedule"),
-        ({"mode": "batched", "schedule_minutes": "2"}, "schedule_minutes", "greater than or"),
-        ({"mode": "batched", "schedule_cron": "* *"}, "schedule_cron", "five fields"),
-        ({"cloud": "custom"}, "authority_url", "needs both"),
-        (
+            "hosts",
             {"cloud": "custom", "authority_url": "http://login.example", "graph_url": "x"},
             "authority_url",
-            "must start with https://",
+            "Must start with https://",
         ),
         (
+            "hosts",
             {
                 "cloud": "custom",
                 "authority_url": "https://login.example.com",
@@ -200,55 +192,74 @@ CONNECT = {
                 "ca_bundle_pem": "not a certificate",
             },
             "ca_bundle_pem",
-            "not PEM certificates",
+            "Not PEM certificates",
         ),
     ],
 )
-def test_connect_errors_are_shown_under_the_field_with_what_was_typed(
-    app_client: TestClient, container: Container, changes: dict[str, str], field: str, words: str
+def test_wizard_errors_are_shown_under_the_field_with_what_was_typed(
+    app_client: TestClient,
+    container: Container,
+    step: str,
+    changes: dict[str, str],
+    field: str,
+    words: str,
 ) -> None:
     env = make_env(app_client, container, connected=False)
     page = env.get()
-    assert "Connect Entra ID" in page.text
-    response = env.post("/connect", {**CONNECT, **changes})
+    assert "Connect Entra ID" in page.text and "Step 1 of 5: Choose the cloud" in page.text
+    response = env.post("/wizard", {**WIZARD, "step": step, **changes})
     assert response.status_code == 422, response.text
-    assert words in error_under(response.text, field)
+    message = error_under(response.text, field)
+    assert words in message and not message.startswith(field)
     assert 'aria-invalid="true"' in response.text
-    # What the admin typed is still there.
-    assert textarea(response.text, "location_rules") == changes.get(
-        "location_rules", CONNECT["location_rules"]
-    )
-    assert value_of(response.text, "client_id") == changes.get("client_id", CONNECT["client_id"])
+    typed = changes.get(field, WIZARD.get(field, ""))
+    shown = textarea if field == "ca_bundle_pem" else value_of
+    assert shown(response.text, field) == typed  # what the admin typed is still there
     with container.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(DirectoryRegistration)) == 0
 
 
-def test_connect_then_the_status_card_and_the_certificate(
+def test_wizard_steps_then_connect_then_the_status_card_and_the_certificate(
     app_client: TestClient, container: Container
 ) -> None:
     env = make_env(app_client, container, connected=False)
-    response = env.post("/connect", CONNECT)
-    assert response.status_code == 303
-    assert response.headers["location"] == f"{BASE}?done=directory-connected"
+    hosts = env.post("/wizard", {"step": "cloud", "cloud": "custom"})
+    assert "Step 2 of 6: Custom hosts" in hosts.text
+    back = env.post("/wizard", {"step": "hosts", "cloud": "custom", "go": "back"})
+    assert "Step 1 of 6: Choose the cloud" in back.text and "(your current choice)" in back.text
+    ids = env.post("/wizard", {"step": "cloud", "cloud": "global"})
+    assert "Step 2 of 5: Enter the app registration" in ids.text
+    assert 'name="cloud" value="global"' in ids.text  # carried as a hidden answer
+    ready = env.post("/wizard", {**WIZARD, "step": "ids"})
+    assert "Step 3 of 5: Prepare the app registration and connect" in ready.text
+    for words in ("User.Read.All", "GroupMember.Read.All", "User.ReadWrite.All"):
+        assert words in ready.text
+    assert "Certificates &amp; secrets &gt; Certificates &gt; Upload certificate" in ready.text
+    assert "Grant admin consent" in ready.text
+    assert value_of(ready.text, "tenant_id") == TENANT  # stored in lower case
+    response = env.post("/wizard", {**WIZARD, "step": "permissions", "tenant_id": TENANT})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{BASE}?done=directory-connected#finish-setup"
     page = env.get(follow_redirects=False)
     with container.unit_of_work() as s:
         registration = s.scalars(select(DirectoryRegistration)).one()
-        assert registration.tenant_id == TENANT  # stored in lower case
+        assert registration.tenant_id == TENANT
         policy = service.policy_of(registration)
         pem = registration.certificate_pem
-    assert policy.location_rules == {"chicago": "HQ", "new york": "Branch"}
-    assert policy.groups == [SALES]
+    # Default settings, and no scope yet: nothing syncs until the groups are chosen.
+    assert policy.groups == [] and not policy.all_users
+    assert "No groups chosen yet." in page.text
     info = app_certificates.info(pem)
-    assert info.thumbprint_sha1 in page.text
-    assert info.not_after.strftime("%Y-%m-%d") in page.text
-    assert "not tested yet" in page.text
-    assert "User.Read.All" in page.text and "GroupMember.Read.All" in page.text
+    assert f'id="setup-thumbprint">{info.thumbprint_sha1}<' in page.text
+    assert "Finish connecting" in page.text and "not tested yet" in page.text
     download = env.get("/certificate")
     assert download.headers["content-type"] == "application/x-pem-file"
     assert "attachment" in download.headers["content-disposition"]
     assert app_certificates.info(download.text).thumbprint_sha1 == info.thumbprint_sha1
     assert "PRIVATE KEY" not in download.text and "PRIVATE KEY" not in page.text
-    again = env.post("/connect", CONNECT)
+    refused = env.post("/reconcile")
+    assert refused.status_code == 422 and "no groups to sync yet" in refused.text
+    again = env.post("/wizard", {**WIZARD, "step": "permissions"})
     assert again.status_code == 422
     assert "already connected" in again.text
 
@@ -262,7 +273,7 @@ def test_settings_form_replaces_the_settings_and_shows_errors(
         )
     form = env.get("/settings")
     assert textarea(form.text, "location_rules") == "chicago = HQ\nboston = HQ"
-    assert re.search(r'name="tenant_id"[^>]*disabled', form.text)
+    assert 'name="tenant_id"' not in form.text and "/directory/connection" in form.text
     changed = {
         **CONNECT,
         "location_rules": "Chicago = Branch",
