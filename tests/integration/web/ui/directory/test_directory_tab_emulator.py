@@ -63,14 +63,22 @@ def test_connect_test_rotate_and_reconcile_through_the_ui(
         assert response.status_code == 303, response.text
         return str(response.headers["location"])
 
+    # The wizard: custom hosts (the emulator), the ids, then connect; then the groups.
+    post_ok = app_client.post
+    answers = {
+        "csrf_token": token,
+        "tenant_id": emulator.tenant_id,
+        "client_id": client_id,
+        "cloud": "custom",
+        "authority_url": emulator.url,
+        "graph_url": emulator.url,
+        "ca_bundle_pem": emulator.ca_path.read_text(),
+    }
+    for step in ("cloud", "hosts", "ids"):
+        assert post_ok(BASE + "/wizard", data={**answers, "step": step}).status_code == 200
+    assert post("/wizard", **{**answers, "step": "permissions"}).endswith("#finish-setup")
     post(
-        "/connect",
-        tenant_id=emulator.tenant_id,
-        client_id=client_id,
-        cloud="custom",
-        authority_url=emulator.url,
-        graph_url=emulator.url,
-        ca_bundle_pem=emulator.ca_path.read_text(),
+        "/settings",
         groups=group,
         default_location="HQ",
         direction="one_way",
@@ -87,7 +95,7 @@ def test_connect_test_rotate_and_reconcile_through_the_ui(
     assert post("/test").endswith("done=directory-tested#connection-test")
     page = app_client.get(BASE).text
     assert "connection failing" in page
-    failed = re.findall(r'<li class="check-failed">(.*?)</li>', page, re.S)
+    failed = re.findall(r'<li class="check-failed"[^>]*>(.*?)</li>', page, re.S)
     assert len(failed) == 1 and "GroupMember.Read.All" in failed[0]
     assert "API permissions" in failed[0] and "Grant admin consent" in failed[0]
     assert "Passed:</strong> token" in page
