@@ -17,6 +17,7 @@ import requests
 from typer.testing import CliRunner
 
 from switchboard.cli.main import app
+from switchboard.connection import app_certificates
 
 
 def _serve(state: Path) -> subprocess.Popen[bytes]:
@@ -93,6 +94,11 @@ def test_serve_add_app_steer_and_restart(state: Path, tmp_path: Path) -> None:
             "User.Read.All,GroupMember.Read.All",
         )
         assert "registered" in out
+        # The thumbprint as the portal (and the Entra admin center) shows it, character for
+        # character.
+        portal = app_certificates.info((tmp_path / "cert" / "app-cert.pem").read_text())
+        assert f"certificate thumbprints: {portal.thumbprint_sha1}\n" in out
+        assert "certificate x5t: " in out
         session = requests.Session()
         session.verify = str(state / "ca.pem")
         session.trust_env = False

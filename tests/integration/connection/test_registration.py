@@ -157,6 +157,7 @@ def test_connect_generates_a_certificate_and_reads_back_public_facts(env: Env) -
         "last_test",
         "created_at",
         "updated_at",
+        "warnings",
     }
     for headers in (env.admin, env.viewer, env.provider):
         got = env.call("GET", "/registration", headers=headers)
