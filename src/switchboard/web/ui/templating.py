@@ -39,6 +39,10 @@ NOTICES = {
     "directory-connected": "Connected. Download the certificate, upload it to the app"
     " registration in Entra ID (Certificates & secrets), then test the connection.",
     "directory-settings-saved": "Sync settings saved.",
+    "mapping-saved": "Mapping saved.",
+    "mapping-rule-added": "Rule added. The preview below counts it.",
+    "mapping-rule-added-reconciling": "Rule added. The preview below counts it; the mapping"
+    " changed, so a full reconcile started (see Recent runs on the Directory tab).",
     "directory-rescoped": "Sync settings saved. The synced groups or the mapping changed, so"
     " this full reconcile started at once; mass deletions and creations wait for approval.",
     "directory-jit-subscribed": "Sync settings saved. Just in time is on: subscribed to"
