@@ -162,8 +162,6 @@ CONNECT = {
     "client_id": CLIENT,
     "cloud": "global",
     "groups": SALES,
-    "location_rules": "Chicago = hq\nNew York = Branch",
-    "default_location": "",
     "direction": "one_way",
     "provisioning": "automatic",
     "mode": "on_demand",
@@ -180,9 +178,6 @@ CONNECT = {
             "groups",
             "groups, line 2: 'sales-team' is not a group",
         ),
-        ({"location_rules": "Chicago = Moon Base"}, "location_rules", "names no location"),
-        ({"location_rules": "Chicago HQ"}, "location_rules", "line 1"),
-        ({"default_location": "Atlantis"}, "default_location", "no location named 'Atlantis'"),
         ({"mode": "batched"}, "schedule_minutes", "batched mode needs a schedule"),
         ({"mode": "batched", "schedule_minutes": "2"}, "schedule_minutes", "greater than or"),
         ({"mode": "batched", "schedule_cron": "* *"}, "schedule_cron", "five fields"),
@@ -215,9 +210,7 @@ def test_connect_errors_are_shown_under_the_field_with_what_was_typed(
     assert words in error_under(response.text, field)
     assert 'aria-invalid="true"' in response.text
     # What the admin typed is still there.
-    assert textarea(response.text, "location_rules") == changes.get(
-        "location_rules", CONNECT["location_rules"]
-    )
+    assert textarea(response.text, "groups") == changes.get("groups", CONNECT["groups"])
     assert value_of(response.text, "client_id") == changes.get("client_id", CONNECT["client_id"])
     with container.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(DirectoryRegistration)) == 0
@@ -236,7 +229,7 @@ def test_connect_then_the_status_card_and_the_certificate(
         assert registration.tenant_id == TENANT  # stored in lower case
         policy = service.policy_of(registration)
         pem = registration.certificate_pem
-    assert policy.location_rules == {"chicago": "HQ", "new york": "Branch"}
+    assert policy.location_rules == {}  # set on the Mapping page once connected
     assert policy.groups == [SALES]
     info = app_certificates.info(pem)
     assert info.thumbprint_sha1 in page.text
@@ -261,29 +254,26 @@ def test_settings_form_replaces_the_settings_and_shows_errors(
             s, OP, get_account(s, OP, "acme"), {"location_rules": {"Chicago": "HQ", "Boston": "HQ"}}
         )
     form = env.get("/settings")
-    assert textarea(form.text, "location_rules") == "chicago = HQ\nboston = HQ"
+    # The rules are the Mapping page's, linked from here.
+    assert 'name="location_rules"' not in form.text
+    assert f'href="{BASE}/mapping"' in form.text
     assert re.search(r'name="tenant_id"[^>]*disabled', form.text)
     changed = {
         **CONNECT,
-        "location_rules": "Chicago = Branch",
-        "default_location": "HQ",
         "direction": "two_way",
         "extension_to": "extensionAttribute3",
         "provisioning": "manual",
         "mode": "batched",
         "schedule_minutes": "30",
     }
-    bad = env.post("/settings", {**changed, "default_location": "Atlantis"})
+    bad = env.post("/settings", {**changed, "schedule_minutes": ""})
     assert bad.status_code == 422
-    assert "Atlantis" in error_under(bad.text, "default_location")
-    assert textarea(bad.text, "location_rules") == "Chicago = Branch"
-    assert value_of(bad.text, "schedule_minutes") == "30"
+    assert "needs a schedule" in error_under(bad.text, "schedule_minutes")
     saved = env.post("/settings", changed)
     assert saved.status_code == 303, saved.text
     with container.unit_of_work() as s:
         policy = service.policy_of(s.scalars(select(DirectoryRegistration)).one())
-    assert policy.location_rules == {"chicago": "Branch"}  # Boston's rule is gone
-    assert policy.default_location == "HQ"
+    assert policy.location_rules == {"chicago": "HQ", "boston": "HQ"}  # untouched
     assert policy.direction == "two_way"
     assert policy.write_back.extension_to == "extensionAttribute3"
     assert (policy.provisioning, policy.mode, policy.schedule_minutes) == ("manual", "batched", 30)

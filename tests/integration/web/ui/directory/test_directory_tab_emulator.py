@@ -72,7 +72,6 @@ def test_connect_test_rotate_and_reconcile_through_the_ui(
         graph_url=emulator.url,
         ca_bundle_pem=emulator.ca_path.read_text(),
         groups=group,
-        default_location="HQ",
         direction="one_way",
         provisioning="automatic",
         mode="on_demand",
