@@ -75,6 +75,6 @@ def directory_preview(account: str, as_json: bool = JsonOption) -> None:
     done = [f"{n} {OUTCOME_WORDS.get(k, k)}" for k, n in out.reconcile.items()]
     if out.deletions:
         done.append(f"{out.deletions} deleted (no longer in scope)")
-    console.print("a reconcile would leave: " + ("; ".join(done) or "nothing to do"), markup=False)
+    console.print("a reconcile would do: " + ("; ".join(done) or "nothing to do"), markup=False)
     if out.guard_hold:
         console.print(f"the guards would hold it: {out.guard_hold}", markup=False)
