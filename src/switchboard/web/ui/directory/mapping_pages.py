@@ -51,6 +51,8 @@ def _attempt(work: Callable[[], T]) -> T | PortalError:
     except ValidationError as exc:
         return from_pydantic(exc)
     except PortalError as exc:
+        if exc.code in NOT_CONNECTED_CODES:
+            return exc  # the caller sends the admin to the connect form
         if isinstance(exc, Forbidden | NotFound) and exc.field is None:
             raise
         return exc
@@ -201,7 +203,9 @@ def save_mapping(request: Request, slug: str, viewer: PostingViewer, form: Form)
     patch = _attempt(lambda: _patch(container(request), viewer, slug, form))
     if isinstance(patch, FormError):
         return _typed_page(request, viewer, slug, form, patch)
-    saved = patch if isinstance(patch, PortalError) else _save(request, viewer, slug, patch)
+    saved: rescope.Rescoped | PortalError | None = (
+        patch if isinstance(patch, PortalError) else _save(request, viewer, slug, patch)
+    )
     if isinstance(saved, PortalError):
         if saved.code in NOT_CONNECTED_CODES:
             return not_connected(slug)

@@ -245,3 +245,17 @@ def test_viewers_see_the_mapping_without_forms_or_preview(
 def test_the_settings_form_links_to_the_mapping(env: Env) -> None:
     assert 'href="/accounts/acme/directory/mapping"' in env.get("/settings").text
     assert "Mapping and preview" in env.get().text
+
+
+def test_not_connected_goes_to_the_connect_form(
+    app_client: TestClient, container: Container
+) -> None:
+    env = make_env(app_client, container, connected=False)
+    for response in (
+        env.get("/mapping", follow_redirects=False),
+        env.post("/mapping", FORM),
+        env.post("/mapping/preview", FORM),
+        env.post("/mapping/rules", {"value": "Remote", "location": "HQ"}),
+    ):
+        assert response.status_code == 303, response.text
+        assert response.headers["location"].endswith("?done=directory-not-connected")
