@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection import app_certificates
 from switchboard.connection.settings_validation import (
+    GUARDS,
+    check_guards,
     checked_policy,
     explicit_scope,
     merge_patch,
@@ -133,12 +135,11 @@ def required_permissions(policy: SyncPolicy) -> list[str]:
 # --- settings -----------------------------------------------------------------------------------
 
 
-def update_settings(
-    session: Session, actor: Actor, account: Account, changes: Mapping[str, Any]
-) -> DirectoryRegistration:
-    """Apply a merge patch to the sync settings; the result is validated as a whole."""
-    actor.require_write(account.id)
-    registration = get_registration(session, actor, account)
+def patched_policy(
+    session: Session, account: Account, registration: DirectoryRegistration, changes: Any
+) -> SyncPolicy:
+    """The settings a merge patch would give, validated as a whole; nothing is stored (a
+    preview of unsaved settings uses it as the save does)."""
     if not isinstance(changes, Mapping):
         raise ValidationFailed("the settings must be a JSON object", field=None)
     patch = explicit_scope(dict(changes))
@@ -148,6 +149,19 @@ def update_settings(
         patch["location_rules"] = {str(k).strip().casefold(): v for k, v in rules.items()}
     current = policy_of(registration).model_dump(mode="json")
     policy = validate_settings(session, account, merge_patch(current, patch))
+    # Stored guards from before these limits keep working until they are changed.
+    check_guards(policy, [name for name in GUARDS if name in patch])
+    return policy
+
+
+def update_settings(
+    session: Session, actor: Actor, account: Account, changes: Mapping[str, Any]
+) -> DirectoryRegistration:
+    """Apply a merge patch to the sync settings; the result is validated as a whole."""
+    actor.require_write(account.id)
+    registration = get_registration(session, actor, account)
+    current = policy_of(registration).model_dump(mode="json")
+    policy = patched_policy(session, account, registration, changes)
     new = policy.model_dump(mode="json")
     changed = sorted(k for k in new if new[k] != current.get(k))
     if changed:
@@ -202,6 +216,7 @@ def connect(
         policy = SyncPolicy()
     else:
         policy = checked_policy(session, account, data.settings or SyncPolicy(), "settings.")
+        check_guards(policy, list(GUARDS), "settings.")
     if find_registration(session, account) is not None:
         raise Conflict(
             f"account '{account.slug}' is already connected to Entra ID; change its settings,"

@@ -72,6 +72,31 @@ def checked_policy(
     return policy.model_copy(update={"location_rules": rules, "default_location": default})
 
 
+# The guards, and what they are called in words.
+GUARDS = {"deletion_guard": "deletion guard", "creation_guard": "creation guard"}
+
+
+def check_guards(policy: SyncPolicy, names: list[str], prefix: str = "") -> None:
+    """A guard holds runs above a percentage from 1 to 100 and a count of at least 1 (0 would
+    hold every run that deletes or creates anyone)."""
+    for name in names:
+        guard = policy.deletion_guard if name == "deletion_guard" else policy.creation_guard
+        words = GUARDS[name]
+        if not 1 <= guard.max_percent <= 100:
+            field = f"{prefix}{name}.max_percent"
+            raise ValidationFailed(
+                f"{field}: the {words}'s percentage must be from 1 to 100, not"
+                f" {guard.max_percent:g}",
+                field=field,
+            )
+        if guard.max_count < 1:
+            field = f"{prefix}{name}.max_count"
+            raise ValidationFailed(
+                f"{field}: the {words}'s number of users must be 1 or more, not {guard.max_count}",
+                field=field,
+            )
+
+
 def _check_scope(policy: SyncPolicy, prefix: str) -> None:
     """The whole tenant is an explicit choice, never what an empty group list means."""
     if not policy.groups and not policy.all_users:

@@ -41,7 +41,7 @@ class MappingError:
     message: str
 
 
-def _text(user: DirectoryUser, source: str) -> str:
+def text_of(user: DirectoryUser, source: str) -> str:
     value = user.get(source)
     if isinstance(value, list):  # e.g. a multi-valued property: take the first value
         value = value[0] if value else None
@@ -78,14 +78,14 @@ def map_user(
             f"the userPrincipalName from Entra ID must be at most {USERNAME_MAX} characters"
             " without spaces, control or invisible characters to be a portal username",
         )
-    first = _text(user, m.first_name)
+    first = text_of(user, m.first_name)
     if not first:
         return MappingError(
             "missing_attribute",
             f"{m.first_name} (first name) is empty in Entra ID; fill it in there or map the"
             " first name to another property",
         )
-    last = _text(user, m.last_name)
+    last = text_of(user, m.last_name)
     if not last:
         return MappingError(
             "missing_attribute",
@@ -97,7 +97,9 @@ def map_user(
             validation.text(value)
         except ValueError as exc:
             return MappingError("invalid_attribute", f"the {label} from Entra ID {exc}")
-    raw_email = _text(user, m.email) or (_text(user, m.email_fallback) if m.email_fallback else "")
+    raw_email = text_of(user, m.email) or (
+        text_of(user, m.email_fallback) if m.email_fallback else ""
+    )
     if not raw_email:
         return MappingError(
             "missing_attribute",
@@ -110,7 +112,7 @@ def map_user(
         return MappingError(
             "invalid_email", f"the email {validation.quote(raw_email)} from Entra ID {exc}"
         )
-    location_value = _text(user, m.location)
+    location_value = text_of(user, m.location)
     location = resolve_location(location_value, policy, locations)
     if location is None:
         shown = validation.quote(location_value) if location_value else "empty"

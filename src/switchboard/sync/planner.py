@@ -159,8 +159,14 @@ def plan(
 
 
 def _guard(result: Plan, policy: SyncPolicy, linked: int, in_scope: int, full: bool) -> str | None:
+    return deletion_hold(policy, len(result.deletions()), linked, in_scope, full=full)
+
+
+def deletion_hold(
+    policy: SyncPolicy, deletions: int, linked: int, in_scope: int, *, full: bool
+) -> str | None:
+    """Why the deletion guard holds a run with these counts; None when it goes ahead."""
     guard = policy.deletion_guard
-    deletions = len(result.deletions())
     if full and guard.hold_empty_enumeration and in_scope == 0 and linked > 0:
         return (
             f"the directory returned no users in scope while {linked} synced users exist;"
@@ -175,10 +181,14 @@ def _guard(result: Plan, policy: SyncPolicy, linked: int, in_scope: int, full: b
 
 
 def _creation_guard(result: Plan, policy: SyncPolicy, linked: int) -> str | None:
+    creates = sum(1 for i in result.items if i.action is Action.CREATE)
+    return creation_hold(policy, creates, linked)
+
+
+def creation_hold(policy: SyncPolicy, creates: int, linked: int) -> str | None:
     """Mass creation on an account that already has synced users (a wrong group, the whole
     tenant by mistake); an account's first sync has nothing to compare with and goes ahead."""
     guard = policy.creation_guard
-    creates = sum(1 for i in result.items if i.action is Action.CREATE)
     if linked and creates > guard.max_count and creates * 100 > guard.max_percent * linked:
         return (
             f"the run would create {creates} users while {linked} are synced (more than"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from switchboard.directory.models import USER_PROPERTIES
 from switchboard.portal.validation import quote
@@ -44,7 +44,10 @@ class AttributeMapping(Strict):
     first_name: GraphProperty = "givenName"
     last_name: GraphProperty = "surname"
     email: GraphProperty = "mail"
-    email_fallback: GraphProperty | None = "userPrincipalName"
+    # "" (a form's or a patch's "no fallback": null in a merge patch means the default) = None.
+    email_fallback: Annotated[GraphProperty | None, BeforeValidator(lambda v: v or None)] = (
+        "userPrincipalName"
+    )
     location: GraphProperty = "officeLocation"
 
 

@@ -11,6 +11,7 @@ from switchboard.web.api import (
     accounts,
     audit,
     directory,
+    directory_preview,
     directory_sync,
     licenses,
     locations,
@@ -50,6 +51,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         tokens,
         media,
         directory,
+        directory_preview,
         directory_sync,
         sync_status,
     ):

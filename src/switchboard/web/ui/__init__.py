@@ -22,6 +22,7 @@ from switchboard.web.ui import (
 from switchboard.web.ui.directory import (
     connection_edit_pages,
     connection_pages,
+    mapping_pages,
     offered_users_pages,
     sync_pages,
 )
@@ -41,6 +42,7 @@ ROUTERS = tuple(
         licenses,
         connection_pages,
         connection_edit_pages,
+        mapping_pages,
         sync_pages,
         audit,
         settings,

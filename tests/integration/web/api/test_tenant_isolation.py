@@ -342,6 +342,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/accounts/{account}/directory/writebacks"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/writeback"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/test"): Case(before=_connected_offline),
+    ("POST", "/api/v1/accounts/{account}/directory/preview"): Case(
+        body=lambda t: {"default_location": "Spare"}, before=_sync_ready
+    ),
     ("GET", "/api/v1/accounts/{account}/directory/offers"): Case(before=_sync_ready),
     ("POST", "/api/v1/accounts/{account}/directory/offers/add"): Case(
         body=lambda t: {"user": "u1"}, before=_sync_ready

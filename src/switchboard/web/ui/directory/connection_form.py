@@ -1,8 +1,8 @@
 """The sync settings form: form text <-> the registration's SyncPolicy.
 
-Lists are typed one per line ("value = location" for location rules); the service validates the
-result as a whole, and its field paths (settings.write_back.extension_to) are mapped back to the
-input that shows the error.
+Lists are typed one per line; location rules, the default location and the attribute mapping
+are the Mapping page's (``mapping_form``). The service validates the result as a whole, and its
+field paths (settings.write_back.extension_to) are mapped back to the input that shows the error.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from switchboard.connection.registration import policy_of
 from switchboard.db.models import DirectoryRegistration
-from switchboard.portal.errors import PortalError, ValidationFailed
+from switchboard.portal.errors import PortalError
 from switchboard.portal.validation import from_pydantic
 from switchboard.web.ui.session import Submitted
 
@@ -52,8 +52,6 @@ def registration_values(registration: DirectoryRegistration) -> dict[str, str]:
         "ca_bundle_pem": registration.ca_bundle_pem or "",
         "groups": "\n".join(policy.groups),
         "all_users": "yes" if policy.all_users else "",
-        "location_rules": "\n".join(f"{k} = {v}" for k, v in policy.location_rules.items()),
-        "default_location": policy.default_location or "",
         "direction": policy.direction,
         "extension_to": policy.write_back.extension_to or "",
         "provisioning": policy.provisioning,
@@ -66,25 +64,9 @@ def registration_values(registration: DirectoryRegistration) -> dict[str, str]:
 def typed_values(form: Submitted) -> dict[str, str]:
     """What the admin typed, multi-line fields kept as typed, to fill the form after an error."""
     values = form.values()
-    for name in ("groups", "location_rules", "ca_bundle_pem"):
+    for name in ("groups", "ca_bundle_pem"):
         values[name] = form.raw(name).strip()
     return values
-
-
-def location_rules(text: str) -> dict[str, str]:
-    rules: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        value, sep, location = line.partition("=")
-        if not sep or not value.strip() or not location.strip():
-            raise ValidationFailed(
-                f"location_rules: line {number} ('{line.strip()[:80]}') is not"
-                " 'directory value = location name', like 'Chicago = HQ'",
-                field="location_rules",
-            )
-        rules[value.strip()] = location.strip()
-    return rules
 
 
 def settings_from(form: Submitted) -> dict[str, Any]:
@@ -95,8 +77,6 @@ def settings_from(form: Submitted) -> dict[str, Any]:
     return {
         "groups": [g for g in _SPLIT.split(form.raw("groups")) if g],
         "all_users": form.text("all_users") == "yes",
-        "location_rules": location_rules(form.raw("location_rules")),
-        "default_location": form.optional("default_location"),
         "direction": direction,
         "write_back": {
             "extension_to": form.optional("extension_to") if direction == "two_way" else None
@@ -109,12 +89,8 @@ def settings_from(form: Submitted) -> dict[str, Any]:
 
 
 def settings_patch(registration: DirectoryRegistration, form: Submitted) -> dict[str, Any]:
-    """A merge patch replacing the form's settings: rules no longer listed are removed."""
-    wanted = settings_from(form)
-    removed = dict.fromkeys(policy_of(registration).location_rules)
-    removed.update({k.strip().casefold(): v for k, v in wanted["location_rules"].items()})
-    wanted["location_rules"] = removed
-    return wanted
+    """A merge patch replacing the form's settings (the Mapping page keeps its own)."""
+    return settings_from(form)
 
 
 def for_form(exc: ValidationError | PortalError) -> PortalError:

@@ -163,8 +163,6 @@ CONNECT = {
     "client_id": CLIENT,
     "cloud": "global",
     "groups": SALES,
-    "location_rules": "Chicago = hq\nNew York = Branch",
-    "default_location": "",
     "direction": "one_way",
     "provisioning": "automatic",
     "mode": "on_demand",
@@ -272,29 +270,26 @@ def test_settings_form_replaces_the_settings_and_shows_errors(
             s, OP, get_account(s, OP, "acme"), {"location_rules": {"Chicago": "HQ", "Boston": "HQ"}}
         )
     form = env.get("/settings")
-    assert textarea(form.text, "location_rules") == "chicago = HQ\nboston = HQ"
+    # The rules are the Mapping page's, linked from here; the connection has its own page.
+    assert 'name="location_rules"' not in form.text
+    assert f'href="{BASE}/mapping"' in form.text
     assert 'name="tenant_id"' not in form.text and "/directory/connection" in form.text
     changed = {
         **CONNECT,
-        "location_rules": "Chicago = Branch",
-        "default_location": "HQ",
         "direction": "two_way",
         "extension_to": "extensionAttribute3",
         "provisioning": "manual",
         "mode": "batched",
         "schedule_minutes": "30",
     }
-    bad = env.post("/settings", {**changed, "default_location": "Atlantis"})
+    bad = env.post("/settings", {**changed, "schedule_minutes": ""})
     assert bad.status_code == 422
-    assert "Atlantis" in error_under(bad.text, "default_location")
-    assert textarea(bad.text, "location_rules") == "Chicago = Branch"
-    assert value_of(bad.text, "schedule_minutes") == "30"
+    assert "needs a schedule" in error_under(bad.text, "schedule_minutes")
     saved = env.post("/settings", changed)
     assert saved.status_code == 303, saved.text
     with container.unit_of_work() as s:
         policy = service.policy_of(s.scalars(select(DirectoryRegistration)).one())
-    assert policy.location_rules == {"chicago": "Branch"}  # Boston's rule is gone
-    assert policy.default_location == "HQ"
+    assert policy.location_rules == {"chicago": "HQ", "boston": "HQ"}  # untouched
     assert policy.direction == "two_way"
     assert policy.write_back.extension_to == "extensionAttribute3"
     assert (policy.provisioning, policy.mode, policy.schedule_minutes) == ("manual", "batched", 30)

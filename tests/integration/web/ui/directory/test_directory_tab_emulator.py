@@ -80,7 +80,6 @@ def test_connect_test_rotate_and_reconcile_through_the_ui(
     post(
         "/settings",
         groups=group,
-        default_location="HQ",
         direction="one_way",
         provisioning="automatic",
         mode="on_demand",
