@@ -130,6 +130,16 @@ def _sign_in(page: Page, base: str, email: str, check: Check) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
+def _issue_token(page: Page, base: str, path: str, check: Check) -> None:
+    """A token issued (the page that shows it once), then listed with its Revoke button."""
+    _visit(page, base, path, check)
+    page.get_by_label("Token name").fill("provisioning script")
+    page.get_by_role("button", name="Issue token").click()
+    expect(page.get_by_text("provisioning script").first).to_be_visible()
+    check()
+    _visit(page, base, path, check)
+
+
 def _visit(page: Page, base: str, path: str, check: Check, status: int = 200) -> None:
     response = page.goto(base + path)
     assert response is not None and response.status == status, f"{path}: {response}"
@@ -169,6 +179,37 @@ def test_every_page_as_the_operator(
         f"{BASE}/directory",
     ):
         _visit(page, live_server, path, a11y)
+    # Forms sent empty or wrong: each page with its errors in place.
+    for path, typed, button in (
+        ("/accounts", {"Name": "Globex", "Slug": "Not a slug!"}, "Create account"),
+        (
+            f"{BASE}/locations",
+            {
+                "Name": "Moon",
+                "Street": "1 Crater Rd",
+                "City": "Tranquility",
+                "State / region": "Sea",
+                "Postal code": "00000",
+                "Country": "ZZ",
+                "Time zone": "Moon/Base",
+            },
+            "Create location",
+        ),
+        (f"{BASE}/admins", {"Email": "not an email", "Initial password": "short"}, "Add admin"),
+        ("/operators", {"Email": "not an email", "Initial password": "short"}, "Add operator"),
+        (
+            "/me",
+            {"Current password": "wrong", "New password": "short", "New password again": "x"},
+            "Change password",
+        ),
+    ):
+        _visit(page, live_server, path, a11y)
+        for label, value in typed.items():
+            page.get_by_label(re.compile(rf"^{re.escape(label)}( \*)?$")).fill(value)
+        page.get_by_role("button", name=button).click()
+        expect(page.locator(".field-error, .alert").first).to_be_visible()
+        a11y()
+    _issue_token(page, live_server, "/operators", a11y)
     _visit(page, live_server, "/no-such-page", a11y, status=404)
     _visit(page, live_server, f"{BASE}/users/999999", a11y, status=404)
 
@@ -223,5 +264,6 @@ def test_every_page_as_the_account_admin(
         "/me",
     ):
         _visit(page, live_server, path, a11y)
+    _issue_token(page, live_server, f"{BASE}/admins", a11y)
     # Another account's pages are not found for this admin: the error page.
     _visit(page, live_server, "/accounts/other", a11y, status=404)
