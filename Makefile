@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# make demo PORT=8001 EMULATOR_PORT=8444: other ports when 8000 or 8443 are taken.
+DEMO_ARGS := $(if $(PORT),--port $(PORT)) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT))
 demo: $(STAMP)
-	$(BIN)/switchboard demo
+	$(BIN)/switchboard demo $(DEMO_ARGS)
 
 test: $(STAMP) chromium axe postgres lint typecheck imports
 	$(BIN)/pytest

@@ -27,7 +27,7 @@ from switchboard.config import Settings
 from switchboard.connection.registration import READ_PERMISSIONS
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Account, User
-from switchboard.demo import emulator_process, sample_account, tenant_connection
+from switchboard.demo import emulator_process, port_check, sample_account, tenant_connection
 from switchboard.directory.errors import GraphError
 from switchboard.portal.errors import PortalError
 from switchboard.sync.engine import RunSummary, SyncEngine
@@ -90,6 +90,7 @@ def demo(
         raise fail("--json goes with --exit-after-sync (the JSON is for scripts)", 2)
     settings = Settings()
     state_dir = settings.data_dir / EMULATOR_FOLDER
+    _check_ports(host, port, emulator_port, state_dir, serve=not exit_after_sync)
     say = (lambda *_a, **_k: None) if as_json else console.print
     try:
         # The emulator starts in its own process while the sample account is prepared here.
@@ -118,6 +119,36 @@ def demo(
         raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
     except GraphError as exc:
         raise fail(f"Entra ID: {exc.message}") from exc
+
+
+def _check_ports(host: str, port: int, emulator_port: int, state_dir: Path, *, serve: bool) -> None:
+    """Stop before any set-up when a port the demo needs is taken, saying which and what to do.
+
+    The emulator's port may be taken by the emulator of this very folder (a demo still running,
+    or one started by hand): the demo then uses it, as it always did.
+    """
+    both = frozenset({port, emulator_port})
+    if serve and port == emulator_port:
+        raise fail(f"the portal and the emulator cannot share port {port}: choose two", 2)
+    if not port_check.is_free(emulator_process.HOST, emulator_port) and not _ours(
+        state_dir, emulator_port
+    ):
+        raise fail(
+            port_check.busy_message(
+                emulator_process.HOST, emulator_port, "EMULATOR_PORT", "--emulator-port", avoid=both
+            )
+        )
+    if serve and not port_check.is_free(host, port):
+        raise fail(port_check.busy_message(host, port, "PORT", "--port", avoid=both))
+
+
+def _ours(state_dir: Path, emulator_port: int) -> bool:
+    """Whether this folder's emulator says it serves on that port (read only, nothing made)."""
+    try:
+        info = json.loads((state_dir / emulator_process.SERVER_FILE).read_text())
+        return int(str(info["url"]).rsplit(":", 1)[1].split("/")[0]) == emulator_port
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return False
 
 
 def _sync_and_serve(
@@ -189,6 +220,7 @@ def _print_json(
         "reconnected": connection.reconnected,
         "users": counts,
         "login": {"email": login.email, "password": login.password},
+        "operator_login": {"email": login.operator_email, "password": login.operator_password},
     }
     sys.stdout.write(json.dumps(out, indent=2) + "\n")
 
@@ -206,8 +238,12 @@ def _serve(
     url = f"http://{host}:{port}/"
     console.print()
     console.print(f"[bold]Portal[/]         {url}")
-    console.print(f"  login        {login.email}")
-    console.print(f"  password     {login.password}  (new for every run)")
+    console.print(f"  admin        {login.email}  password {login.password}  (account acme)")
+    console.print(
+        f"  operator     {login.operator_email}  password {login.operator_password}"
+        "  (every account)"
+    )
+    console.print("               passwords are new for every run")
     console.print(f"  API docs     {url}api/docs")
     lifetime = "while this demo runs" if tenant.owned else "started outside this demo"
     console.print(f"[bold]Entra ID[/]       {tenant.url}  ({lifetime})")

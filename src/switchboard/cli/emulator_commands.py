@@ -14,8 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from switchboard.cli.common import console, fail
+from switchboard.cli.help_names import ReadableHelpGroup
 
 app = typer.Typer(
+    cls=ReadableHelpGroup,
     help="A local Entra ID token endpoint and Microsoft Graph v1.0 server (demos, tests).",
     no_args_is_help=True,
 )
@@ -174,9 +176,9 @@ def status(state_dir: StateDir, as_json: JsonFlag = False) -> None:
 @app.command("reset")
 def reset(
     state_dir: StateDir,
-    users: Annotated[int, typer.Option(min=0, max=1_000_000)] = 200,
-    groups: Annotated[int, typer.Option(min=0, max=10_000)] = 10,
-    seed: Annotated[int, typer.Option(min=0)] = 1,
+    users: Annotated[int, typer.Option(min=0, max=1_000_000, help="Users to seed")] = 200,
+    groups: Annotated[int, typer.Option(min=0, max=10_000, help="Groups to seed")] = 10,
+    seed: Annotated[int, typer.Option(min=0, help="The same seed, the same tenant")] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Replace the directory with freshly seeded data (apps stay registered)."""
@@ -204,14 +206,24 @@ def faults(
     timeout_seconds: Annotated[
         float | None, typer.Option(help="Stall for 'timeout' faults")
     ] = None,
-    notification_delay_ms: Annotated[int | None, typer.Option()] = None,
+    notification_delay_ms: Annotated[
+        int | None, typer.Option(help="Delay each change notification this long")
+    ] = None,
     notification_drop_rate: Annotated[float | None, typer.Option(help="0-1")] = None,
     notification_duplicate_rate: Annotated[float | None, typer.Option(help="0-1")] = None,
     delta_replays: Annotated[
-        bool | None, typer.Option("--delta-replays/--no-delta-replays")
+        bool | None,
+        typer.Option(
+            "--delta-replays/--no-delta-replays",
+            help="Delta rounds replay changes already delivered",
+        ),
     ] = None,
     delta_empty_pages: Annotated[
-        bool | None, typer.Option("--delta-empty-pages/--no-delta-empty-pages")
+        bool | None,
+        typer.Option(
+            "--delta-empty-pages/--no-delta-empty-pages",
+            help="Delta rounds include pages without changes",
+        ),
     ] = None,
     delta_expired_status: Annotated[int | None, typer.Option(help="400 or 410")] = None,
     as_json: JsonFlag = False,
@@ -244,7 +256,12 @@ def faults(
 @app.command("throttle")
 def throttle(
     state_dir: StateDir,
-    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+    enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--enabled/--disabled", help="Throttle as Graph does (429 with Retry-After), or not"
+        ),
+    ] = None,
     read_limit: Annotated[
         int | None, typer.Option(help="Resource units per 10 s (0: Graph's)")
     ] = None,
@@ -265,8 +282,8 @@ def throttle(
 @app.command("advance-clock")
 def advance_clock(
     state_dir: StateDir,
-    days: Annotated[float, typer.Option(min=0)] = 0.0,
-    seconds: Annotated[float, typer.Option(min=0)] = 0.0,
+    days: Annotated[float, typer.Option(min=0, help="Days to move the clock forward")] = 0.0,
+    seconds: Annotated[float, typer.Option(min=0, help="Seconds to move it forward")] = 0.0,
 ) -> None:
     """Move the directory clock forward (delta token expiry, deleted-item retention)."""
     data = _control(state_dir, "POST", "/clock/advance", {"days": days, "seconds": seconds})
@@ -283,7 +300,7 @@ def churn(
     duration: Annotated[
         float | None, typer.Option(help="Seconds to churn (default: until stopped)")
     ] = None,
-    seed: Annotated[int | None, typer.Option()] = None,
+    seed: Annotated[int | None, typer.Option(help="The same seed, the same changes")] = None,
     stop: Annotated[bool, typer.Option("--stop", help="Stop background churn")] = False,
 ) -> None:
     """Realistic creates, updates, disables, deletes, restores and group moves."""
@@ -304,9 +321,9 @@ def churn(
 
 @app.command("bench")
 def bench(
-    users: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100_000,
-    groups: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
-    seed: Annotated[int, typer.Option(min=0)] = 1,
+    users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Users to create")] = 100_000,
+    groups: Annotated[int, typer.Option(min=1, max=10_000, help="Groups to spread them in")] = 200,
+    seed: Annotated[int, typer.Option(min=0, help="The same seed, the same tenant")] = 1,
     as_json: JsonFlag = False,
 ) -> None:
     """Seed a large tenant in a temporary folder and read it back over HTTPS."""

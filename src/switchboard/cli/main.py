@@ -19,12 +19,14 @@ from switchboard.cli import (
     worker_commands,
 )
 from switchboard.cli.common import cli_actor, container, fail, unit_of_work
+from switchboard.cli.help_names import ReadableHelpGroup
 from switchboard.db.migrate import upgrade
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal import api_tokens, principals
 from switchboard.portal.actors import Role
 
 app = typer.Typer(
+    cls=ReadableHelpGroup,
     help="Switchboard: cloud voice admin portal synced with Entra ID.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -102,8 +104,10 @@ def admin_create(
 
 @admin.command("set-password")
 def admin_set_password(
-    email: Annotated[str, typer.Option()],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    email: Annotated[str, typer.Option(help="The admin's email (their login)")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin")
+    ] = False,
 ) -> None:
     """Set an admin's UI login password (prompted, or from stdin)."""
     if password_stdin:
@@ -125,7 +129,7 @@ TlsPath = Annotated[
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on")] = 8000,
     tls_cert: TlsPath = None,
     tls_key: TlsPath = None,
     client_ca: TlsPath = None,

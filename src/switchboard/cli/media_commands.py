@@ -81,7 +81,7 @@ def media_list(
     former_users: Annotated[
         bool, typer.Option("--former-users", help="Only media of deleted users")
     ] = False,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many items")] = 100,
     as_json: bool = JsonOption,
 ) -> None:
     """List an account's media, newest first."""

@@ -73,9 +73,9 @@ def locations_create(
     account: str,
     name: str,
     street: Annotated[str, typer.Option(help="Street address (E911)")],
-    city: Annotated[str, typer.Option()],
+    city: Annotated[str, typer.Option(help="City or town")],
     region: Annotated[str, typer.Option(help="State, province or region")],
-    postal_code: Annotated[str, typer.Option()],
+    postal_code: Annotated[str, typer.Option(help="Postal or ZIP code")],
     country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code, e.g. US")],
     time_zone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Chicago")],
     as_json: bool = JsonOption,
@@ -221,8 +221,8 @@ USER_COLUMNS = [
 def users_list(
     account: str,
     search: Annotated[str | None, typer.Option(help="Match name, email or extension")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 100,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Users per page")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Users to skip (the page's start)")] = 0,
     as_json: bool = JsonOption,
 ) -> None:
     """List an account's users."""
@@ -238,9 +238,9 @@ def users_list(
 @users.command("create")
 def users_create(
     account: str,
-    email: Annotated[str, typer.Option()],
-    first_name: Annotated[str, typer.Option()],
-    last_name: Annotated[str, typer.Option()],
+    email: Annotated[str, typer.Option(help="The user's email (their username by default)")],
+    first_name: Annotated[str, typer.Option(help="First name")],
+    last_name: Annotated[str, typer.Option(help="Last name")],
     location: Annotated[str, typer.Option(help="Location name")],
     extension: Annotated[
         str | None, typer.Option(help="Picked from the dial plan if omitted")

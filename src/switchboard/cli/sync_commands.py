@@ -113,7 +113,7 @@ def directory_sync_user(
 @directory.command("runs")
 def directory_runs(
     account: str,
-    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="The newest runs, this many")] = 20,
     as_json: bool = JsonOption,
 ) -> None:
     """The latest sync runs."""

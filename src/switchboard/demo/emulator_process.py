@@ -32,6 +32,7 @@ USERS = 120
 GROUPS = 3
 SEED = 7
 START_TIMEOUT = 60.0
+HOST = "127.0.0.1"  # the emulator listens on the loopback interface only
 
 
 class DemoEmulatorError(RuntimeError):
@@ -193,7 +194,7 @@ class StartingTenant:
 
 
 @contextmanager
-def tenant(state_dir: Path, *, port: int, host: str = "127.0.0.1") -> Iterator[StartingTenant]:
+def tenant(state_dir: Path, *, port: int, host: str = HOST) -> Iterator[StartingTenant]:
     """The demo tenant, served while the block runs (reused if one already serves the folder).
 
     An emulator this function starts is stopped when the block ends, gracefully (it saves its

@@ -1,4 +1,5 @@
-"""The demo's sample account on the embedded database, and its admin login for this run."""
+"""The demo's sample account on the embedded database, and this run's logins: the account's
+admin and the operator (the provider admin who sees every account)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from switchboard.portal.schemas import (
 ACTOR = system_actor("demo")
 SLUG = "acme"
 ADMIN_EMAIL = "admin@acme.example"
+OPERATOR_EMAIL = "operator@provider.example"
 
 LOCATIONS = [
     (
@@ -75,9 +77,11 @@ PEOPLE = [
 
 @dataclass(frozen=True)
 class DemoLogin:
-    email: str
+    email: str  # the account admin's
     password: str
     users: int
+    operator_email: str
+    operator_password: str
 
 
 def seed(session: Session) -> Account:
@@ -141,18 +145,13 @@ def _ascii(name: str) -> str:
     return folded.lower()
 
 
-def ensure_admin(session: Session, account: Account) -> str:
-    """The demo's account admin, with a fresh random password printed for this run."""
+def ensure_login(session: Session, email: str, role: Role, account: Account | None) -> str:
+    """A demo login (created on the first run), with a fresh random password for this run."""
     password = secrets.token_urlsafe(12)
-    principal = session.scalar(select(Principal).where(Principal.email_key == ADMIN_EMAIL))
+    principal = session.scalar(select(Principal).where(Principal.email_key == email))
     if principal is None:
         principals.create_principal(
-            session,
-            ACTOR,
-            email=ADMIN_EMAIL,
-            role=Role.ACCOUNT_ADMIN,
-            account=account,
-            password=password,
+            session, ACTOR, email=email, role=role, account=account, password=password
         )
     else:
         principals.set_password(session, ACTOR, principal, password)
@@ -162,6 +161,13 @@ def ensure_admin(session: Session, account: Account) -> str:
 def prepare(container: Container) -> DemoLogin:
     with container.unit_of_work() as session:
         account = seed(session)
-        password = ensure_admin(session, account)
+        password = ensure_login(session, ADMIN_EMAIL, Role.ACCOUNT_ADMIN, account)
+        operator = ensure_login(session, OPERATOR_EMAIL, Role.PROVIDER_ADMIN, None)
         count = users.count_users(session, account)
-    return DemoLogin(email=ADMIN_EMAIL, password=password, users=count)
+    return DemoLogin(
+        email=ADMIN_EMAIL,
+        password=password,
+        users=count,
+        operator_email=OPERATOR_EMAIL,
+        operator_password=operator,
+    )

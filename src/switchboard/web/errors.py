@@ -1,15 +1,21 @@
-"""One error envelope for every API failure: {"error": {"code", "message", "field"}}."""
+"""One error envelope for every API failure: {"error": {"code", "message", "field"}}; a browser
+asking for a page at an address that has none gets the UI's error page instead."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from switchboard.portal.errors import PortalError
+from switchboard.web.ui.routing import SECURITY_HEADERS
+from switchboard.web.ui.templating import render
+
+# Machine-facing prefixes keep the JSON envelope whatever the client accepts.
+_NOT_PAGES = ("/api/", "/webhooks", "/openapi", "/metrics", "/health", "/static/")
 
 
 def envelope(
@@ -43,6 +49,15 @@ def allowed_methods(request: Request) -> str:
         )
     }
     return ", ".join(sorted(allowed))
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser navigating (it accepts HTML), to an address outside the API."""
+    return (
+        request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+        and not request.url.path.startswith(_NOT_PAGES)
+    )
 
 
 def _location(loc: tuple[object, ...]) -> str | None:
@@ -83,7 +98,16 @@ def install(app: FastAPI) -> None:
         return envelope(409, "conflict", "the change conflicts with a concurrent change; retry")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            page = render(
+                request,
+                "error.html",
+                {"status": 404, "message": "There is no page at this address."},
+                status_code=404,
+            )
+            page.headers.update(SECURITY_HEADERS)
+            return page
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})

@@ -76,6 +76,8 @@ def test_demo_syncs_the_sample_tenant_and_runs_again(
     assert first["counts"].get("error", 0) > 0
     assert first["users"]["from_directory"] == created
     assert first["login"]["email"] == "admin@acme.example"
+    assert first["operator_login"]["email"] == "operator@provider.example"
+    assert first["operator_login"]["password"]
 
     with session() as s:
         synced = s.execute(
@@ -96,6 +98,7 @@ def test_demo_syncs_the_sample_tenant_and_runs_again(
     assert second["client_id"] == first["client_id"]
     assert second["tenant_id"] == first["tenant_id"]
     assert second["login"]["password"] != first["login"]["password"]
+    assert second["operator_login"]["password"] != first["operator_login"]["password"]
     with session() as s:
         assert s.scalar(select(func.count()).select_from(DirectoryRegistration)) == 1
         assert s.scalar(select(func.count()).where(User.source == "directory")) == created
@@ -111,11 +114,42 @@ def test_demo_json_needs_exit_after_sync(run: Run) -> None:
     assert "--exit-after-sync" in err
 
 
-def test_demo_names_a_taken_emulator_port(run: Run) -> None:
+@pytest.fixture
+def listening() -> Iterator[int]:
+    """A port another program listens on, for the length of a test."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
-        port = busy.getsockname()[1]
-        code, _out, err = run("--exit-after-sync", "--emulator-port", str(port))
+        yield int(busy.getsockname()[1])
+
+
+def test_demo_names_a_taken_emulator_port_before_setting_anything_up(
+    run: Run, listening: int, tmp_path: Path
+) -> None:
+    code, out, err = run("--exit-after-sync", "--emulator-port", str(listening))
     assert code == 1
-    assert f"port {port} is taken" in " ".join(err.split())
+    said = " ".join(err.split())
+    assert f"Port {listening} is already in use (another program listens on it)." in said
+    assert "Choose another with make demo EMULATOR_PORT=" in said
+    assert "Switchboard demo" not in out
+    assert not (tmp_path / "var").exists()  # no database, no emulator state, no secret key
+
+
+def test_demo_names_a_taken_portal_port_before_setting_anything_up(
+    run: Run, listening: int, tmp_path: Path
+) -> None:
+    code, _out, err = run("--port", str(listening), "--emulator-port", str(free_port()))
+    assert code == 1
+    said = " ".join(err.split())
+    assert f"Port {listening} is already in use (another program listens on it)." in said
+    assert "Choose another with make demo PORT=" in said
+    assert not (tmp_path / "var").exists()
+
+
+def test_demo_suggests_a_port_that_is_free(listening: int) -> None:
+    from switchboard.demo import port_check
+
+    assert not port_check.is_free("127.0.0.1", listening)
+    suggested = port_check.next_free("127.0.0.1", listening)
+    assert suggested != listening
+    assert port_check.is_free("127.0.0.1", suggested)
