@@ -276,7 +276,9 @@ def _close(
             message += f"; {dropped} no longer in scope and not created"
     failed = counts.get("failed") or counts.get("error")
     status = RunStatus.PARTIAL if failed else RunStatus.SUCCEEDED
-    runs.finish(session, run.id, status=status, counts=counts, message=message)
+    finished = runs.finish(session, run.id, status=status, counts=counts, message=message)
+    finished.decision, finished.decided_by = verdict, actor.label
+    finished.decided_at = finished.finished_at
     audit.record(
         session,
         actor,

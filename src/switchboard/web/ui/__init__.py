@@ -19,7 +19,12 @@ from switchboard.web.ui import (
     settings,
     users,
 )
-from switchboard.web.ui.directory import connection_pages, offered_users_pages, sync_pages
+from switchboard.web.ui.directory import (
+    connection_pages,
+    offered_users_pages,
+    run_events,
+    sync_pages,
+)
 from switchboard.web.ui.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
@@ -36,6 +41,7 @@ ROUTERS = tuple(
         licenses,
         connection_pages,
         sync_pages,
+        run_events,
         audit,
         settings,
         admins,
