@@ -341,6 +341,9 @@ class SyncRunItem(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     # pending (held for approval or dry run), applied, rejected, failed
     state: Mapped[str] = mapped_column(String(16), default="applied")
+    # An offered user (manual provisioning): display name, email, office and portal location
+    # for the "From directory" picker; empty for every other item.
+    details: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class WriteBackTask(Base):

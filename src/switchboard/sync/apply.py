@@ -47,6 +47,7 @@ def _record(
         fields=item.fields,
         error_code=code or item.code,
         message=message or item.message,
+        details=item.details,
     )
 
 

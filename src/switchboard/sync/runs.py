@@ -89,6 +89,7 @@ class ItemRecord:
     fields: tuple[str, ...] = ()
     error_code: str | None = None
     message: str | None = None
+    details: dict[str, str] | None = None
 
 
 def _clip(value: str | None, size: int) -> str | None:
@@ -110,6 +111,7 @@ def add_items(session: Session, run_id: int, records: Iterable[ItemRecord]) -> N
             "fields": list(r.fields),
             "error_code": _clip(r.error_code, 64),
             "message": r.message,
+            "details": r.details,
         }
         for r in records
     ]

@@ -1,5 +1,5 @@
 """a running sync run's phase and progress counts (read live by the run page); who decided a
-held run and when
+held run and when; what the picker shows of a user offered under manual provisioning
 
 Revision ID: 0013
 Revises: 0011
@@ -26,9 +26,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("decision", sa.String(16), nullable=True))
         batch.add_column(sa.Column("decided_by", sa.String(254), nullable=True))
         batch.add_column(sa.Column("decided_at", switchboard.db.types.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("sync_run_items") as batch:
+        batch.add_column(sa.Column("details", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sync_run_items") as batch:
+        batch.drop_column("details")
     with op.batch_alter_table("sync_runs") as batch:
         batch.drop_column("decided_at")
         batch.drop_column("decided_by")
