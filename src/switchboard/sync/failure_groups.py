@@ -125,7 +125,11 @@ def cause_of(code: str | None, message: str | None) -> Cause:
                 f"{attr} {_quoted(value)} matches no location",
                 (
                     Fix(f"Add a location rule for {_quoted(value)}", "mapping", "Mapping page"),
-                    Fix(f"or create a location named {_quoted(value)}", "locations", "Locations"),
+                    Fix(
+                        f"or create a location named {_quoted(value)}",
+                        "locations",
+                        "Locations page",
+                    ),
                 ),
             )
         return Cause(
@@ -173,7 +177,7 @@ _SIMPLE: dict[str, tuple[str, tuple[Fix, ...]]] = {
             Fix(
                 "Give the right portal user the directory user's email, or delete the others",
                 "users",
-                "Users",
+                "Users page",
             ),
         ),
     ),
@@ -192,7 +196,7 @@ _SIMPLE: dict[str, tuple[str, tuple[Fix, ...]]] = {
     ),
     "extensions_exhausted": (
         "no free extension is left",
-        (Fix("Widen the account's extension range", "settings", "Settings"),),
+        (Fix("Widen the account's extension range", "settings", "Settings page"),),
     ),
     "not_applied": (
         "could not be carried out",

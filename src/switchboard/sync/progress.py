@@ -61,12 +61,12 @@ class ProgressRecorder:
         services: Transactions,
         run_id: int,
         *,
-        interval: float = WRITE_EVERY,
+        interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.services = services
         self.run_id = run_id
-        self.interval = interval
+        self.interval = WRITE_EVERY if interval is None else interval
         self.clock = clock
         self.phase: Phase | None = None
         self.counts = dict.fromkeys(COUNTS, 0)

@@ -173,9 +173,7 @@ def add_selected(request: Request, slug: str, viewer: PostingViewer, form: Form)
     every = form.text("all") == "matching"
     keys = [o.directory_id for o in offers.search(offered, q)] if every else _selected(form)
     if not keys:
-        message = (
-            "no offered user matches the search" if every else "tick at least one user to add"
-        )
+        message = "no offered user matches the search" if every else "tick at least one user to add"
         return _page(request, viewer, slug, error=FormError(message, "selected"), q=q)
     if len(keys) > MAX_SELECTED:
         chosen = "match the search" if every else "were ticked"
