@@ -1,6 +1,7 @@
 // Live progress of a running sync run: the run page's counts, bar and phase follow the run's
-// server-sent events (GET .../runs/{number}/events); when the run finishes the page loads
-// once more to show the outcome. Without this script the page has a Refresh link.
+// server-sent events (GET .../runs/{number}/events). When the run finishes the page says so
+// and offers a link to the outcome: it does not reload by itself, so nobody loses their place
+// (focus, scroll, a screen reader's position). Without this script the page has a Refresh link.
 (function () {
   "use strict";
   var box = document.getElementById("progress");
@@ -10,6 +11,7 @@
   var phase = box.querySelector("[data-phase]");
   var bar = document.getElementById("run-bar");
   var note = box.querySelector("[data-note]");
+  var link = document.getElementById("refresh");
   var source = new EventSource(box.getAttribute("data-events"));
   var finished = false;
 
@@ -57,9 +59,15 @@
       show(data);
     }
     if (phase) {
-      phase.textContent = "Finished: loading the outcome";
+      phase.textContent = "Finished" + (data && data.status ? ": " + data.status : "");
     }
-    window.location.replace(box.getAttribute("data-page"));
+    if (note) {
+      note.textContent = "This run has finished.";
+    }
+    if (link) {
+      link.textContent = "Show the outcome";
+    }
+    box.classList.add("run-finished");
   });
 
   source.addEventListener("gone", function () {
