@@ -315,6 +315,14 @@ class SyncRun(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Interrupted by throttling: no run reads Entra ID for the account before this time.
     resume_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # While it runs: reading, planning, applying, writing_back; finished once closed. With
+    # ``progress`` (read, planned, applied, errors so far) it is what the run page shows live.
+    phase: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    progress: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    # A held run once decided: approved or rejected, by whom (their label) and when.
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SyncRunItem(Base):
@@ -333,6 +341,9 @@ class SyncRunItem(Base):
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
     # pending (held for approval or dry run), applied, rejected, failed
     state: Mapped[str] = mapped_column(String(16), default="applied")
+    # An offered user (manual provisioning): display name, email, office and portal location
+    # for the "From directory" picker; empty for every other item.
+    details: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class WriteBackTask(Base):

@@ -22,6 +22,7 @@ from switchboard.portal.users import (
     NewDirectoryUser,
     Relocation,
 )
+from switchboard.sync.failure_groups import field_words
 from switchboard.sync.plan import Action, PlanItem
 from switchboard.sync.runs import ItemRecord
 
@@ -46,6 +47,7 @@ def _record(
         fields=item.fields,
         error_code=code or item.code,
         message=message or item.message,
+        details=item.details,
     )
 
 
@@ -73,7 +75,7 @@ def _carry_out(session: Session, actor: Actor, account: Account, item: PlanItem)
 
 
 def _failure(item: PlanItem, exc: PortalError) -> ItemRecord:
-    where = f"{exc.field}: " if exc.field else ""
+    where = f"{field_words(exc.field)}: " if exc.field else ""
     return _record(item, "failed", code=exc.code, message=f"{where}{exc.message}")
 
 

@@ -17,10 +17,11 @@ from switchboard.portal.errors import ValidationFailed
 from switchboard.sync import lease, queries, readers, run_metrics
 from switchboard.sync.execution import Execution
 from switchboard.sync.failure_text import unexpected_failure
-from switchboard.sync.plan import Observation, PlanItem
+from switchboard.sync.plan import Action, Observation, PlanItem
 from switchboard.sync.planner import Planner, in_apply_order, plan
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import DirectoryFactory, SyncServices
+from switchboard.sync.progress import Phase
 from switchboard.sync.readers import Progress, no_progress
 from switchboard.sync.run import Run, RunSummary
 from switchboard.sync.runs import ItemRecord, RunKind, RunStatus, Trigger
@@ -34,6 +35,8 @@ __all__ = ["PreparedRun", "Progress", "RunSummary", "SyncEngine"]
 # request per 999 users and the deletion guard sees the whole picture. Beyond it a backlog
 # would be throttled for minutes at a time.
 DELTA_BACKLOG_MAX = 1000
+# Plan items that change the portal: what the run's progress counts as planned.
+CHANGES = frozenset(Action) - {Action.SKIP, Action.ERROR}
 
 
 @dataclass(frozen=True)
@@ -196,10 +199,11 @@ class SyncEngine:
     def _full(
         self, run: Run, policy: SyncPolicy, directory: DirectorySource, progress: Progress
     ) -> RunSummary:
+        run.progress.enter(Phase.READING)
         read = readers.FullRead(directory, policy, take_links=not run.dry_run)
         if read.links is not None:
             return self._stream_full(run, policy, read, read.links, progress)
-        observations = list(read.observations(progress))
+        observations = list(run.progress.counted(read.observations(progress)))
         return self._plan_and_apply(
             run, policy, observations, full=True, links=None, progress=progress
         )
@@ -230,16 +234,21 @@ class SyncEngine:
         keep = policy.direction == "two_way"
         ready: list[PlanItem] = []
         waiting: list[PlanItem] = []
-        for obs in read.observations(progress, ahead=True):
+        planned = 0
+        for obs in run.progress.counted(read.observations(progress, ahead=True)):
             if keep:
                 kept.append(obs)
             for item in planner.observe(obs):
                 (ready if planner.may_stream(item) else waiting).append(item)
+                planned += item.action in CHANGES
+            run.progress.note(planned=planned)
             if len(ready) >= self.chunk_size:
                 execution.write_chunk(ready)
                 ready = []
                 progress("apply", execution.done, None)
+        run.progress.enter(Phase.PLANNING)
         swept = planner.finish(full=True)
+        run.progress.note(planned=planned + sum(i.action in CHANGES for i in swept))
         rest = in_apply_order([*ready, *waiting, *swept])
         return execution.complete(planner.plan, rest, kept, links=links, progress=progress)
 
@@ -248,10 +257,12 @@ class SyncEngine:
     ) -> RunSummary:
         with self.services.unit_of_work() as session:
             links = queries.delta_links(session, run.account_id)
+        run.progress.enter(Phase.READING)
         read = readers.read_delta(directory, policy, links, backlog_max=self.delta_backlog_max)
         if isinstance(read, readers.FullInstead):
             run.become_full(read.why)
             return self._full(run, policy, directory, progress)
+        run.progress.note(read=len(read.observations))
         return self._plan_and_apply(
             run, policy, read.observations, full=False, links=read.links, progress=progress
         )
@@ -294,6 +305,7 @@ class SyncEngine:
         progress: Progress,
     ) -> RunSummary:
         seen = list(observations)
+        run.progress.enter(Phase.PLANNING)
         with self.services.unit_of_work() as session:
             locations = queries.locations(session, run.account_id)
             portal = (
@@ -310,6 +322,7 @@ class SyncEngine:
                 linked_count=portal[1] if portal is not None else None,
                 guard_creations=queries.scope_changed(session, run.account_id),
             )
+        run.progress.note(planned=sum(i.action in CHANGES for i in the_plan.items))
         execution = Execution(self.services, run, policy, full=full, chunk_size=self.chunk_size)
         items = in_apply_order(the_plan.items)
         return execution.complete(the_plan, items, seen, links=links, progress=progress)

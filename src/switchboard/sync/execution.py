@@ -19,6 +19,7 @@ from switchboard.sync.apply import BulkState, apply_items
 from switchboard.sync.plan import Action, Observation, Plan, PlanItem
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import SyncServices
+from switchboard.sync.progress import Phase
 from switchboard.sync.readers import Progress
 from switchboard.sync.run import Run, RunSummary
 from switchboard.sync.runs import ItemRecord, RunStatus
@@ -47,6 +48,8 @@ class Execution:
         self.chunk_size = chunk_size
         self.bulk = BulkState(whole_account=full)
         self.failed = self.pending = self.done = 0
+        # For the run's progress: users changed and users that failed (errors included).
+        self.changed = self.errors = 0
         self.applied: dict[str, int] = {}
         # Rows this run added or removed: enough of them and the planner needs new statistics.
         self.bulk_rows = 0
@@ -58,6 +61,7 @@ class Execution:
             self._apply(session, self._account(session), items)
             failed = {"failed": self.failed} if self.failed else {}
             self.run.save_counts(session, {**self.applied, **failed})
+        self.run.progress.note(applied=self.changed, errors=self.errors)
 
     def complete(
         self,
@@ -76,6 +80,7 @@ class Execution:
                 guards.hold_for_account(session, run.account_id, self.policy, the_plan, run.id)
         counts = the_plan.counts()
         held = the_plan.hold_reason is not None
+        run.progress.enter(Phase.APPLYING)
         two_way = self.policy.direction == "two_way" and not dry_run
         total = self.done + len(items)
         size = self.chunk_size
@@ -96,6 +101,8 @@ class Execution:
                     if two_way:
                         self._queue_drift(session, account, observations, counts)
                     summary = self._close(session, the_plan, counts, links)
+            if summary is None:  # committed: people see the chunk's outcome
+                run.progress.note(applied=self.changed, errors=self.errors)
             progress("apply", self.done, total)
         assert summary is not None
         if self.bulk_rows >= ANALYZE_AFTER_ROWS:
@@ -115,6 +122,7 @@ class Execution:
         links: tuple[str, str] | None,
     ) -> RunSummary:
         run = self.run
+        run.progress.set(applied=self.changed, errors=self.errors)
         if self.failed:
             counts["failed"] = self.failed
         if self.pending:
@@ -161,6 +169,8 @@ class Execution:
         self.run.add_items(session, records)
         self.failed += sum(1 for r in records if r.state == "failed" and r.action != "error")
         self.pending += sum(1 for r in records if r.state == "pending")
+        self.changed += sum(1 for r in records if r.state == "applied")
+        self.errors += sum(1 for r in records if r.state == "failed")
         self.done += len(items)
         self.bulk_rows += sum(
             1 for r in records if r.state == "applied" and r.action in ROW_CHANGES

@@ -194,7 +194,7 @@ def _approve(
             continue
         item.state, item.user_id = "applied", record.user_id
         item.error_code = APPROVED
-        item.message = f"{item.message or item.action}; approved by {actor.label}"
+        item.message = f"{item.message or item.action}; approved by {_who(actor)}"
         tally[item.action] += 1
     return _close(session, actor, run, pending, tally, approved=True)
 
@@ -228,6 +228,11 @@ def _not_carried_out(item: SyncRunItem, fresh: _Fresh) -> None:
     else:
         item.error_code = "already_synced"
         item.message = "already a portal user or offered; nothing to create"
+
+
+def _who(actor: Actor) -> str:
+    """The person as people name them: a signed-in admin by their email."""
+    return actor.label.removeprefix("principal:")
 
 
 def _reject(services: SyncServices, actor: Actor, slug: str, number: int) -> RunSummary:
@@ -266,7 +271,7 @@ def _close(
     if tally.get("failed"):
         counts["failed"] = counts.get("failed", 0) + tally["failed"]
     verdict = "approved" if approved else "rejected"
-    message = f"held changes {verdict} by {actor.label}"
+    message = f"held changes {verdict} by {_who(actor)}"
     if approved:
         message += (
             f": {tally.get('delete', 0)} deleted, {tally.get('create', 0)} created"
@@ -276,7 +281,9 @@ def _close(
             message += f"; {dropped} no longer in scope and not created"
     failed = counts.get("failed") or counts.get("error")
     status = RunStatus.PARTIAL if failed else RunStatus.SUCCEEDED
-    runs.finish(session, run.id, status=status, counts=counts, message=message)
+    finished = runs.finish(session, run.id, status=status, counts=counts, message=message)
+    finished.decision, finished.decided_by = verdict, _who(actor)
+    finished.decided_at = finished.finished_at
     audit.record(
         session,
         actor,

@@ -17,6 +17,7 @@ from switchboard.portal.actors import Actor
 
 OFFERED = "manual_provisioning"
 LEFT = "out_of_scope"
+SHOWN = ("name", "email", "office", "location")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,21 @@ class Offer:
     username: str | None
     run_number: int  # the account's number of the run that offered the user
     seen_at: datetime
+    # As the run saw them (empty for offers recorded before runs kept them).
+    name: str = ""
+    email: str = ""
+    office: str = ""
+    location: str = ""
+
+    def matches(self, words: str) -> bool:
+        """Each word of ``words`` is in the name, email, username or office (ignoring case)."""
+        text = " ".join((self.name, self.email, self.username or "", self.office)).casefold()
+        return all(word in text for word in words.casefold().split())
+
+
+def search(found: list[Offer], words: str) -> list[Offer]:
+    """The offers that match every word of ``words``; all of them when it is blank."""
+    return [o for o in found if o.matches(words)] if words.strip() else found
 
 
 def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]:
@@ -49,6 +65,7 @@ def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]
             SyncRun.number,
             SyncRun.started_at,
             SyncRunItem.error_code,
+            SyncRunItem.details,
         )
         .join(SyncRun, SyncRun.id == SyncRunItem.run_id)
         .where(
@@ -60,13 +77,14 @@ def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]
         .order_by(SyncRun.id, SyncRunItem.id)
     )
     latest: dict[str, Offer] = {}
-    for directory_id, username, number, started_at, code in rows:
+    for directory_id, username, number, started_at, code, details in rows:
         if not directory_id:
             continue
         if code == LEFT:  # a later run found the user outside the synced groups
             latest.pop(directory_id, None)
         else:
-            latest[directory_id] = Offer(directory_id, username, number, started_at)
+            shown = {k: str(v) for k, v in (details or {}).items() if k in SHOWN}
+            latest[directory_id] = Offer(directory_id, username, number, started_at, **shown)
     held = set(
         session.scalars(
             select(User.directory_id).where(
@@ -76,5 +94,5 @@ def list_offers(session: Session, actor: Actor, account: Account) -> list[Offer]
     )
     return sorted(
         (o for d, o in latest.items() if d not in held),
-        key=lambda o: (o.username or "", o.directory_id),
+        key=lambda o: ((o.name or o.username or "").casefold(), o.directory_id),
     )

@@ -68,6 +68,9 @@ class PlanItem:
     enabled: bool = True
     code: str | None = None
     message: str | None = None
+    # An offered user (manual provisioning): what the picker shows of them (display name,
+    # email, office, the portal location), kept on the run's item.
+    details: dict[str, str] | None = None
 
 
 @dataclass
@@ -119,6 +122,19 @@ def _changed_fields(current: PortalUser, desired: Desired) -> list[str]:
     if current.email != desired.email:
         changed.append("email")
     return changed
+
+
+def _offer_details(user: DirectoryUser, desired: Desired) -> dict[str, str]:
+    name = user.get("displayName")
+    office = user.get("officeLocation")
+    return {
+        "name": name.strip()
+        if isinstance(name, str) and name.strip()
+        else f"{desired.first_name} {desired.last_name}",
+        "email": desired.email,
+        "office": office.strip() if isinstance(office, str) else "",
+        "location": desired.location.name,
+    }
 
 
 class PlanRules:
@@ -335,6 +351,7 @@ class PlanRules:
                     enabled=user.account_enabled,
                     code="manual_provisioning",
                     message="offered in Add users > From directory (manual provisioning)",
+                    details=_offer_details(user, desired),
                 )
             )
             return

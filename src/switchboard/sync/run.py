@@ -24,6 +24,7 @@ from switchboard.sync import lease, queries, runs, throttling
 from switchboard.sync.plan import PlanItem
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import DirectoryFactory, SyncServices
+from switchboard.sync.progress import ProgressRecorder
 from switchboard.sync.runs import ItemRecord, RunKind, RunStatus, Trigger
 
 
@@ -75,6 +76,8 @@ class Run:
         # What the run's row says so far; the run is its only writer while it holds the lease.
         self.message: str | None = None
         self._heartbeat: lease.Heartbeat | None = None
+        # Phase and counts so far, on the row for the run page to show while it works.
+        self.progress = ProgressRecorder(services, run_id)
         # Real time, for the duration metric (the row's times follow the portal's clock).
         self._began = time.monotonic()
 
@@ -202,7 +205,14 @@ class Run:
         self, session: Session, status: RunStatus, counts: dict[str, int], message: str | None
     ) -> RunSummary:
         """Close the run in the transaction of its last chunk."""
-        runs.finish(session, self.id, status=status, counts=counts, message=message)
+        runs.finish(
+            session,
+            self.id,
+            status=status,
+            counts=counts,
+            message=message,
+            progress=dict(self.progress.counts),
+        )
         self.message = message
         return self.summary(status, counts, message)
 
@@ -214,7 +224,14 @@ class Run:
             counts = dict(row.counts) if row else {}
             if row is not None and row.status != RunStatus.RUNNING:
                 return self.summary(row.status, counts, row.message)
-            runs.finish(session, self.id, status=RunStatus.FAILED, counts=counts, message=message)
+            runs.finish(
+                session,
+                self.id,
+                status=RunStatus.FAILED,
+                counts=counts,
+                message=message,
+                progress=dict(self.progress.counts),
+            )
         return self.summary(RunStatus.FAILED, counts, message)
 
     def interrupt(self, wait_seconds: float) -> RunSummary:

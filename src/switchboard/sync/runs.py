@@ -18,6 +18,7 @@ from switchboard.db.models import Account, Base, SyncRun, SyncRunItem
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import NotFound
+from switchboard.sync.failure_groups import Group, UserRef, group_failures
 
 
 class RunKind(StrEnum):
@@ -88,6 +89,7 @@ class ItemRecord:
     fields: tuple[str, ...] = ()
     error_code: str | None = None
     message: str | None = None
+    details: dict[str, str] | None = None
 
 
 def _clip(value: str | None, size: int) -> str | None:
@@ -109,6 +111,7 @@ def add_items(session: Session, run_id: int, records: Iterable[ItemRecord]) -> N
             "fields": list(r.fields),
             "error_code": _clip(r.error_code, 64),
             "message": r.message,
+            "details": r.details,
         }
         for r in records
     ]
@@ -123,6 +126,7 @@ def finish(
     status: RunStatus | str,
     counts: dict[str, int],
     message: str | None = None,
+    progress: dict[str, int] | None = None,
 ) -> SyncRun:
     run = session.get(SyncRun, run_id)
     assert run is not None
@@ -130,6 +134,9 @@ def finish(
     run.counts = counts
     run.message = message
     run.finished_at = now(session)
+    run.phase = "finished"
+    if progress is not None:
+        run.progress = progress
     return run
 
 
@@ -174,6 +181,41 @@ def items(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+# Distinct (code, message) pairs and users read to group a run's failures: a run with more
+# still shows its largest groups and their first users.
+FAILURE_PAIRS_MAX = 1000
+FAILURE_EXAMPLES_MAX = 2000
+
+
+def failures(session: Session, run: SyncRun, *, per_group: int = 50) -> list[Group]:
+    """The run's failed items grouped by cause (``sync.failure_groups``), largest first."""
+    failed = (SyncRunItem.run_id == run.id, SyncRunItem.state == "failed")
+    counted = session.execute(
+        select(SyncRunItem.error_code, SyncRunItem.message, func.count())
+        .where(*failed)
+        .group_by(SyncRunItem.error_code, SyncRunItem.message)
+        .order_by(func.count().desc())
+        .limit(FAILURE_PAIRS_MAX)
+    )
+    rows = session.execute(
+        select(
+            SyncRunItem.error_code,
+            SyncRunItem.username,
+            SyncRunItem.directory_id,
+            SyncRunItem.user_id,
+            SyncRunItem.message,
+        )
+        .where(*failed)
+        .order_by(SyncRunItem.id)
+        .limit(FAILURE_EXAMPLES_MAX)
+    )
+    return group_failures(
+        [(code, message, int(n)) for code, message, n in counted],
+        [(r.error_code, UserRef(r.username, r.directory_id, r.user_id, r.message)) for r in rows],
+        per_group=per_group,
+    )
 
 
 CSV_COLUMNS = (

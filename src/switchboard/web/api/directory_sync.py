@@ -70,6 +70,21 @@ class RunOut(BaseModel):
     )
     dry_run: bool
     counts: dict[str, int]
+    phase: str | None = Field(
+        None,
+        description="reading, planning, applying while the run works; finished once it ended"
+        " (none for runs from before phases were recorded)",
+    )
+    progress: dict[str, int] | None = Field(
+        None,
+        description="users read, changes planned, changes applied and errors so far; updated"
+        " about twice a second while the run works",
+    )
+    decision: str | None = Field(None, description="a held run once decided: approved or rejected")
+    decided_by: str | None = Field(
+        None, description="a held run: who approved or rejected its held changes"
+    )
+    decided_at: datetime | None = None
     message: str | None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -84,6 +99,11 @@ class RunOut(BaseModel):
             status=r.status,
             dry_run=r.dry_run,
             counts=dict(r.counts),
+            phase=r.phase,
+            progress=dict(r.progress) if r.progress is not None else None,
+            decision=r.decision,
+            decided_by=r.decided_by,
+            decided_at=r.decided_at,
             message=r.message,
             started_at=r.started_at,
             finished_at=r.finished_at,

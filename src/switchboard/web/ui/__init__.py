@@ -24,6 +24,7 @@ from switchboard.web.ui.directory import (
     connection_pages,
     mapping_pages,
     offered_users_pages,
+    run_events,
     sync_pages,
 )
 from switchboard.web.ui.templating import TEMPLATES_DIR
@@ -44,6 +45,7 @@ ROUTERS = tuple(
         connection_edit_pages,
         mapping_pages,
         sync_pages,
+        run_events,
         audit,
         settings,
         admins,

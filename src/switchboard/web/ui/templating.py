@@ -9,6 +9,8 @@ import jinja2
 from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
 
+from switchboard.sync.failure_groups import count_words, field_words, in_words
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 # After a redirect, a fixed code in the URL picks the confirmation shown; free text is never
@@ -76,6 +78,10 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Internal names (location_id, write_back_blocked) as people read them.
+_env.filters["field_words"] = field_words
+_env.filters["count_words"] = count_words
+_env.filters["in_words"] = in_words
 templates = Jinja2Templates(env=_env)
 
 

@@ -4,14 +4,19 @@ Adding one starts a single-user run that creates the user even under manual prov
 browser lands on that run. "Add selected" runs them one after another (one run per user, as the
 engine allows one run of an account at a time) and answers with who was added and why anyone
 was not. Viewers see the list without buttons.
+
+The list shows each user's display name, email and office; a search (GET ``q``, filtered here
+on the server) narrows it, and "Add all matching" adds what the search found, so neither
+searching nor selecting everything needs JavaScript (a script adds a select-all box).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -35,6 +40,7 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 # Each selected user is a run of its own with a Graph lookup; keep one answer well under a minute.
 MAX_SELECTED = 50
 MAX_KEY = 254  # a userPrincipalName's length limit, as for "Sync one user"
+Search = Annotated[str, Query(max_length=200)]
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ def _page(
     *,
     error: FormError | None = None,
     results: list[AddResult] | None = None,
+    q: str = "",
 ) -> Response:
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "users")
@@ -66,11 +73,14 @@ def _page(
         if registration is None:
             return not_connected(slug)
         policy = policy_of(registration)
+        offered = offers.list_offers(session, viewer.actor, account)
         context.update(
             here=_path(slug),
             policy=policy,
             automatic=policy.provisioning == "automatic",
-            offers=offers.list_offers(session, viewer.actor, account),
+            offers=offers.search(offered, q),
+            offered_total=len(offered),
+            q=q,
             error=error,
             added=[r for r in results or [] if r.user_id is not None],
             refused=[r for r in results or [] if r.user_id is None],
@@ -85,8 +95,8 @@ def _page(
 
 
 @router.get("/accounts/{slug}/users/from-directory")
-def show_offers(request: Request, slug: str, viewer: CurrentViewer) -> Response:
-    return _page(request, viewer, slug)
+def show_offers(request: Request, slug: str, viewer: CurrentViewer, q: Search = "") -> Response:
+    return _page(request, viewer, slug, q=q.strip())
 
 
 def _writable(c: Container, viewer: Viewer, slug: str) -> None:
@@ -155,21 +165,24 @@ def _result(
 def add_selected(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
     c = container(request)
     _writable(c, viewer, slug)
-    keys = _selected(form)
-    if not keys:
-        error = FormError("selected: tick at least one user to add", "selected")
-        return _page(request, viewer, slug, error=error)
-    if len(keys) > MAX_SELECTED:
-        error = FormError(
-            f"selected: at most {MAX_SELECTED} users at a time; {len(keys)} were ticked",
-            "selected",
-        )
-        return _page(request, viewer, slug, error=error)
+    q = form.text("q")[:200].strip()
     with c.unit_of_work() as session:
         account = get_account(session, viewer.actor, slug, write=True)
-        names = {
-            o.directory_id: o.username for o in offers.list_offers(session, viewer.actor, account)
-        }
+        offered = offers.list_offers(session, viewer.actor, account)
+    names = {o.directory_id: o.name or o.username for o in offered}
+    every = form.text("all") == "matching"
+    keys = [o.directory_id for o in offers.search(offered, q)] if every else _selected(form)
+    if not keys:
+        message = "no offered user matches the search" if every else "tick at least one user to add"
+        return _page(request, viewer, slug, error=FormError(message, "selected"), q=q)
+    if len(keys) > MAX_SELECTED:
+        chosen = "match the search" if every else "were ticked"
+        error = FormError(
+            f"At most {MAX_SELECTED} users at a time; {len(keys)} {chosen}. Narrow the search"
+            " (by office, for example) and add them in parts.",
+            "selected",
+        )
+        return _page(request, viewer, slug, error=error, q=q)
 
     done: list[tuple[str, str, int | None, str | None]] = []  # key, label, run number, refusal
 

@@ -1,7 +1,8 @@
 """Directory sync from the admin UI: start runs, read run logs, approve held runs, write-backs.
 
 Runs started here are "manual" and go to the job runner; the browser lands on the run's page,
-which says "running" until the run has finished. Nothing on these pages needs JavaScript.
+which shows the run's phase and counts: live through ``run_events`` with a small script, or
+by a Refresh link without it. Failed users are grouped by cause, each with its fix.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
 from switchboard.web.ui.directory.connection_pages import directory_page
 from switchboard.web.ui.directory.page_actions import Outcome, duration, not_connected, outside
+from switchboard.web.ui.directory.run_events import snapshot
 from switchboard.web.ui.forms import FormError
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer
@@ -164,7 +166,11 @@ def _run_page(
                 limit=ITEMS_PAGE + 1,
                 offset=offset,
             )
-        user_ids = {i.user_id for i in items if i.user_id is not None}
+        running = run.status == "running"
+        groups = [] if running else runs.failures(session, run)
+        user_ids = {i.user_id for i in items if i.user_id is not None} | {
+            u.user_id for g in groups for u in g.users if u.user_id is not None
+        }
         present = (
             set(
                 session.scalars(
@@ -188,8 +194,16 @@ def _run_page(
             state=state,
             actions=[a for a in ACTIONS if run.counts.get(a)],
             error=error,
-            running=run.status == "running",
+            running=running,
             held=run.status == "held",
+            live=snapshot(run.status, run.phase, run.progress),
+            groups=groups,
+            fix_pages={
+                "mapping": f"/accounts/{account.slug}/directory/mapping",
+                "locations": f"/accounts/{account.slug}/locations",
+                "users": f"/accounts/{account.slug}/users",
+                "settings": f"/accounts/{account.slug}/settings",
+            },
         )
         return render(
             request, "account/directory_run.html", context, status_code=422 if error else 200

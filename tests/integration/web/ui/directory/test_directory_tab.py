@@ -397,14 +397,16 @@ def test_delta_and_sync_one_user(env: Env) -> None:
     assert triggers == {"manual"}
 
 
-def test_a_running_run_refreshes_until_it_is_done(env: Env) -> None:
+def test_a_running_run_offers_a_refresh_until_it_is_done(env: Env) -> None:
     env.jobs.hold = True
     add_users(env, "ada")
     path = run_path(env.post("/reconcile"))
     running = env.client.get(path)
     assert "still running" in running.text
-    assert '<meta http-equiv="refresh" content="3">' in running.text
-    assert f'href="{path}">refresh now</a>' in running.text
+    assert "http-equiv" not in running.text
+    assert f'href="{path}" id="refresh">Refresh</a>' in running.text
+    assert f'data-events="{path}/events"' in running.text
+    assert '<script src="/static/js/run-progress.js" defer></script>' in running.text
     busy = env.post("/reconcile")
     assert busy.status_code == 422 and "still in progress" in busy.text
     env.jobs.held[0]()

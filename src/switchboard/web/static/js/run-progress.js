@@ -1,0 +1,83 @@
+// Live progress of a running sync run: the run page's counts, bar and phase follow the run's
+// server-sent events (GET .../runs/{number}/events). When the run finishes the page says so
+// and offers a link to the outcome: it does not reload by itself, so nobody loses their place
+// (focus, scroll, a screen reader's position). Without this script the page has a Refresh link.
+(function () {
+  "use strict";
+  var box = document.getElementById("progress");
+  if (!box || !window.EventSource) {
+    return;
+  }
+  var phase = box.querySelector("[data-phase]");
+  var bar = document.getElementById("run-bar");
+  var note = box.querySelector("[data-note]");
+  var link = document.getElementById("refresh");
+  var source = new EventSource(box.getAttribute("data-events"));
+  var finished = false;
+
+  if (note) {
+    note.textContent = "This run is still running; these numbers update as it goes.";
+  }
+
+  function show(data) {
+    ["read", "planned", "applied", "errors"].forEach(function (key) {
+      var cell = box.querySelector('[data-count="' + key + '"]');
+      if (cell && typeof data[key] === "number") {
+        cell.textContent = String(data[key]);
+      }
+    });
+    // Only a change of phase is announced (the live region holds the phase alone).
+    if (phase && phase.textContent !== data.phase_words) {
+      phase.textContent = data.phase_words;
+    }
+    if (bar && data.planned > 0) {
+      bar.max = data.planned;
+      bar.value = Math.min(data.applied, data.planned);
+    }
+  }
+
+  function read(event) {
+    try {
+      return JSON.parse(event.data);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  source.addEventListener("progress", function (event) {
+    var data = read(event);
+    if (data) {
+      show(data);
+    }
+  });
+
+  source.addEventListener("finished", function (event) {
+    var data = read(event);
+    finished = true;
+    source.close();
+    if (data) {
+      show(data);
+    }
+    if (phase) {
+      phase.textContent = "Finished" + (data && data.status ? ": " + data.status : "");
+    }
+    if (note) {
+      note.textContent = "This run has finished.";
+    }
+    if (link) {
+      link.textContent = "Show the outcome";
+    }
+    box.classList.add("run-finished");
+  });
+
+  source.addEventListener("gone", function () {
+    source.close();
+  });
+
+  source.addEventListener("error", function () {
+    // The browser reconnects by itself; once it gives up, the Refresh link is the way on.
+    if (!finished && source.readyState === EventSource.CLOSED && note) {
+      note.textContent = "Live updates stopped; refresh to see the latest numbers.";
+    }
+  });
+})();
