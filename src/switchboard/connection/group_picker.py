@@ -8,6 +8,7 @@ a settings change through ``registration.update_settings`` like any other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from switchboard.connection import registration as registrations
@@ -115,10 +116,13 @@ def search_groups(
         source.close()
 
 
-def chosen_groups(services: SyncServices, actor: Actor, slug: str) -> ChosenGroups:
-    """The account's synced groups by name. When Graph cannot be read, the ids with the reason
-    (the page still works: the names are a help, not a need)."""
-    client_id, ids, source = _open(services, actor, slug)
+def chosen_groups(
+    services: SyncServices, actor: Actor, slug: str, ids: Sequence[str] | None = None
+) -> ChosenGroups:
+    """The account's synced groups (or the groups ``ids``, being picked) by name. When Graph
+    cannot be read, the ids with the reason (the names are a help, not a need)."""
+    client_id, synced, source = _open(services, actor, slug)
+    ids = list(dict.fromkeys(ids)) if ids is not None else synced
     try:
         if not ids:
             return ChosenGroups([])

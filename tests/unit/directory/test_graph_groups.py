@@ -32,7 +32,7 @@ class FakeGroups:
         with self.lock:
             self.seen.append((url.path, q, request.headers.get("consistencylevel")))
         if url.path.endswith("/$count"):
-            if "Support" in url.path or GROUPS[2]["id"] in url.path:
+            if "Support" in url.path or str(GROUPS[2]["id"]) in url.path:
                 return httpx.Response(403, json={"error": {"code": "Authorization_RequestDenied"}})
             return httpx.Response(200, text="7" if "transitiveMembers" in url.path else "1")
         assert url.path == "/v1.0/groups"

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from switchboard.connection import certificate_rotation
+from switchboard.connection import certificate_rotation, group_picker
 from switchboard.connection import registration as service
 from switchboard.directory.stored_credentials import Which
-from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
+from switchboard.schemas.registration_out import GroupSearchOut, RegistrationOut, SettingsOut
 from switchboard.sync import jit_switch, rescope
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
 
@@ -35,8 +35,32 @@ def connect(
 
 
 @router.get("/registration")
-def get_registration(account: ReadAccount, session: DB, actor: Caller) -> RegistrationOut:
-    return RegistrationOut.of(service.get_registration(session, actor, account))
+def get_registration(
+    request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> RegistrationOut:
+    """The registration and its settings, with the synced groups' names (``groups_detail``)."""
+    out = RegistrationOut.of(service.get_registration(session, actor, account))
+    session.commit()  # Graph calls happen outside the request's transaction
+    return out.with_names(group_picker.chosen_groups(container(request), actor, account.slug))
+
+
+@router.get("/groups")
+def search_groups(
+    request: Request,
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    search: Annotated[
+        str, Query(description="Text the group's name (or a word of it) starts with")
+    ] = "",
+) -> GroupSearchOut:
+    """Groups of the connected tenant to choose for the sync, by name, with how many users are
+    in each (nested groups included) and how many groups are nested in it; at most 25.
+    Choose them with PATCH settings ``{"groups": [ids]}``."""
+    session.commit()  # Graph calls happen outside the request's transaction
+    return GroupSearchOut.of(
+        group_picker.search_groups(container(request), actor, account.slug, search)
+    )
 
 
 @router.delete("/registration", status_code=status.HTTP_204_NO_CONTENT)

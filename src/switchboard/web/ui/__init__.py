@@ -19,7 +19,12 @@ from switchboard.web.ui import (
     settings,
     users,
 )
-from switchboard.web.ui.directory import connection_pages, offered_users_pages, sync_pages
+from switchboard.web.ui.directory import (
+    connection_pages,
+    group_pages,
+    offered_users_pages,
+    sync_pages,
+)
 from switchboard.web.ui.templating import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
@@ -35,6 +40,7 @@ ROUTERS = tuple(
         numbers,
         licenses,
         connection_pages,
+        group_pages,
         sync_pages,
         audit,
         settings,

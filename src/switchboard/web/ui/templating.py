@@ -39,6 +39,7 @@ NOTICES = {
     "directory-connected": "Connected. Download the certificate, upload it to the app"
     " registration in Entra ID (Certificates & secrets), then test the connection.",
     "directory-settings-saved": "Sync settings saved.",
+    "directory-groups-saved": "Synced groups saved.",
     "directory-rescoped": "Sync settings saved. The synced groups or the mapping changed, so"
     " this full reconcile started at once; mass deletions and creations wait for approval.",
     "directory-jit-subscribed": "Sync settings saved. Just in time is on: subscribed to"

@@ -74,8 +74,10 @@ def registration_values(registration: DirectoryRegistration) -> dict[str, str]:
 def typed_values(form: Submitted) -> dict[str, str]:
     """What the admin typed, multi-line fields kept as typed, to fill the form after an error."""
     values = form.values()
-    for name in ("groups", "location_rules", "ca_bundle_pem"):
+    for name in ("location_rules", "ca_bundle_pem"):
         values[name] = form.raw(name).strip()
+    # One textarea when connecting, one checkbox per chosen group on the settings page.
+    values["groups"] = "\n".join(form.many("groups"))
     return values
 
 
@@ -101,7 +103,7 @@ def settings_from(form: Submitted) -> dict[str, Any]:
     direction = form.text("direction") or "one_way"
     batched = mode == "batched"
     return {
-        "groups": [g for g in _SPLIT.split(form.raw("groups")) if g],
+        "groups": [g for text in form.many("groups") for g in _SPLIT.split(text) if g],
         "all_users": form.text("all_users") == "yes",
         "location_rules": location_rules(form.raw("location_rules")),
         "default_location": form.optional("default_location"),

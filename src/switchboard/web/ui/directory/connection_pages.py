@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.connection import app_certificates, certificate_rotation
+from switchboard.connection import app_certificates, certificate_rotation, group_picker
 from switchboard.connection import registration as service
+from switchboard.connection.group_picker import ChosenGroups
 from switchboard.connection.verification import verify_connection
 from switchboard.db.models import (
     DirectoryRegistration,
@@ -26,6 +27,7 @@ from switchboard.jobs import heartbeat
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
+from switchboard.portal.errors import PortalError
 from switchboard.sync import jit_switch, rescope, runs, subscription_upkeep
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
@@ -110,6 +112,15 @@ def _status(session: Session, registration: DirectoryRegistration) -> dict[str, 
     }
 
 
+def _chosen_groups(request: Request, viewer: Viewer, slug: str) -> ChosenGroups | None:
+    """The synced groups by name, read from Entra ID before the page's transaction; None when
+    the account is not connected (or not the viewer's: the page says so)."""
+    try:
+        return group_picker.chosen_groups(container(request), viewer.actor, slug)
+    except PortalError:
+        return None
+
+
 def directory_page(
     request: Request,
     viewer: Viewer,
@@ -122,6 +133,7 @@ def directory_page(
 ) -> Response:
     """The Directory tab: the connect form, or the connection's status and the sync buttons.
     ``notice``: words to show that no fixed notice code carries (a reason from Entra ID)."""
+    chosen = _chosen_groups(request, viewer, slug)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         account = context["account"]
@@ -143,7 +155,7 @@ def directory_page(
                 "mode": "on_demand",
             }
         else:
-            context.update(_status(session, registration))
+            context.update(_status(session, registration), chosen_groups=chosen)
             context["values"] = values or {}
             recent, total = runs.list_runs(session, viewer.actor, account, limit=RECENT_RUNS)
             context.update(recent_rows=[(r, duration(r)) for r in recent], run_total=total)
@@ -179,11 +191,13 @@ def _settings_page(
     values: dict[str, str] | None = None,
     error: FormError | None = None,
 ) -> Response:
+    chosen = _chosen_groups(request, viewer, slug)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         registration = service.find_registration(session, context["account"])
         if registration is None:
             return not_connected(slug)
+        context["chosen_groups"] = chosen
         shown = forms.registration_values(registration)
         if values is not None:
             # The tenant, client and cloud are fixed once connected; the rest as typed.
