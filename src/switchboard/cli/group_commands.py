@@ -46,7 +46,9 @@ def directory_groups(
         }
         for g in found.groups
     ]
-    emit(rows, as_json, COLUMNS, f"Groups of {account}" + (f" matching '{search}'" if search else ""))
+    emit(
+        rows, as_json, COLUMNS, f"Groups of {account}" + (f" matching '{search}'" if search else "")
+    )
     if not as_json and found.total is not None and found.total > len(rows):
         console.print(
             f"{len(rows)} of {found.total} groups shown; type more of the name to narrow them."

@@ -313,9 +313,7 @@ class GraphDirectory:
     # ------------------------------------------------------------------ group picker
     def group_lookup(self) -> GraphGroups:
         """Group search and names for an admin waiting on a page: quick retries only."""
-        return GraphGroups(
-            self.client.interactive(INTERACTIVE_RETRY), workers=min(self.workers, 4)
-        )
+        return GraphGroups(self.client.interactive(INTERACTIVE_RETRY), workers=min(self.workers, 4))
 
     # ------------------------------------------------------------------ write-back
     def update_user(self, user_id: str, properties: Mapping[str, Any]) -> None:

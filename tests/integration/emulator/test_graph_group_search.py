@@ -57,8 +57,12 @@ def test_counts_of_members_and_nested_groups(reader: httpx.Client) -> None:
     top = g["Voice Users"]
     nested = reader.get(f"/groups/{top}/members/microsoft.graph.group/$count", headers=EVENTUAL)
     assert nested.status_code == 200 and nested.text == "2"  # Sales and Engineering
-    assert reader.get(f"/groups/{g['Support']}/members/microsoft.graph.group/$count",
-                      headers=EVENTUAL).text == "0"
+    assert (
+        reader.get(
+            f"/groups/{g['Support']}/members/microsoft.graph.group/$count", headers=EVENTUAL
+        ).text
+        == "0"
+    )
     users = reader.get(
         f"/groups/{top}/transitiveMembers/microsoft.graph.user", params={"$top": "999"}
     ).json()["value"]
