@@ -43,7 +43,7 @@ app.add_typer(cert_commands.app, name="certs")
 app.add_typer(directory_commands.directory, name="directory")
 # Registers subscriptions, groups, and test, reconcile, delta, sync-user, runs, run, approve and
 # reject on `directory`.
-import switchboard.cli.group_commands  # noqa: E402, F401 - registers on `directory`, made above
+import switchboard.cli.group_commands  # noqa: E402 - registers on `directory`, made above
 import switchboard.cli.subscription_commands  # noqa: E402 - registers on `directory`, made above
 import switchboard.cli.sync_commands  # noqa: E402, F401 - imported for those registrations
 
