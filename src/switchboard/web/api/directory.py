@@ -12,7 +12,9 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from switchboard.connection import certificate_rotation, group_picker
 from switchboard.connection import registration as service
+from switchboard.connection.group_picker import SEARCH_MAX
 from switchboard.directory.stored_credentials import Which
+from switchboard.portal.validation import NO_CONTROL_PATTERN
 from switchboard.schemas.registration_out import GroupSearchOut, RegistrationOut, SettingsOut
 from switchboard.sync import jit_switch, rescope
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
@@ -51,7 +53,13 @@ def search_groups(
     session: DB,
     actor: Caller,
     search: Annotated[
-        str, Query(description="Text the group's name (or a word of it) starts with")
+        str,
+        Query(
+            description="Text the group's name (or a word of it) starts with; empty lists the"
+            " first groups by name",
+            # Documented here, checked by the service (its message says what to fix).
+            json_schema_extra={"maxLength": SEARCH_MAX, "pattern": NO_CONTROL_PATTERN},
+        ),
     ] = "",
 ) -> GroupSearchOut:
     """Groups of the connected tenant to choose for the sync, by name, with how many users are
