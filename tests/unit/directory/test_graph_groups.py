@@ -90,9 +90,7 @@ def test_without_search_a_name_prefix_filter_with_quotes_escaped() -> None:
 
 def test_a_count_graph_refuses_is_unknown_not_a_failure() -> None:
     found = lookup(FakeGroups()).search_groups("sup", top=5)
-    assert [(g.name, g.members, g.nested_groups) for g in found.groups] == [
-        ("Support", None, None)
-    ]
+    assert [(g.name, g.members, g.nested_groups) for g in found.groups] == [("Support", None, None)]
 
 
 def test_empty_text_lists_the_first_groups_by_name() -> None:
