@@ -7,7 +7,13 @@ from typing import Any
 
 from switchboard.db.models import DirectoryRegistration
 from switchboard.directory.errors import DeltaTokenExpired
-from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
+from switchboard.directory.models import (
+    DirectoryGroup,
+    DirectoryUser,
+    GroupDeltaRound,
+    GroupMatches,
+    UserDeltaRound,
+)
 from switchboard.directory.source import DirectorySource
 from switchboard.jobs.runner import InlineJobRunner
 
@@ -31,6 +37,8 @@ class FakeDirectory:
         self.read_breaks_after: tuple[int, Exception] | None = None
         self.expired_before = 0
         self.closed = 0  # how often a run closed it (a Graph directory drops its connections)
+        self.group_names: dict[str, str] = {}  # group id -> display name, for the group picker
+        self.group_lookups_fail: Exception | None = None  # what the group picker's reads raise
 
     # --- directory administration (what an Entra admin does) ---------------------------------
 
@@ -170,6 +178,40 @@ class FakeDirectory:
 
     def close(self) -> None:
         self.closed += 1
+
+    # --- group picker (GroupLookup) ---------------------------------------------------------
+
+    def name_group(self, gid: str, name: str) -> None:
+        self.group_names[gid] = name
+        self.groups.setdefault(gid, set())
+
+    def group_lookup(self) -> FakeDirectory:
+        return self
+
+    def _group(self, gid: str, *, counts: bool) -> DirectoryGroup:
+        nested = sum(1 for m in self.groups.get(gid, set()) if m in self.groups)
+        return DirectoryGroup(
+            id=gid,
+            name=self.group_names.get(gid, gid),
+            members=len(self.transitive(gid)) if counts else None,
+            nested_groups=nested if counts else None,
+        )
+
+    def search_groups(self, text: str, *, top: int) -> GroupMatches:
+        if self.group_lookups_fail is not None:
+            raise self.group_lookups_fail
+        wanted = text.strip().casefold()
+        found = sorted(
+            (gid for gid, name in self.group_names.items() if name.casefold().startswith(wanted)),
+            key=lambda g: self.group_names[g].casefold(),
+        )
+        return GroupMatches([self._group(g, counts=True) for g in found[:top]], len(found))
+
+    def groups_by_id(self, ids: Sequence[str]) -> dict[str, DirectoryGroup]:
+        if self.group_lookups_fail is not None:
+            raise self.group_lookups_fail
+        known = self.group_names.keys() | self.groups.keys()
+        return {g: self._group(g, counts=False) for g in ids if g in known}
 
 
 class FakeDirectories:

@@ -35,7 +35,7 @@ from switchboard.cli.settings_options import (
     TwoWay,
     settings_patch,
 )
-from switchboard.connection import certificate_rotation, settings_validation
+from switchboard.connection import certificate_rotation, group_picker, settings_validation
 from switchboard.connection import registration as service
 from switchboard.connection.tenant_sharing import tenant_sharing
 from switchboard.db.models import SyncRun
@@ -71,7 +71,7 @@ def print_registration(out: RegistrationOut, as_json: bool, title: str) -> None:
             "groups",
             "(all users of the tenant)"
             if settings.get("all_users")
-            else ", ".join(settings["groups"]) or "(none: choose groups or --all-users)",
+            else _groups(out) or "(none: choose groups or --all-users)",
         ),
         ("direction", settings["direction"]),
         ("mode", settings["mode"]),
@@ -87,6 +87,16 @@ def print_registration(out: RegistrationOut, as_json: bool, title: str) -> None:
         console.print(f"  {label:<24} {value or '-'}")
     for warning in out.warnings:
         console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+
+
+def _groups(out: RegistrationOut) -> str:
+    """The synced groups by name next to their ids, when the names were read."""
+    if out.groups_detail is None:
+        return ", ".join(out.settings["groups"])
+    shown = ", ".join(
+        g.label if g.deleted or g.name is None else f"{g.name} ({g.id})" for g in out.groups_detail
+    )
+    return shown + (f"  (names not read: {out.groups_note})" if out.groups_note else "")
 
 
 def _next_steps(slug: str, out: RegistrationOut, which: str = "") -> None:
@@ -232,6 +242,7 @@ def directory_settings(
                 changed = service.policy_of(registration)
         except PortalError as exc:
             raise fail(exc.message, 2 if exc.status == 422 else 1) from exc
+        out = out.with_names(group_picker.chosen_groups(c, actor, account))
         if not as_json:
             print_registration(out, as_json, f"Sync settings of {account}")
         # A new scope or mapping: the full reconcile runs now, in this command.
@@ -281,13 +292,19 @@ def _run_status(c: Container, account_id: int, number: int) -> str:
 
 @directory.command("show")
 def directory_show(account: str, as_json: bool = JsonOption) -> None:
-    """Show ACCOUNT's registration: tenant, cloud, certificates, settings, last test."""
-    with unit_of_work() as s:
-        actor = cli_actor()
-        acct = accounts_service.get_account(s, actor, account)
-        registration = service.get_registration(s, actor, acct)
-        shared = tenant_sharing(s, actor, acct, registration.tenant_id)
-        out = RegistrationOut.of(registration, shared.warnings())
+    """Show ACCOUNT's registration: tenant, cloud, certificates, settings (the synced groups by
+    name, read from Entra ID), last test."""
+    actor = cli_actor()
+    with container() as c:
+        try:
+            with c.unit_of_work() as s:
+                acct = accounts_service.get_account(s, actor, account)
+                registration = service.get_registration(s, actor, acct)
+                shared = tenant_sharing(s, actor, acct, registration.tenant_id)
+                out = RegistrationOut.of(registration, shared.warnings())
+            out = out.with_names(group_picker.chosen_groups(c, actor, account))
+        except PortalError as exc:
+            raise fail(exc.message) from exc
     print_registration(out, as_json, f"Entra ID registration of {account}")
 
 

@@ -43,9 +43,10 @@ app.add_typer(portal_commands.users, name="users")
 app.add_typer(media_commands.media, name="media")
 app.add_typer(cert_commands.app, name="certs")
 app.add_typer(directory_commands.directory, name="directory")
-# Registers subscriptions, and test, reconcile, delta, sync-user, runs, run, approve and
+# Registers subscriptions, groups, and test, reconcile, delta, sync-user, runs, run, approve and
 # reject on `directory`.
 import switchboard.cli.connection_commands  # noqa: E402 - registers on `directory`
+import switchboard.cli.group_commands  # noqa: E402 - registers on `directory`, made above
 import switchboard.cli.preview_command  # noqa: E402 - registers preview on `directory`
 import switchboard.cli.subscription_commands  # noqa: E402 - registers on `directory`, made above
 import switchboard.cli.sync_commands  # noqa: E402, F401 - imported for those registrations

@@ -79,6 +79,8 @@ class GraphClient:
     ) -> None:
         """``http``: a client shared with other runs (``connections.GraphConnections``), left
         open by ``close``; without it the client opens a pool of its own."""
+        self._graph_url = graph_url
+        self._version = version
         self.root = f"{graph_url.rstrip('/')}/{version}"
         self._origin = _origin(self.root)
         self.tokens = tokens
@@ -110,6 +112,20 @@ class GraphClient:
     def requests_sent(self) -> int:
         """Attempts put on the wire (retries included), for benchmarks and tests."""
         return self._sent
+
+    def interactive(self, retry: RetryPolicy) -> GraphClient:
+        """A client for a person waiting on the answer: the same tokens and connections (left
+        open by its ``close``), its own shorter retry policy, not marked as background work."""
+        return GraphClient(
+            self._graph_url,
+            self.tokens,
+            version=self._version,
+            retry=retry,
+            background=False,
+            sleep=self.sleep,
+            clock=self.clock,
+            http=self._http,
+        )
 
     def close(self) -> None:
         if self._owns_http:

@@ -18,6 +18,7 @@ from switchboard.directory.auth import GraphCredentials, TokenCache
 from switchboard.directory.client import GraphClient, RetryPolicy
 from switchboard.directory.connections import GraphConnections
 from switchboard.directory.errors import GraphError, GraphNotFound, TransientGraphError
+from switchboard.directory.graph_groups import INTERACTIVE_RETRY, GraphGroups
 from switchboard.directory.graph_wire import BatchRequest
 from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
 
@@ -308,6 +309,11 @@ class GraphDirectory:
         )
         groups = self.client.get("/groups/delta", {"$select": "members", "$deltatoken": "latest"})
         return _delta_link(users, "users", final=True), _delta_link(groups, "groups", final=True)
+
+    # ------------------------------------------------------------------ group picker
+    def group_lookup(self) -> GraphGroups:
+        """Group search and names for an admin waiting on a page: quick retries only."""
+        return GraphGroups(self.client.interactive(INTERACTIVE_RETRY), workers=min(self.workers, 4))
 
     # ------------------------------------------------------------------ write-back
     def update_user(self, user_id: str, properties: Mapping[str, Any]) -> None:

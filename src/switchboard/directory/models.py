@@ -142,3 +142,24 @@ class GroupDeltaRound:
         for members in (*self.added.values(), *self.removed.values()):
             ids |= members
         return ids
+
+
+@dataclass(frozen=True)
+class DirectoryGroup:
+    """A group as the group picker shows it. Counts are None when not asked for or not known."""
+
+    id: str
+    name: str
+    description: str | None = None
+    security_enabled: bool | None = None
+    mail_enabled: bool | None = None
+    members: int | None = None  # users in it, directly or through nested groups
+    nested_groups: int | None = None  # groups directly inside it
+
+
+@dataclass(frozen=True)
+class GroupMatches:
+    """One page of a group search: the groups shown, and how many match in all when known."""
+
+    groups: list[DirectoryGroup]
+    total: int | None = None

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from switchboard.directory.models import DirectoryUser, GroupDeltaRound, UserDeltaRound
+from switchboard.directory.models import (
+    DirectoryGroup,
+    DirectoryUser,
+    GroupDeltaRound,
+    GroupMatches,
+    UserDeltaRound,
+)
 
 
 class DirectorySource(Protocol):
@@ -43,3 +49,21 @@ class DirectorySource(Protocol):
 
     def close(self) -> None:
         """Release what the source holds (a Graph client's connections) once a run is over."""
+
+
+class GroupLookup(Protocol):
+    """The tenant's groups for an admin choosing what to sync (names, counts, nesting)."""
+
+    def search_groups(self, text: str, *, top: int) -> GroupMatches:
+        """Groups whose name (a word of it) starts with ``text``, with member and nested group
+        counts; an empty ``text`` lists the first groups by name."""
+
+    def groups_by_id(self, ids: Sequence[str]) -> dict[str, DirectoryGroup]:
+        """The groups that still exist among ``ids`` (names only, no counts)."""
+
+
+@runtime_checkable
+class WithGroupLookup(Protocol):
+    """A DirectorySource that can also look groups up for the group picker."""
+
+    def group_lookup(self) -> GroupLookup: ...

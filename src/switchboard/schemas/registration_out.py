@@ -8,8 +8,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from switchboard.connection import app_certificates
+from switchboard.connection.group_picker import ChosenGroup, ChosenGroups
 from switchboard.connection.registration import policy_of, required_permissions
 from switchboard.db.models import DirectoryRegistration
+from switchboard.directory.models import DirectoryGroup, GroupMatches
 
 
 class CertificateOut(BaseModel):
@@ -33,6 +35,54 @@ class CertificateOut(BaseModel):
         )
 
 
+class GroupOut(BaseModel):
+    """A group of the tenant as the group picker shows it."""
+
+    id: str
+    name: str
+    description: str | None
+    security_enabled: bool | None
+    mail_enabled: bool | None
+    members: int | None = Field(
+        description="Users in the group, directly or through nested groups (null: unknown)"
+    )
+    nested_groups: int | None = Field(
+        description="Groups directly inside this group (null: unknown)"
+    )
+
+    @classmethod
+    def of(cls, g: DirectoryGroup) -> GroupOut:
+        return cls(
+            id=g.id,
+            name=g.name,
+            description=g.description,
+            security_enabled=g.security_enabled,
+            mail_enabled=g.mail_enabled,
+            members=g.members,
+            nested_groups=g.nested_groups,
+        )
+
+
+class GroupSearchOut(BaseModel):
+    groups: list[GroupOut]
+    total: int | None = Field(description="How many groups match in all, when Entra ID says")
+
+    @classmethod
+    def of(cls, found: GroupMatches) -> GroupSearchOut:
+        return cls(groups=[GroupOut.of(g) for g in found.groups], total=found.total)
+
+
+class ChosenGroupOut(BaseModel):
+    id: str
+    name: str | None = Field(description="null when deleted or when names could not be read")
+    label: str = Field(description='The name, "deleted group <id>", or the id')
+    deleted: bool
+
+    @classmethod
+    def of(cls, g: ChosenGroup) -> ChosenGroupOut:
+        return cls(id=g.id, name=g.name, label=g.label, deleted=g.deleted)
+
+
 class RegistrationOut(BaseModel):
     tenant_id: str
     client_id: str
@@ -50,6 +100,14 @@ class RegistrationOut(BaseModel):
     warnings: list[str] = Field(
         default_factory=list,
         description="Things to check, such as another account already using this tenant",
+    )
+    groups_detail: list[ChosenGroupOut] | None = Field(
+        default=None,
+        description="The synced groups (settings.groups) by name, read from Entra ID; only on"
+        " GET /registration",
+    )
+    groups_note: str | None = Field(
+        default=None, description="Why the groups' names could not be read, if they could not"
     )
 
     @classmethod
@@ -72,6 +130,14 @@ class RegistrationOut(BaseModel):
             created_at=r.created_at,
             updated_at=r.updated_at,
             warnings=warnings or [],
+        )
+
+    def with_names(self, chosen: ChosenGroups) -> RegistrationOut:
+        return self.model_copy(
+            update={
+                "groups_detail": [ChosenGroupOut.of(g) for g in chosen.groups],
+                "groups_note": chosen.problem,
+            }
         )
 
 

@@ -10,11 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from switchboard.connection import certificate_rotation, connection_edit
+from switchboard.connection import certificate_rotation, connection_edit, group_picker
 from switchboard.connection import registration as service
+from switchboard.connection.group_picker import SEARCH_MAX
 from switchboard.connection.tenant_sharing import tenant_sharing
 from switchboard.directory.stored_credentials import Which
-from switchboard.schemas.registration_out import RegistrationOut, SettingsOut
+from switchboard.portal.validation import NO_CONTROL_PATTERN
+from switchboard.schemas.registration_out import GroupSearchOut, RegistrationOut, SettingsOut
 from switchboard.sync import jit_switch, rescope
 from switchboard.web.deps import DB, Caller, ReadAccount, WriteAccount, container
 
@@ -39,10 +41,40 @@ def connect(
 
 
 @router.get("/registration")
-def get_registration(account: ReadAccount, session: DB, actor: Caller) -> RegistrationOut:
+def get_registration(
+    request: Request, account: ReadAccount, session: DB, actor: Caller
+) -> RegistrationOut:
+    """The registration and its settings, with the synced groups' names (``groups_detail``)."""
     registration = service.get_registration(session, actor, account)
     shared = tenant_sharing(session, actor, account, registration.tenant_id)
-    return RegistrationOut.of(registration, shared.warnings())
+    out = RegistrationOut.of(registration, shared.warnings())
+    session.commit()  # Graph calls happen outside the request's transaction
+    return out.with_names(group_picker.chosen_groups(container(request), actor, account.slug))
+
+
+@router.get("/groups")
+def search_groups(
+    request: Request,
+    account: ReadAccount,
+    session: DB,
+    actor: Caller,
+    search: Annotated[
+        str,
+        Query(
+            description="Text the group's name (or a word of it) starts with; empty lists the"
+            " first groups by name",
+            # Documented here, checked by the service (its message says what to fix).
+            json_schema_extra={"maxLength": SEARCH_MAX, "pattern": NO_CONTROL_PATTERN},
+        ),
+    ] = "",
+) -> GroupSearchOut:
+    """Groups of the connected tenant to choose for the sync, by name, with how many users are
+    in each (nested groups included) and how many groups are nested in it; at most 25.
+    Choose them with PATCH settings ``{"groups": [ids]}``."""
+    session.commit()  # Graph calls happen outside the request's transaction
+    return GroupSearchOut.of(
+        group_picker.search_groups(container(request), actor, account.slug, search)
+    )
 
 
 @router.patch("/connection")

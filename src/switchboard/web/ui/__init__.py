@@ -22,6 +22,7 @@ from switchboard.web.ui import (
 from switchboard.web.ui.directory import (
     connection_edit_pages,
     connection_pages,
+    group_pages,
     mapping_pages,
     offered_users_pages,
     run_events,
@@ -43,6 +44,7 @@ ROUTERS = tuple(
         licenses,
         connection_pages,
         connection_edit_pages,
+        group_pages,
         mapping_pages,
         sync_pages,
         run_events,

@@ -48,6 +48,7 @@ NOTICES = {
     "mapping-rule-added": "Rule added. The preview below counts it.",
     "mapping-rule-added-reconciling": "Rule added. The preview below counts it; the mapping"
     " changed, so a full reconcile started (see Recent runs on the Directory tab).",
+    "directory-groups-saved": "Synced groups saved.",
     "directory-rescoped": "Sync settings saved. The synced groups or the mapping changed, so"
     " this full reconcile started at once; mass deletions and creations wait for approval.",
     "directory-jit-subscribed": "Sync settings saved. Just in time is on: subscribed to"

@@ -178,7 +178,7 @@ class TenantDirectories:
     def for_account(self, account_id: int) -> FakeDirectory:
         if account_id not in self.by_account:
             fake = FakeDirectory()
-            fake.groups[SYNCED_GROUP] = set()
+            fake.name_group(SYNCED_GROUP, f"Sales {account_id}")
             fake.add_user("u1", givenName="Sync", surname=f"Account{account_id}")
             fake.add_member(SYNCED_GROUP, "u1")
             self.by_account[account_id] = fake
@@ -314,6 +314,9 @@ CASES: dict[tuple[str, str], Case] = {
         body=_registration_body, before=_disconnected
     ),
     ("GET", "/api/v1/accounts/{account}/directory/registration"): Case(before=_connected),
+    ("GET", "/api/v1/accounts/{account}/directory/groups"): Case(
+        before=_connected, query={"search": "Sal"}
+    ),
     ("DELETE", "/api/v1/accounts/{account}/directory/registration"): Case(before=_connected),
     ("PATCH", "/api/v1/accounts/{account}/directory/settings"): Case(
         body=lambda t: {"mode": "jit", "location_rules": {"Annex": "Spare"}}, before=_connected

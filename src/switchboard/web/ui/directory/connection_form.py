@@ -64,8 +64,9 @@ def registration_values(registration: DirectoryRegistration) -> dict[str, str]:
 def typed_values(form: Submitted) -> dict[str, str]:
     """What the admin typed, multi-line fields kept as typed, to fill the form after an error."""
     values = form.values()
-    for name in ("groups", "ca_bundle_pem"):
-        values[name] = form.raw(name).strip()
+    values["ca_bundle_pem"] = form.raw("ca_bundle_pem").strip()
+    # One checkbox per chosen group on the settings page.
+    values["groups"] = "\n".join(form.many("groups"))
     return values
 
 
@@ -75,7 +76,7 @@ def settings_from(form: Submitted) -> dict[str, Any]:
     direction = form.text("direction") or "one_way"
     batched = mode == "batched"
     return {
-        "groups": [g for g in _SPLIT.split(form.raw("groups")) if g],
+        "groups": [g for text in form.many("groups") for g in _SPLIT.split(text) if g],
         "all_users": form.text("all_users") == "yes",
         "direction": direction,
         "write_back": {

@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.connection import app_certificates, certificate_rotation
+from switchboard.connection import app_certificates, certificate_rotation, group_picker
 from switchboard.connection import registration as service
+from switchboard.connection.group_picker import ChosenGroups
 from switchboard.connection.tenant_sharing import tenant_sharing
 from switchboard.connection.verification import verify_connection
 from switchboard.db.models import (
@@ -27,6 +28,7 @@ from switchboard.jobs import heartbeat
 from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
+from switchboard.portal.errors import PortalError
 from switchboard.sync import jit_switch, rescope, runs, subscription_upkeep
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
@@ -111,6 +113,15 @@ def _status(session: Session, registration: DirectoryRegistration) -> dict[str, 
     }
 
 
+def _chosen_groups(request: Request, viewer: Viewer, slug: str) -> ChosenGroups | None:
+    """The synced groups by name, read from Entra ID before the page's transaction; None when
+    the account is not connected (or not the viewer's: the page says so)."""
+    try:
+        return group_picker.chosen_groups(container(request), viewer.actor, slug)
+    except PortalError:
+        return None
+
+
 def directory_page(
     request: Request,
     viewer: Viewer,
@@ -124,6 +135,7 @@ def directory_page(
 ) -> Response:
     """The Directory tab: the connect wizard, or the connection's status and the sync buttons.
     ``notice``: words to show that no fixed notice code carries (a reason from Entra ID)."""
+    chosen = _chosen_groups(request, viewer, slug)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         account = context["account"]
@@ -140,7 +152,7 @@ def directory_page(
             shown = values or {"cloud": "global"}
             context.update(wizard.wizard_context(session, viewer, context, shown, wizard_step))
         else:
-            context.update(_status(session, registration))
+            context.update(_status(session, registration), chosen_groups=chosen)
             context["sharing"] = tenant_sharing(
                 session, viewer.actor, account, registration.tenant_id
             )
@@ -172,11 +184,13 @@ def _settings_page(
     values: dict[str, str] | None = None,
     error: FormError | None = None,
 ) -> Response:
+    chosen = _chosen_groups(request, viewer, slug)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         registration = service.find_registration(session, context["account"])
         if registration is None:
             return not_connected(slug)
+        context["chosen_groups"] = chosen
         shown = forms.registration_values(registration)
         if values is not None:
             # The connection (tenant, app, cloud) is edited on its own page; the rest as typed.
