@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection.registration import find_registration
 from switchboard.db.models import Account, User
-from switchboard.portal import licenses, locations, numbers, users
+from switchboard.portal import licenses, locations, numbers, users, validation
 from switchboard.portal.accounts import get_account
 from switchboard.portal.schemas import UserIn, UserPatch
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.forms import FormError, attempt
+from switchboard.web.ui.forms import FormError, attempt, checked
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Submitted, Viewer
 from switchboard.web.ui.templating import render
@@ -25,6 +26,22 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 PAGE_SIZE = 25
 # The form inputs of the fields Entra ID owns on directory users (users.DIRECTORY_OWNED).
 DIRECTORY_INPUTS = ("first_name", "last_name", "email", "username", "location_id")
+# The form's inputs top to bottom, as its labels name them (errors are listed in this order).
+LABELS = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "email": "email",
+    "username": "username",
+    "location_id": "location",
+    "extension": "extension",
+    "phone_numbers": "phone numbers",
+    "license": "license",
+}
+
+
+def _extension_check(account: Account, value: str | None) -> Callable[[], object]:
+    """The dial plan's length, checked with the other fields so every problem shows at once."""
+    return lambda: validation.extension(value, account.extension_length) if value else None
 
 
 @router.get("/accounts/{slug}/users")
@@ -141,7 +158,9 @@ def new_user(request: Request, slug: str, viewer: CurrentViewer) -> Response:
 def create_user(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
     def change(session: Session) -> User:
         account = get_account(session, viewer.actor, slug, write=True)
-        data = UserIn.model_validate(
+        extension = form.optional("extension")
+        data = checked(
+            UserIn,
             {
                 "first_name": form.text("first_name"),
                 "last_name": form.text("last_name"),
@@ -151,11 +170,12 @@ def create_user(request: Request, slug: str, viewer: PostingViewer, form: Form) 
                 "extension": form.optional("extension"),
                 "phone_numbers": form.many("phone_numbers"),
                 "license": form.optional("license"),
-            }
+            },
+            _extension_check(account, extension),
         )
         return users.create_user(session, viewer.actor, account, data)
 
-    outcome = attempt(container(request), change)
+    outcome = attempt(container(request), change, LABELS)
     if isinstance(outcome, FormError):
         return _form_page(request, viewer, slug, user_id=None, form=form, error=outcome)
     return RedirectResponse(f"/accounts/{slug}/users?done=user-created", status_code=303)
@@ -188,10 +208,11 @@ def update_user(
                 username=form.text("username") or None,
                 location_id=form.text("location_id") or None,
             )
-        patch = UserPatch.model_validate(fields)
+        extension = form.text("extension") or None
+        patch = checked(UserPatch, fields, _extension_check(account, extension))
         return users.update_user(session, viewer.actor, account, user_id, patch)
 
-    outcome = attempt(container(request), change)
+    outcome = attempt(container(request), change, LABELS)
     if isinstance(outcome, FormError):
         return _form_page(request, viewer, slug, user_id=user_id, form=form, error=outcome)
     return RedirectResponse(f"/accounts/{slug}/users/{user_id}?done=user-saved", status_code=303)
