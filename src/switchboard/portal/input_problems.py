@@ -142,7 +142,11 @@ def _rule(error: Mapping[str, Any]) -> str:
         }
         return f"must be {words[kind]} {bound}"
     if kind in ("literal_error", "enum"):
-        return f"must be one of {ctx.get('expected', 'the listed choices')}"
+        expected = str(ctx.get("expected", ""))
+        # Choices that are internal codes (account_admin) are not shown: the form lists them.
+        if not expected or "_" in expected:
+            return "must be one of the choices offered"
+        return f"must be one of {expected}"
     if kind in ("bool_parsing", "bool_type"):
         return "must be yes or no"
     if kind in ("string_type", "str_type"):

@@ -11,7 +11,14 @@ from pydantic import BaseModel, ValidationError
 
 from switchboard.bootstrap import Container
 from switchboard.portal.errors import Forbidden, NotFound, PortalError
-from switchboard.portal.input_problems import InvalidInput, Labels, problems_in, problems_of, reword
+from switchboard.portal.input_problems import (
+    InvalidInput,
+    Labels,
+    Problem,
+    problems_in,
+    problems_of,
+    reword,
+)
 from switchboard.portal.validation import from_pydantic
 
 T = TypeVar("T")
@@ -115,6 +122,11 @@ def checked(model: type[M], data: Mapping[str, object], *checks: Callable[[], ob
         except PortalError as exc:
             problems += problems_in(exc)
     if result is None or problems:
+        # One problem per field: a check may repeat what the model already said.
+        unique: dict[str | None, Problem] = {}
+        for problem in problems:
+            unique.setdefault(problem.field, problem)
+        problems = list(unique.values())
         first = problems[0]
         raise InvalidInput(first.message(), field=first.field, problems=problems)
     return result
