@@ -85,6 +85,9 @@ class User(Base):
         UniqueConstraint("account_id", "extension"),
         UniqueConstraint("account_id", "directory_id"),
         Index("ix_users_account_last_first", "account_id", "last_name", "first_name"),
+        # The users list filters by location and by status (migration 0012).
+        Index("ix_users_account_location", "account_id", "location_id"),
+        Index("ix_users_account_status", "account_id", "status"),
         NO_ID_REUSE,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -44,6 +45,54 @@ def _extension_check(account: Account, value: str | None) -> Callable[[], object
     return lambda: validation.extension(value, account.extension_length) if value else None
 
 
+SOURCE_CHOICES = (("", "Any source"), ("directory", "Entra ID"), ("local", "Local"))
+STATUS_CHOICES = (
+    ("", "Any status"),
+    ("active", "Active"),
+    ("disabled_in_directory", "Disabled in directory"),
+)
+SORT_CHOICES = (
+    ("name", "Name"),
+    ("email", "Email"),
+    ("extension", "Extension"),
+    ("location", "Location"),
+    ("status", "Status"),
+)
+DIR_CHOICES = (("asc", "Ascending"), ("desc", "Descending"))
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's GET parameters, as typed (kept in every page and sort link)."""
+
+    q: str = ""
+    source: str = ""
+    status: str = ""
+    location: str = ""
+    sort: str = "name"
+    dir: str = "asc"
+
+    def params(self, **changes: object) -> dict[str, object]:
+        """The parameters that differ from the defaults, with ``changes``: short links."""
+        values: dict[str, object] = {**vars(self), **changes}
+        defaults = vars(ListQuery())
+        return {k: v for k, v in values.items() if v not in ("", None) and v != defaults.get(k)}
+
+    def problem(self, location_ids: set[str]) -> FormError | None:
+        """A parameter outside its choices (a link typed by hand): said plainly."""
+        checks = (
+            ("source", self.source, {v for v, _ in SOURCE_CHOICES}, "a source"),
+            ("status", self.status, {v for v, _ in STATUS_CHOICES}, "a status"),
+            ("location", self.location, location_ids | {""}, "a location"),
+            ("sort", self.sort, {v for v, _ in SORT_CHOICES}, "a column to sort by"),
+            ("dir", self.dir, {v for v, _ in DIR_CHOICES}, "an order"),
+        )
+        for name, value, allowed, what in checks:
+            if value not in allowed:
+                return FormError(f"Choose {what} from the list; '{value[:40]}' is not one", name)
+        return None
+
+
 @router.get("/accounts/{slug}/users")
 def list_users(
     request: Request,
@@ -51,22 +100,54 @@ def list_users(
     viewer: CurrentViewer,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    source: Annotated[str, Query(max_length=40)] = "",
+    status: Annotated[str, Query(max_length=40)] = "",
+    location: Annotated[str, Query(max_length=40)] = "",
+    sort: Annotated[str, Query(max_length=40)] = "name",
+    dir: Annotated[str, Query(max_length=40)] = "asc",
 ) -> Response:
+    wanted = ListQuery(q, source.strip(), status.strip(), location.strip(), sort.strip(), dir)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "users")
-        found = users.list_users(
-            session,
-            viewer.actor,
-            context["account"],
-            search=q.strip() or None,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
+        account = context["account"]
+        all_locations = locations.list_locations(session, viewer.actor, account)
+        error = wanted.problem({str(loc.id) for loc in all_locations})
+        found = users.UserPage(items=[], total=0, limit=PAGE_SIZE, offset=0)
+        if error is None:
+            found = users.list_users(
+                session,
+                viewer.actor,
+                account,
+                search=q.strip() or None,
+                source=wanted.source or None,
+                status=wanted.status or None,
+                location_id=int(wanted.location) if wanted.location else None,
+                sort=wanted.sort,
+                descending=wanted.dir == "desc",
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+            )
         pages = max(1, -(-found.total // PAGE_SIZE))
-        context.update(users=found.items, total=found.total, q=q, page=page, pages=pages)
+        context.update(
+            users=found.items,
+            total=found.total,
+            q=q,
+            page=page,
+            pages=pages,
+            query=wanted,
+            values=vars(wanted),
+            error=error,
+            filtered=bool(q or wanted.source or wanted.status or wanted.location),
+            source_choices=SOURCE_CHOICES,
+            status_choices=STATUS_CHOICES,
+            location_choices=[("", "Any location")]
+            + [(str(loc.id), loc.name) for loc in all_locations],
+            sort_choices=SORT_CHOICES,
+            dir_choices=DIR_CHOICES,
+        )
         # "Add users > From directory" only for an account connected to Entra ID.
-        context["connected"] = find_registration(session, context["account"]) is not None
-        return render(request, "account/users.html", context)
+        context["connected"] = find_registration(session, account) is not None
+        return render(request, "account/users.html", context, status_code=422 if error else 200)
 
 
 def _choices(
