@@ -282,12 +282,13 @@ def update_user(
         if user.source != "directory":
             # Disabled inputs are not posted, so directory-owned fields are only sent for
             # local users; the service refuses them for directory users in any case.
+            # An emptied required input is an error ("Last name is required"), not "unchanged".
             fields.update(
-                first_name=form.text("first_name") or None,
-                last_name=form.text("last_name") or None,
-                email=form.text("email") or None,
+                first_name=form.text("first_name"),
+                last_name=form.text("last_name"),
+                email=form.text("email"),
                 username=form.text("username") or None,
-                location_id=form.text("location_id") or None,
+                location_id=form.text("location_id"),
             )
         extension = form.text("extension") or None
         patch = checked(UserPatch, fields, _extension_check(account, extension))
