@@ -83,7 +83,7 @@ def create_principal(
         account_id=account.id if account else None,
         object_type="principal",
         object_id=principal.id,
-        fields=["email", "role", *(["must_change_password"] if initial_password else [])],
+        fields=["email", "role"],
     )
     return principal
 
