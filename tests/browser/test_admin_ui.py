@@ -118,10 +118,10 @@ def test_a_bad_email_names_the_field_and_keeps_what_was_typed(
     page.get_by_label("License").select_option("Business Voice")
     page.get_by_role("button", name="Create user").click()
 
-    expect(page.get_by_role("alert")).to_contain_text("email: is not a valid email address")
+    expect(page.get_by_role("alert")).to_contain_text("Email is not a valid email address")
     email = page.get_by_label("Email")
     expect(email).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#err-email")).to_contain_text("email")
+    expect(page.locator("#err-email")).to_contain_text("Email is not a valid")
     expect(email).to_have_value("ada@")
     expect(page.get_by_label("First name")).to_have_value("Ada")
     expect(page.get_by_label("Last name")).to_have_value("Lovelace")

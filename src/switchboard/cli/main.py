@@ -81,15 +81,32 @@ def admin_create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read a UI login password from stdin")
     ] = False,
+    keep_password: Annotated[
+        bool,
+        typer.Option(
+            "--keep-password",
+            help="The password is the admin's own: no change asked at first sign-in",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help='Print {"token": ...}')] = False,
 ) -> None:
-    """Create an admin and print a one-time API token (only its hash is stored)."""
+    """Create an admin and print a one-time API token (only its hash is stored).
+
+    A password given with --password-stdin is an initial one: the admin chooses their own at
+    first sign-in to the UI, unless --keep-password says it is already theirs.
+    """
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with unit_of_work() as s:
         actor = cli_actor()
         acct = accounts_service.get_account(s, actor, account) if account else None
         principal = principals.create_principal(
-            s, actor, email=email, role=role, account=acct, password=password
+            s,
+            actor,
+            email=email,
+            role=role,
+            account=acct,
+            password=password,
+            initial_password=password is not None and not keep_password,
         )
         issued = api_tokens.issue_token(s, actor, principal, name="bootstrap")
     if as_json:

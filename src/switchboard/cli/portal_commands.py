@@ -74,10 +74,12 @@ def locations_create(
     name: str,
     street: Annotated[str, typer.Option(help="Street address (E911)")],
     city: Annotated[str, typer.Option(help="City or town")],
-    region: Annotated[str, typer.Option(help="State, province or region")],
-    postal_code: Annotated[str, typer.Option(help="Postal or ZIP code")],
     country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code, e.g. US")],
     time_zone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Chicago")],
+    region: Annotated[
+        str, typer.Option(help="State, province or region (required in the US and Canada)")
+    ] = "",
+    postal_code: Annotated[str, typer.Option(help="Postal code, where the country uses them")] = "",
     as_json: bool = JsonOption,
 ) -> None:
     """Create a location with its emergency address."""

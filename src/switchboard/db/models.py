@@ -11,32 +11,24 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from switchboard.db.base import NAMING as NAMING
+from switchboard.db.base import Base as Base
+from switchboard.db.principal_models import ApiToken as ApiToken
+from switchboard.db.principal_models import Principal as Principal
+from switchboard.db.principal_models import SignInAttempt as SignInAttempt
+from switchboard.db.principal_models import UiSession as UiSession
 from switchboard.db.types import UTCDateTime
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
 
 # The rows the run lease covers (see SyncRun): written the same on SQLite and PostgreSQL.
 RUNNING_LEASE = "status = 'running' AND NOT dry_run"
 HELD = "status = 'held'"
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
 
 
 class Account(Base):
@@ -93,6 +85,9 @@ class User(Base):
         UniqueConstraint("account_id", "extension"),
         UniqueConstraint("account_id", "directory_id"),
         Index("ix_users_account_last_first", "account_id", "last_name", "first_name"),
+        # The users list filters by location and by status (migration 0012).
+        Index("ix_users_account_location", "account_id", "location_id"),
+        Index("ix_users_account_status", "account_id", "status"),
         NO_ID_REUSE,
     )
 
@@ -178,54 +173,10 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class Principal(Base):
-    """Someone (or something) that signs in: an operator or a customer's admin."""
-
-    __tablename__ = "principals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
-    email_key: Mapped[str] = mapped_column(String(254), unique=True)
-    role: Mapped[str] = mapped_column(String(24))
-    account_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
-    )
-    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    disabled: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(100))
-    # Public lookup part of the token; the secret part is only kept as a SHA-256 digest.
-    prefix: Mapped[str] = mapped_column(String(16), unique=True)
-    secret_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-    principal: Mapped[Principal] = relationship(lazy="joined")
-
-
-class UiSession(Base):
-    __tablename__ = "ui_sessions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    principal_id: Mapped[int] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
-    # SHA-256 of the cookie value; the cookie itself is never stored.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    principal: Mapped[Principal] = relationship(lazy="joined")
+    # The object's name when the entry was written (a deleted user's entries still name them).
+    object_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The account's sync run that made the change, if one did.
+    run_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 # --- Directory sync bookkeeping -------------------------------------------------------------
@@ -365,23 +316,6 @@ class WriteBackTask(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class SignInAttempt(Base):
-    """A failed sign-in, kept for the throttling window only (swept on every new failure)."""
-
-    __tablename__ = "sign_in_attempts"
-    __table_args__ = (
-        Index("ix_sign_in_attempts_email_time", "email_key", "attempted_at"),
-        Index("ix_sign_in_attempts_ip_time", "client_ip", "attempted_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The typed email, case-folded, whether or not an admin has it: unknown emails are
-    # throttled the same way, so the lockout reveals nothing.
-    email_key: Mapped[str] = mapped_column(String(254))
-    client_ip: Mapped[str] = mapped_column(String(64))
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class DirectorySubscription(Base):

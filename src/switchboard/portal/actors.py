@@ -20,7 +20,7 @@ class Actor:
 
     ``label`` is what the audit trail records; ``account_id`` scopes account roles to one account.
     ``directory`` marks the directory sync path, the only one allowed to change the fields Entra ID
-    owns on directory users.
+    owns on directory users; ``run_number`` names the sync run it acts for (audit entries link it).
     """
 
     label: str
@@ -28,6 +28,7 @@ class Actor:
     account_id: int | None = None
     principal_id: int | None = None
     directory: bool = False
+    run_number: int | None = None  # the account's sync run acting, for the audit trail
 
     def can_read(self, account_id: int) -> bool:
         return self.role is Role.PROVIDER_ADMIN or self.account_id == account_id

@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from switchboard.db.models import AuditEvent, Base
+from switchboard.db.models import (
+    Account,
+    ApiToken,
+    AuditEvent,
+    Base,
+    LicenseType,
+    Location,
+    Principal,
+    User,
+)
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 
 # The table itself, for executemany without ORM bookkeeping per row.
 AUDIT_EVENTS = Base.metadata.tables["audit_events"]
+NAME_MAX = 200
+
+
+def _user_name(user: Any) -> str:
+    return f"{user.first_name} {user.last_name}"
+
+
+# The objects whose entries name them, and how: stored with the entry, so a deleted user's
+# entries still say who it was. (A number's id is already its E.164 text.)
+NAMED: dict[str, tuple[type[Base], Callable[[Any], str]]] = {
+    "user": (User, _user_name),
+    "location": (Location, lambda row: str(row.name)),
+    "license": (LicenseType, lambda row: str(row.name)),
+    "principal": (Principal, lambda row: str(row.email)),
+    "account": (Account, lambda row: str(row.name)),
+    "token": (ApiToken, lambda row: str(row.name)),
+}
+
+
+def name_in_session(session: Session, object_type: str, object_id: object) -> str | None:
+    """The object's name if the session already holds it: never a query, so writing the trail
+    of a bulk change costs nothing more."""
+    named = NAMED.get(object_type)
+    if named is None or not str(object_id).isdigit():
+        return None
+    model, name = named
+    held = session.identity_map.get(identity_key(model, int(str(object_id))))
+    return name(held)[:NAME_MAX] if held is not None else None
 
 
 def _row(
@@ -24,6 +63,7 @@ def _row(
     object_id: object,
     fields: Iterable[str],
     stamp: datetime,
+    object_name: str | None = None,
 ) -> dict[str, object]:
     return {
         "account_id": account_id,
@@ -33,6 +73,8 @@ def _row(
         "object_id": str(object_id),
         "fields": sorted(set(fields)),
         "created_at": stamp,
+        "object_name": object_name,
+        "run_number": actor.run_number,
     }
 
 
@@ -45,8 +87,11 @@ def record(
     object_type: str,
     object_id: object,
     fields: Iterable[str] = (),
+    object_name: str | None = None,
 ) -> None:
-    row = _row(actor, action, account_id, object_type, object_id, fields, now(session))
+    """One event; ``object_name`` defaults to the name of the object if the session holds it."""
+    name = object_name or name_in_session(session, object_type, object_id)
+    row = _row(actor, action, account_id, object_type, object_id, fields, now(session), name)
     session.add(AuditEvent(**row))
 
 
@@ -58,16 +103,27 @@ def record_many(
     account_id: int | None,
     object_type: str,
     changes: Sequence[tuple[object, Iterable[str]]],
+    names: Mapping[object, str] | None = None,
 ) -> None:
     """One event per (object id, fields), the rows ``record`` writes, in one executemany: a
-    bulk change of 100,000 users does not build 100,000 ORM objects for its trail."""
+    bulk change of 100,000 users does not build 100,000 ORM objects for its trail. ``names``:
+    object names known to the caller (of objects already deleted, say)."""
     if not changes:
         return
     stamp = now(session)
     session.execute(
         insert(AUDIT_EVENTS),
         [
-            _row(actor, action, account_id, object_type, object_id, fields, stamp)
+            _row(
+                actor,
+                action,
+                account_id,
+                object_type,
+                object_id,
+                fields,
+                stamp,
+                (names or {}).get(object_id) or name_in_session(session, object_type, object_id),
+            )
             for object_id, fields in changes
         ],
     )

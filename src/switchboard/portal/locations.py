@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from switchboard.db.models import Account, Location, PhoneNumber, User
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
+from switchboard.portal.addresses import checked_address
 from switchboard.portal.errors import Conflict, NotFound
 from switchboard.portal.schemas import AddressIn, LocationIn, LocationPatch
 
@@ -52,6 +53,7 @@ def _check_name_free(session: Session, account: Account, name: str, keep_id: int
 
 
 def _apply_address(location: Location, address: AddressIn) -> list[str]:
+    address = checked_address(address)
     changed = []
     for field in ("street", "city", "region", "postal_code", "country"):
         value = getattr(address, field)

@@ -42,7 +42,10 @@ def create_principal(
     role: Role,
     account: Account | None = None,
     password: str | None = None,
+    initial_password: bool = False,
 ) -> Principal:
+    """A new admin. ``initial_password``: the password was chosen by someone else (an operator
+    or account admin), so the UI asks the new admin for their own at first sign-in."""
     if role is Role.PROVIDER_ADMIN:
         actor.require_provider()
         if account is not None:
@@ -70,6 +73,7 @@ def create_principal(
     )
     if password is not None:
         principal.password_hash = _hash_password(password)
+        principal.must_change_password = initial_password
     session.add(principal)
     session.flush()
     audit.record(
@@ -82,6 +86,12 @@ def create_principal(
         fields=["email", "role"],
     )
     return principal
+
+
+def check_password(password: str, field: str = "password") -> None:
+    """The length rule, on its own: forms check it together with their other fields."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(f"{field}: must be at least {MIN_PASSWORD} characters", field=field)
 
 
 def _hash_password(password: str) -> str:
@@ -221,14 +231,25 @@ def change_own_password(
             field="confirm_password",
         )
     if hmac.compare_digest(new.encode(), current.encode()):
-        raise ValidationFailed(
-            "the new password must differ from the current one", field="new_password"
-        )
+        initial = "the one you were given" if principal.must_change_password else "the current one"
+        raise ValidationFailed(f"the new password must differ from {initial}", field="new_password")
     if len(new) < MIN_PASSWORD:
         raise ValidationFailed(
             f"new password must be at least {MIN_PASSWORD} characters", field="new_password"
         )
+    forced = principal.must_change_password
     set_password(session, actor, principal, new)
+    if forced:
+        principal.must_change_password = False
+        audit.record(
+            session,
+            actor,
+            "principal.initial_password_replaced",
+            account_id=principal.account_id,
+            object_type="principal",
+            object_id=principal.id,
+            fields=["must_change_password"],
+        )
     others = delete(UiSession).where(UiSession.principal_id == principal.id)
     if keep_session_id is not None:
         others = others.where(UiSession.id != keep_session_id)

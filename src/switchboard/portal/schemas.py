@@ -55,7 +55,27 @@ Slug = Annotated[
 ]
 Name = Annotated[str, _name_check(100), _name_schema(100)]
 LongText = Annotated[str, _name_check(200), _name_schema(200)]
-PostalCode = Annotated[str, _name_check(20), _name_schema(20)]
+
+
+def _optional_name_check(max_len: int) -> BeforeValidator:
+    """A name that may be left empty (a part of an address the country does not use)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return ""
+        return v.text(value, max_len=max_len) if isinstance(value, str) else value
+
+    return BeforeValidator(check)
+
+
+def _optional_name_schema(max_len: int) -> WithJsonSchema:
+    pattern = f"^$|{v.NAME_PATTERN}"
+    return WithJsonSchema({"type": "string", "maxLength": max_len, "pattern": pattern})
+
+
+# Region and postal code: which countries need them is the address rules' call (addresses.py).
+OptionalName = Annotated[str, _optional_name_check(100), _optional_name_schema(100)]
+PostalCode = Annotated[str, _optional_name_check(20), _optional_name_schema(20)]
 Email = Annotated[
     str,
     AfterValidator(v.email),
@@ -119,10 +139,12 @@ class AccountPatch(Strict):
 
 
 class AddressIn(Strict):
+    """An emergency address; the parts its country requires are checked when it is written."""
+
     street: LongText
     city: Name
-    region: Name
-    postal_code: PostalCode
+    region: OptionalName = ""
+    postal_code: PostalCode = ""
     country: Country
 
 

@@ -12,6 +12,7 @@ from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_AT
 from pydantic import ValidationError
 
 from switchboard.portal.errors import ValidationFailed
+from switchboard.portal.input_problems import InvalidInput, invalid_input
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RETENTION_PLANS = ("6m", "1y", "2y", "3y")
@@ -197,11 +198,7 @@ def iso_datetime(value: object) -> object:
     return value
 
 
-def from_pydantic(exc: ValidationError) -> ValidationFailed:
-    """The first problem of a pydantic error, as a ValidationFailed naming field and rule."""
-    first = exc.errors()[0]
-    field = ".".join(str(part) for part in first["loc"] if part != "body") or None
-    message = str(first["msg"])
-    if message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    return ValidationFailed(f"{field}: {message}" if field else message, field=field)
+def from_pydantic(exc: ValidationError) -> InvalidInput:
+    """Every problem of a pydantic error. ``message`` and ``field`` are the first, as the API and
+    the CLI report it (``field: rule``); ``problems`` holds them all in words, for forms."""
+    return invalid_input(exc)

@@ -158,7 +158,7 @@ class Execution:
         self.run.hold(session)
         records = apply_items(
             session,
-            sync_actor(account),
+            sync_actor(account, self.run.number),
             account,
             items,
             hold_deletions=held,

@@ -178,7 +178,7 @@ def _approve(
             todo.append(chosen)
     account = get_account(session, actor, ctx.slug, write=True)
     records = apply_items(
-        session, sync_actor(account), account, in_apply_order(todo), bulk=BulkState()
+        session, sync_actor(account, run.number), account, in_apply_order(todo), bulk=BulkState()
     )
     done = {(r.action, r.directory_id): r for r in records}
     tally = {"delete": 0, "create": 0, "failed": 0}

@@ -83,11 +83,19 @@ def test_a_deleted_users_id_is_not_reused(container: Container) -> None:
     assert place > spare
 
 
+_AUDIT_SINCE_0012 = ("object_name VARCHAR(200)", "run_number INTEGER")
+
+
 def test_migration_0006_keeps_rows_references_and_known_ids(
     fresh_engine: Engine, tmp_path: Path
 ) -> None:
     upgrade(fresh_engine, "0004")
     c = _container(fresh_engine, tmp_path)
+    # The services write audit entries as the newest schema has them (migration 0012): the
+    # columns are there while the data is made, then dropped, leaving the 0004 schema.
+    with fresh_engine.begin() as conn:
+        for column in _AUDIT_SINCE_0012:
+            conn.execute(text(f"ALTER TABLE audit_events ADD COLUMN {column}"))
     with c.unit_of_work() as s:
         t = factories.tenant(s)
         ids = [
@@ -96,6 +104,9 @@ def test_migration_0006_keeps_rows_references_and_known_ids(
             _user(s, t.account, 3, t.hq.id).id,
         ]
         users.delete_user(s, OPERATOR, t.account, ids[2])  # the highest id, known to the audit
+    with fresh_engine.begin() as conn:
+        for column in _AUDIT_SINCE_0012:
+            conn.execute(text(f"ALTER TABLE audit_events DROP COLUMN {column.split()[0]}"))
     upgrade(fresh_engine)
 
     with c.unit_of_work() as s:

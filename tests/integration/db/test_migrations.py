@@ -10,12 +10,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from switchboard.db.engine import make_engine
 from switchboard.db.migrate import upgrade
 from switchboard.db.models import Base
-from tests import factories
 from tests.conftest import START, _postgres_database
 
 
@@ -45,13 +43,25 @@ def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
     databases.close()
 
 
+def _account(engine: Engine, slug: str) -> int:
+    """An account row written with SQL: the models describe the newest schema, not an old one."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into accounts (slug, name, retention_plan, extension_length, status,"
+                " created_at) values (:slug, :slug, '6m', 4, 'active', :at)"
+            ),
+            {"slug": slug, "at": START},
+        )
+        found = conn.execute(text("select id from accounts where slug = :slug"), {"slug": slug})
+        return int(found.scalar_one())
+
+
 def test_runs_left_running_before_leases_are_abandoned_by_the_upgrade(
     blank_engine: Engine,
 ) -> None:
     upgrade(blank_engine, "0004")
-    with Session(blank_engine) as session:
-        account_id = factories.account(session, "acme").id
-        session.commit()
+    account_id = _account(blank_engine, "acme")
     insert = text(
         "insert into sync_runs (account_id, trigger, kind, status, dry_run, counts, started_at)"
         " values (:account, 'schedule', 'full', :status, false, '{}', :at)"
@@ -68,10 +78,7 @@ def test_runs_left_running_before_leases_are_abandoned_by_the_upgrade(
 
 def test_runs_are_numbered_per_account_in_the_order_they_started(blank_engine: Engine) -> None:
     upgrade(blank_engine, "0008")
-    with Session(blank_engine) as session:
-        acme = factories.account(session, "acme").id
-        globex = factories.account(session, "globex").id
-        session.commit()
+    acme, globex = _account(blank_engine, "acme"), _account(blank_engine, "globex")
     insert = text(
         "insert into sync_runs (account_id, trigger, kind, status, dry_run, counts, started_at)"
         " values (:account, 'schedule', 'delta', 'succeeded', false, '{}', :at)"
@@ -93,10 +100,7 @@ def test_runs_are_numbered_per_account_in_the_order_they_started(blank_engine: E
 
 def test_audit_entries_of_runs_name_the_accounts_run_number(blank_engine: Engine) -> None:
     upgrade(blank_engine, "0010")
-    with Session(blank_engine) as session:
-        acme = factories.account(session, "acme").id
-        globex = factories.account(session, "globex").id
-        session.commit()
+    acme, globex = _account(blank_engine, "acme"), _account(blank_engine, "globex")
     insert = text(
         "insert into sync_runs (account_id, number, trigger, kind, status, dry_run, counts,"
         " started_at) values (:account, :number, 'schedule', 'full', 'succeeded', false, '{}',"

@@ -290,5 +290,7 @@ def unlink_from_directory(session: Session, actor: Actor, account: Account, user
 def delete_user(session: Session, actor: Actor, account: Account, user_id: int) -> None:
     """Delete a user: numbers go back to the inventory, the seat frees, media stays."""
     actor.require_write(account.id)
-    get_user(session, actor, account, user_id)
-    writes.remove(session, actor, account.id, [user_id])
+    # Held while it is removed: the session's identity map is weak, and the audit entry takes
+    # the user's name from it.
+    user = get_user(session, actor, account, user_id)
+    writes.remove(session, actor, account.id, [user.id])

@@ -29,10 +29,15 @@ from switchboard.portal.users.queries import get_user, synced_user_id
 from switchboard.portal.users.rules import AccountKeys
 
 
-def sync_actor(account: Account) -> Actor:
-    """Least privilege: the sync may change one account, nothing else."""
+def sync_actor(account: Account, run_number: int | None = None) -> Actor:
+    """Least privilege: the sync may change one account, nothing else. ``run_number``: the run
+    it acts for, recorded on its audit entries."""
     return Actor(
-        label="directory-sync", role=Role.ACCOUNT_ADMIN, account_id=account.id, directory=True
+        label="directory-sync",
+        role=Role.ACCOUNT_ADMIN,
+        account_id=account.id,
+        directory=True,
+        run_number=run_number,
     )
 
 

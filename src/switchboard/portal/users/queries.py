@@ -4,15 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.lookups import LOOKUP_CHUNK
-from switchboard.db.models import Account, User
+from switchboard.db.models import Account, Location, User
 from switchboard.portal import validation
 from switchboard.portal.actors import Actor
 from switchboard.portal.errors import NotFound, ValidationFailed
+
+# What a list of users can be sorted by: the columns, then the id so pages never overlap.
+SORTS = ("name", "email", "extension", "location", "status")
+STATUSES = ("active", "disabled_in_directory")
+SOURCES = ("local", "directory")
+
+
+def _order(sort: str, descending: bool) -> list[Any]:
+    columns: dict[str, list[Any]] = {
+        "name": [User.last_name, User.first_name],
+        "email": [User.email_key],
+        "extension": [User.extension],
+        "location": [Location.name_key, User.last_name, User.first_name],
+        "status": [User.status, User.last_name, User.first_name],
+    }
+    if sort not in columns:
+        raise ValidationFailed(
+            f"sort: choose one of {', '.join(SORTS)}", field="sort", code="bad_sort"
+        )
+    order = [*columns[sort], User.id]
+    return [c.desc() for c in order] if descending else order
 
 
 @dataclass(frozen=True)
@@ -42,10 +64,14 @@ def list_users(
     location_id: int | None = None,
     status: str | None = None,
     source: str | None = None,
+    sort: str = "name",
+    descending: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> UserPage:
+    """A page of the account's users, filtered and sorted by the database."""
     actor.require_read(account.id)
+    order = _order(sort, descending)
     query = select(User).where(User.account_id == account.id)
     if search and validation.has_control(search):
         raise ValidationFailed("search: must not contain control characters", field="search")
@@ -69,9 +95,9 @@ def list_users(
     if source is not None:
         query = query.where(User.source == source)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(User.last_name, User.first_name, User.id).limit(limit).offset(offset)
-    )
+    if sort == "location":
+        query = query.join(Location, Location.id == User.location_id)
+    items = session.scalars(query.order_by(*order).limit(limit).offset(offset))
     return UserPage(items=list(items), total=total, limit=limit, offset=offset)
 
 

@@ -5,7 +5,7 @@ listeners)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -50,6 +50,12 @@ def remove(session: Session, actor: Actor, account_id: int, user_ids: Sequence[i
     What the session holds of them follows (synchronize "evaluate"): the users leave it, its
     numbers and media lose the link; objects a caller holds stay usable.
     """
+    # Named in the trail by what the session holds of them, read before they leave it.
+    names: dict[object, str] = {
+        user_id: name
+        for user_id in user_ids
+        if (name := audit.name_in_session(session, "user", user_id)) is not None
+    }
     for part in chunks(user_ids):
         release_held_by(session, account_id, part)
         session.execute(
@@ -63,7 +69,7 @@ def remove(session: Session, actor: Actor, account_id: int, user_ids: Sequence[i
             .where(User.account_id == account_id, User.id.in_(part))
             .execution_options(synchronize_session="evaluate")
         )
-    deleted(session, actor, account_id, user_ids)
+    deleted(session, actor, account_id, user_ids, names)
 
 
 def move_media(session: Session, owners: Sequence[tuple[int, int]]) -> None:
@@ -101,8 +107,15 @@ def changed(
     )
 
 
-def deleted(session: Session, actor: Actor, account_id: int, user_ids: Sequence[int]) -> None:
-    _record(session, actor, account_id, "user.deleted", [(user_id, ()) for user_id in user_ids])
+def deleted(
+    session: Session,
+    actor: Actor,
+    account_id: int,
+    user_ids: Sequence[int],
+    names: Mapping[object, str] | None = None,
+) -> None:
+    changes: Changes = [(user_id, ()) for user_id in user_ids]
+    _record(session, actor, account_id, "user.deleted", changes, names)
     events.emit_all(
         session, (UserDeleted(account_id, user_id, actor.directory) for user_id in user_ids)
     )
@@ -120,7 +133,20 @@ def relocated(
     )
 
 
-def _record(session: Session, actor: Actor, account_id: int, action: str, changes: Changes) -> None:
+def _record(
+    session: Session,
+    actor: Actor,
+    account_id: int,
+    action: str,
+    changes: Changes,
+    names: Mapping[object, str] | None = None,
+) -> None:
     audit.record_many(
-        session, actor, action, account_id=account_id, object_type="user", changes=changes
+        session,
+        actor,
+        action,
+        account_id=account_id,
+        object_type="user",
+        changes=changes,
+        names=names,
     )

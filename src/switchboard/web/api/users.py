@@ -26,9 +26,12 @@ def list_users(
     location_id: QueryId = None,
     status: Literal["active", "disabled_in_directory"] | None = None,
     source: Literal["local", "directory"] | None = None,
+    sort: Literal["name", "email", "extension", "location", "status"] = "name",
+    order: Literal["asc", "desc"] = "asc",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> UserPageOut:
+    """A page of users, filtered and sorted (then by id, so pages never overlap)."""
     page = service.list_users(
         session,
         actor,
@@ -37,6 +40,8 @@ def list_users(
         location_id=location_id,
         status=status,
         source=source,
+        sort=sort,
+        descending=order == "desc",
         limit=limit,
         offset=offset,
     )

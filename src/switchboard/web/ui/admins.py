@@ -22,7 +22,7 @@ from switchboard.portal.errors import Forbidden, NotFound, ValidationFailed
 from switchboard.portal.schemas import AdminIn, ApiTokenIn
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.forms import FormError, attempt
+from switchboard.web.ui.forms import FormError, attempt, checked
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Submitted, Viewer
 from switchboard.web.ui.templating import render
@@ -50,16 +50,27 @@ def add_admin(
     account: Account | None,
     allowed_roles: tuple[str, ...],
 ) -> Principal:
-    data = AdminIn.model_validate({"email": form.text("email"), "role": form.text("role")})
-    if data.role not in allowed_roles:
-        raise ValidationFailed(f"role: choose one of {', '.join(allowed_roles)}", field="role")
+    role, password = form.text("role"), form.raw("password")
+
+    def role_allowed() -> None:
+        if role not in allowed_roles:
+            raise ValidationFailed("role: choose one of the roles listed", field="role")
+
+    data = checked(
+        AdminIn,
+        {"email": form.text("email"), "role": role},
+        role_allowed,
+        lambda: principals.check_password(password, "password"),
+    )
+    # The password is the one the new admin is given: they choose their own at first sign-in.
     return principals.create_principal(
         session,
         viewer.actor,
         email=data.email,
         role=Role(data.role),
         account=account,
-        password=form.raw("password"),
+        password=password,
+        initial_password=True,
     )
 
 

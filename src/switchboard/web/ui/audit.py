@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from switchboard.portal import audit
+from switchboard.portal import audit, audit_view
 from switchboard.portal.validation import MAX_ID
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
@@ -62,7 +62,9 @@ def audit_log(
         older = events[PAGE_SIZE - 1].id if len(events) > PAGE_SIZE else None
         filters = {k: v for k, v in (("action", action), ("type", object_type)) if v}
         context.update(
-            events=events[:PAGE_SIZE],
+            events=audit_view.describe(
+                session, viewer.actor, context["account"], events[:PAGE_SIZE]
+            ),
             older=older,
             paged=before_id is not None,
             filters=filters,

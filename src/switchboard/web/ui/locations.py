@@ -23,6 +23,17 @@ from switchboard.web.ui.templating import render
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 ADDRESS_FIELDS = ("street", "city", "region", "postal_code", "country")
+# The form's inputs top to bottom, as its labels name them.
+LABELS = {
+    "name": "name",
+    "address": "emergency address",
+    "street": "street",
+    "city": "city",
+    "region": "state or region",
+    "postal_code": "postal code",
+    "country": "country",
+    "time_zone": "time zone",
+}
 
 
 @lru_cache(maxsize=1)
@@ -63,7 +74,7 @@ def create_location(request: Request, slug: str, viewer: PostingViewer, form: Fo
         data = LocationIn.model_validate(_location_input(form))
         return locations.create_location(session, viewer.actor, account, data)
 
-    outcome = attempt(container(request), change)
+    outcome = attempt(container(request), change, LABELS)
     if isinstance(outcome, FormError):
         return _page(request, viewer, slug, values=form.values(), error=outcome)
     return RedirectResponse(f"/accounts/{slug}/locations?done=location-created", status_code=303)
@@ -112,7 +123,7 @@ def update_location(
         patch = LocationPatch.model_validate(_location_input(form))
         return locations.update_location(session, viewer.actor, account, location_id, patch)
 
-    outcome = attempt(container(request), change)
+    outcome = attempt(container(request), change, LABELS)
     if isinstance(outcome, FormError):
         return _edit_page(request, viewer, slug, location_id, values=form.values(), error=outcome)
     return RedirectResponse(

@@ -35,6 +35,11 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
+class PasswordChangeRequired(Exception):
+    """Signed in with a password another admin chose: every page but the change-password page
+    (and signing out) sends the admin there until they choose their own."""
+
+
 def safe_next(value: str | None) -> str:
     """A local path to return to after login; anything else (other hosts, schemes) becomes /."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
@@ -65,6 +70,8 @@ class UiRoute(APIRoute):
                 response = await original(request)
             except LoginRequired as exc:
                 response = RedirectResponse(login_url(exc.next_path), status_code=303)
+            except PasswordChangeRequired:
+                response = RedirectResponse("/me?first=1", status_code=303)
             except PortalError as exc:
                 response = render(
                     request,

@@ -15,8 +15,10 @@ from switchboard.portal.errors import Forbidden
 from switchboard.portal.principals import actor_for
 from switchboard.portal.ui_sessions import csrf_matches, resolve_session
 from switchboard.web.deps import container
-from switchboard.web.ui.routing import LoginRequired
+from switchboard.web.ui.routing import LoginRequired, PasswordChangeRequired
 
+# The pages an admin signed in with an initial password may use before choosing their own.
+PASSWORD_CHANGE_PATHS = frozenset({"/me", "/me/password", "/logout"})
 COOKIE = "sb_session"
 # Over HTTPS the __Host- prefix makes the browser refuse the cookie unless it is Secure,
 # host-only and Path=/, so a sibling subdomain cannot plant or shadow it.
@@ -39,6 +41,7 @@ class Viewer:
     email: str
     record: UiSession
     home_slug: str | None  # the one account of an account role
+    must_change_password: bool = False  # signed in with a password another admin chose
 
     @property
     def csrf_token(self) -> str:
@@ -71,11 +74,14 @@ def current_viewer(request: Request) -> Viewer:
                     email=principal.email,
                     record=record,
                     home_slug=home.slug if home else None,
+                    must_change_password=principal.must_change_password,
                 )
     if viewer is None:
         query = f"?{request.url.query}" if request.url.query else ""
         raise LoginRequired(request.url.path + query if request.method == "GET" else "/")
     request.state.viewer = viewer
+    if viewer.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired()
     return viewer
 
 

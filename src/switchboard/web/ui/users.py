@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection.registration import find_registration
 from switchboard.db.models import Account, User
-from switchboard.portal import licenses, locations, numbers, users
+from switchboard.portal import licenses, locations, numbers, users, validation
 from switchboard.portal.accounts import get_account
 from switchboard.portal.schemas import UserIn, UserPatch
 from switchboard.web.deps import container
 from switchboard.web.ui.context import account_page
-from switchboard.web.ui.forms import FormError, attempt
+from switchboard.web.ui.forms import FormError, attempt, checked
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Submitted, Viewer
 from switchboard.web.ui.templating import render
@@ -25,6 +27,70 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 PAGE_SIZE = 25
 # The form inputs of the fields Entra ID owns on directory users (users.DIRECTORY_OWNED).
 DIRECTORY_INPUTS = ("first_name", "last_name", "email", "username", "location_id")
+# The form's inputs top to bottom, as its labels name them (errors are listed in this order).
+LABELS = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "email": "email",
+    "username": "username",
+    "location_id": "location",
+    "extension": "extension",
+    "phone_numbers": "phone numbers",
+    "license": "license",
+}
+
+
+def _extension_check(account: Account, value: str | None) -> Callable[[], object]:
+    """The dial plan's length, checked with the other fields so every problem shows at once."""
+    return lambda: validation.extension(value, account.extension_length) if value else None
+
+
+SOURCE_CHOICES = (("", "Any source"), ("directory", "Entra ID"), ("local", "Local"))
+STATUS_CHOICES = (
+    ("", "Any status"),
+    ("active", "Active"),
+    ("disabled_in_directory", "Disabled in directory"),
+)
+SORT_CHOICES = (
+    ("name", "Name"),
+    ("email", "Email"),
+    ("extension", "Extension"),
+    ("location", "Location"),
+    ("status", "Status"),
+)
+DIR_CHOICES = (("asc", "Ascending"), ("desc", "Descending"))
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The list's GET parameters, as typed (kept in every page and sort link)."""
+
+    q: str = ""
+    source: str = ""
+    status: str = ""
+    location: str = ""
+    sort: str = "name"
+    dir: str = "asc"
+
+    def params(self, **changes: object) -> dict[str, object]:
+        """The parameters that differ from the defaults, with ``changes``: short links."""
+        values: dict[str, object] = {**vars(self), **changes}
+        defaults = vars(ListQuery())
+        return {k: v for k, v in values.items() if v not in ("", None) and v != defaults.get(k)}
+
+    def problem(self, location_ids: set[str]) -> FormError | None:
+        """A parameter outside its choices (a link typed by hand): said plainly."""
+        checks = (
+            ("source", self.source, {v for v, _ in SOURCE_CHOICES}, "a source"),
+            ("status", self.status, {v for v, _ in STATUS_CHOICES}, "a status"),
+            ("location", self.location, location_ids | {""}, "a location"),
+            ("sort", self.sort, {v for v, _ in SORT_CHOICES}, "a column to sort by"),
+            ("dir", self.dir, {v for v, _ in DIR_CHOICES}, "an order"),
+        )
+        for name, value, allowed, what in checks:
+            if value not in allowed:
+                return FormError(f"Choose {what} from the list; '{value[:40]}' is not one", name)
+        return None
 
 
 @router.get("/accounts/{slug}/users")
@@ -34,22 +100,54 @@ def list_users(
     viewer: CurrentViewer,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    source: Annotated[str, Query(max_length=40)] = "",
+    status: Annotated[str, Query(max_length=40)] = "",
+    location: Annotated[str, Query(max_length=40)] = "",
+    sort: Annotated[str, Query(max_length=40)] = "name",
+    dir: Annotated[str, Query(max_length=40)] = "asc",
 ) -> Response:
+    wanted = ListQuery(q, source.strip(), status.strip(), location.strip(), sort.strip(), dir)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "users")
-        found = users.list_users(
-            session,
-            viewer.actor,
-            context["account"],
-            search=q.strip() or None,
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
+        account = context["account"]
+        all_locations = locations.list_locations(session, viewer.actor, account)
+        error = wanted.problem({str(loc.id) for loc in all_locations})
+        found = users.UserPage(items=[], total=0, limit=PAGE_SIZE, offset=0)
+        if error is None:
+            found = users.list_users(
+                session,
+                viewer.actor,
+                account,
+                search=q.strip() or None,
+                source=wanted.source or None,
+                status=wanted.status or None,
+                location_id=int(wanted.location) if wanted.location else None,
+                sort=wanted.sort,
+                descending=wanted.dir == "desc",
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+            )
         pages = max(1, -(-found.total // PAGE_SIZE))
-        context.update(users=found.items, total=found.total, q=q, page=page, pages=pages)
+        context.update(
+            users=found.items,
+            total=found.total,
+            q=q,
+            page=page,
+            pages=pages,
+            query=wanted,
+            values=vars(wanted),
+            error=error,
+            filtered=bool(q or wanted.source or wanted.status or wanted.location),
+            source_choices=SOURCE_CHOICES,
+            status_choices=STATUS_CHOICES,
+            location_choices=[("", "Any location")]
+            + [(str(loc.id), loc.name) for loc in all_locations],
+            sort_choices=SORT_CHOICES,
+            dir_choices=DIR_CHOICES,
+        )
         # "Add users > From directory" only for an account connected to Entra ID.
-        context["connected"] = find_registration(session, context["account"]) is not None
-        return render(request, "account/users.html", context)
+        context["connected"] = find_registration(session, account) is not None
+        return render(request, "account/users.html", context, status_code=422 if error else 200)
 
 
 def _choices(
@@ -141,7 +239,9 @@ def new_user(request: Request, slug: str, viewer: CurrentViewer) -> Response:
 def create_user(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
     def change(session: Session) -> User:
         account = get_account(session, viewer.actor, slug, write=True)
-        data = UserIn.model_validate(
+        extension = form.optional("extension")
+        data = checked(
+            UserIn,
             {
                 "first_name": form.text("first_name"),
                 "last_name": form.text("last_name"),
@@ -151,11 +251,12 @@ def create_user(request: Request, slug: str, viewer: PostingViewer, form: Form) 
                 "extension": form.optional("extension"),
                 "phone_numbers": form.many("phone_numbers"),
                 "license": form.optional("license"),
-            }
+            },
+            _extension_check(account, extension),
         )
         return users.create_user(session, viewer.actor, account, data)
 
-    outcome = attempt(container(request), change)
+    outcome = attempt(container(request), change, LABELS)
     if isinstance(outcome, FormError):
         return _form_page(request, viewer, slug, user_id=None, form=form, error=outcome)
     return RedirectResponse(f"/accounts/{slug}/users?done=user-created", status_code=303)
@@ -181,17 +282,19 @@ def update_user(
         if user.source != "directory":
             # Disabled inputs are not posted, so directory-owned fields are only sent for
             # local users; the service refuses them for directory users in any case.
+            # An emptied required input is an error ("Last name is required"), not "unchanged".
             fields.update(
-                first_name=form.text("first_name") or None,
-                last_name=form.text("last_name") or None,
-                email=form.text("email") or None,
+                first_name=form.text("first_name"),
+                last_name=form.text("last_name"),
+                email=form.text("email"),
                 username=form.text("username") or None,
-                location_id=form.text("location_id") or None,
+                location_id=form.text("location_id"),
             )
-        patch = UserPatch.model_validate(fields)
+        extension = form.text("extension") or None
+        patch = checked(UserPatch, fields, _extension_check(account, extension))
         return users.update_user(session, viewer.actor, account, user_id, patch)
 
-    outcome = attempt(container(request), change)
+    outcome = attempt(container(request), change, LABELS)
     if isinstance(outcome, FormError):
         return _form_page(request, viewer, slug, user_id=user_id, form=form, error=outcome)
     return RedirectResponse(f"/accounts/{slug}/users/{user_id}?done=user-saved", status_code=303)

@@ -352,7 +352,7 @@ def test_only_an_unused_license_is_deleted(app_client: TestClient, container: Co
         f"/accounts/acme/licenses/{used_id}/delete", data={"csrf_token": token}
     )
     assert refused.status_code == 422
-    assert "license &#39;Business Voice&#39; is assigned to 1 user(s)" in refused.text
+    assert "License &#39;Business Voice&#39; is assigned to 1 user(s)" in refused.text
     deleted = app_client.post(f"/accounts/acme/licenses/{spare}/delete", data={"csrf_token": token})
     assert "License deleted." in deleted.text
     with container.unit_of_work() as session:

@@ -2,8 +2,8 @@
 held run and when; what the picker shows of a user offered under manual provisioning
 
 Revision ID: 0013
-Revises: 0011
-Create Date: 2026-12-05 09:00:00.000000
+Revises: 0012
+Create Date: 2026-11-30 14:00:00.000000
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import switchboard.db.types
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -146,7 +146,7 @@ def test_nothing_chosen_or_too_many_is_explained(
     before = env.run_ids()
     none = post(env, "/add-selected", {})
     assert none.status_code == 422
-    assert "tick at least one user to add" in none.text
+    assert "Tick at least one user to add" in none.text
     assert "ada@contoso.example" in none.text  # the list is still there
     many = post(env, "/add-selected", {"selected": [f"u{i}" for i in range(51)]})
     assert many.status_code == 422
