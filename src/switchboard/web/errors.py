@@ -65,13 +65,33 @@ def _location(loc: tuple[object, ...]) -> str | None:
     return ".".join(parts) or None
 
 
+def _error_page(request: Request, status: int, message: str) -> Response:
+    page = render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    page.headers.update(SECURITY_HEADERS)
+    return page
+
+
+def _page_for(request: Request, exc: RequestValidationError) -> Response:
+    """A browser's address that does not fit its page (``/locations/new`` where an id goes, a
+    mistyped query value): the UI's error page, not the API's JSON."""
+    if any(tuple(e.get("loc", ()))[:1] == ("path",) for e in exc.errors()):
+        return _error_page(request, 404, "There is no page at this address.")
+    return _error_page(
+        request,
+        400,
+        "This address has a value the page cannot use; go back and try the link again.",
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(PortalError)
     async def portal_error(_request: Request, exc: PortalError) -> JSONResponse:
         return envelope(exc.status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_page(request):
+            return _page_for(request, exc)
         first = exc.errors()[0]
         loc = tuple(first.get("loc", ()))
         kind = first.get("type")
@@ -100,14 +120,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and _wants_page(request):
-            page = render(
-                request,
-                "error.html",
-                {"status": 404, "message": "There is no page at this address."},
-                status_code=404,
-            )
-            page.headers.update(SECURITY_HEADERS)
-            return page
+            return _error_page(request, 404, "There is no page at this address.")
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})

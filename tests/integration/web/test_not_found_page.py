@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from switchboard.bootstrap import Container
+from switchboard.portal.actors import Role
+from tests import factories
+from tests.ui_support import make_admin, sign_in
+
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 
@@ -20,3 +25,20 @@ def test_the_api_and_scripts_keep_the_json_envelope(app_client: TestClient) -> N
         answer = app_client.get(path, headers=headers)
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_a_page_address_that_does_not_fit_its_page(
+    app_client: TestClient, container: Container
+) -> None:
+    """``/locations/new`` where an id goes: the error page, not the API's validation JSON."""
+    with container.unit_of_work() as session:
+        factories.tenant(session)
+    make_admin(container, "admin@acme.example", Role.ACCOUNT_ADMIN, "acme")
+    sign_in(app_client, "admin@acme.example")
+    page = app_client.get("/accounts/acme/locations/new", headers=HTML)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address." in page.text
+    answer = app_client.get("/api/v1/accounts/acme/locations/new", headers=HTML)
+    assert answer.headers["content-type"].startswith("application/json")
+    assert answer.json()["error"]["code"] == "missing_token"  # the API asks for its token first

@@ -42,4 +42,8 @@ def change_password(request: Request, viewer: PostingViewer, form: Form) -> Resp
     outcome = attempt(container(request), change)
     if isinstance(outcome, FormError):
         return _page(request, viewer, outcome)
+    if viewer.must_change_password:
+        # The first sign-in's change done: on to what they came for, their account's overview.
+        home = f"/accounts/{viewer.home_slug}" if viewer.home_slug else "/accounts"
+        return RedirectResponse(f"{home}?done=password-changed", status_code=303)
     return RedirectResponse("/me?done=password-changed", status_code=303)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection import group_picker
 from switchboard.connection import registration as service
+from switchboard.db.models import DirectorySyncState
 from switchboard.directory.models import DirectoryGroup, GroupMatches
 from switchboard.portal.accounts import get_account
 from switchboard.portal.errors import NotFound, PortalError
@@ -147,12 +148,14 @@ def save_groups(request: Request, slug: str, viewer: PostingViewer, form: Form) 
         )
         return RedirectResponse(f"{_path(slug)}?{query}", status_code=303)
 
-    def change(session: Session) -> tuple[int, SyncPolicy, SyncPolicy]:
+    def change(session: Session) -> tuple[int, SyncPolicy, SyncPolicy, bool]:
         account = get_account(session, viewer.actor, slug, write=True)
         registration = service.get_registration(session, viewer.actor, account)
         before = service.policy_of(registration)
+        state = session.get(DirectorySyncState, account.id)
+        never_synced = state is None or state.last_full_at is None
         saved = service.update_settings(session, viewer.actor, account, {"groups": picked})
-        return account.id, before, service.policy_of(saved)
+        return account.id, before, service.policy_of(saved), never_synced
 
     c = container(request)
     outcome = inside(c, change)
@@ -162,7 +165,7 @@ def save_groups(request: Request, slug: str, viewer: PostingViewer, form: Form) 
         error = FormError(outcome.message, "groups", {"groups": outcome.message})
         return _page(request, viewer, slug, search=search or None, picked=picked, error=error)
     assert not isinstance(outcome, Outcome)
-    account_id, before, after = outcome
+    account_id, before, after, never_synced = outcome
     started = rescope.after_settings_change(
         c, c.jobs, viewer.actor, slug, account_id, before, after, trigger="manual"
     )
@@ -170,6 +173,12 @@ def save_groups(request: Request, slug: str, viewer: PostingViewer, form: Form) 
         # The new scope is being reconciled: show that run, as the settings page does.
         return RedirectResponse(
             f"/accounts/{slug}/directory/runs/{started.run_number}?done=directory-rescoped",
+            status_code=303,
+        )
+    if never_synced and after.groups:
+        # Setting up: what these groups' users would become is the next thing to check.
+        return RedirectResponse(
+            f"/accounts/{slug}/directory/mapping?preview=1&done=directory-groups-saved",
             status_code=303,
         )
     return RedirectResponse(f"{_path(slug)}?done=directory-groups-saved", status_code=303)
