@@ -112,6 +112,20 @@ def install(app: FastAPI) -> None:
         text = f"{field}: {message}" if field else message
         return envelope(422, "validation_failed", text, field)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, _exc: Exception) -> Response:
+        # Starlette logs the traceback; the person sees what to do, never the exception.
+        if request.method in ("GET", "HEAD", "POST") and not request.url.path.startswith(
+            _NOT_PAGES
+        ):
+            return _error_page(
+                request,
+                500,
+                "Something went wrong on our side. Try again; if it keeps happening, tell your"
+                " provider the time it happened.",
+            )
+        return envelope(500, "internal_error", "something went wrong on our side; try again")
+
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
         # Reached only when two requests race past the service's own uniqueness checks.

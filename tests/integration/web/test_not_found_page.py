@@ -42,3 +42,25 @@ def test_a_page_address_that_does_not_fit_its_page(
     answer = app_client.get("/api/v1/accounts/acme/locations/new", headers=HTML)
     assert answer.headers["content-type"].startswith("application/json")
     assert answer.json()["error"]["code"] == "missing_token"  # the API asks for its token first
+
+
+def test_an_unexpected_failure_shows_a_page_in_words(container: Container) -> None:
+    """A bug in a page: the browser gets the error page (no exception text), the API JSON."""
+    from switchboard.web.app import create_app
+
+    app = create_app(container)
+
+    def broken() -> None:
+        raise RuntimeError("internal detail that must not be shown")
+
+    app.add_api_route("/broken-page", broken)
+    app.add_api_route("/api/v1/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/broken-page", headers=HTML)
+        assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+        assert "Something went wrong on our side" in page.text
+        assert "internal detail" not in page.text and "RuntimeError" not in page.text
+        answer = client.get("/api/v1/broken")
+        assert answer.status_code == 500
+        assert answer.json()["error"]["code"] == "internal_error"
+        assert "internal detail" not in answer.text
