@@ -133,6 +133,8 @@ def handle_step(
 ) -> Response:
     """One step of the wizard: Back shows the previous step, Next checks this one's answers.
     ``show(step, values, error)`` renders the Directory tab at a step."""
+    with container(request).unit_of_work() as session:
+        get_account(session, viewer.actor, slug, write=True)  # only those who may connect
     values = _answers(form)
     step = form.text("step") if form.text("step") in STEPS else "cloud"
     steps = _steps(values)

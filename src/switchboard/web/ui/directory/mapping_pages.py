@@ -224,6 +224,8 @@ def save_mapping(request: Request, slug: str, viewer: PostingViewer, form: Form)
 def add_rule(request: Request, slug: str, viewer: PostingViewer, form: Form) -> Response:
     """One rule from the preview (a value that maps to nothing -> the chosen location); back to
     the refreshed preview."""
+    with container(request).unit_of_work() as session:
+        get_account(session, viewer.actor, slug, write=True)  # a viewer is refused first
     value, location = form.text("value"), form.text("location")
     patch = {"location_rules": {value: location}} if value and location else None
     saved = (

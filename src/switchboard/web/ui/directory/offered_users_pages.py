@@ -117,7 +117,7 @@ def add_one(request: Request, slug: str, viewer: PostingViewer, form: Form) -> R
     _writable(c, viewer, slug)
     key = form.text("user")[:MAX_KEY]
     if not key:
-        error = FormError("user: choose the directory user to add", "user")
+        error = FormError("Choose the directory user to add", "user")
         return _page(request, viewer, slug, error=error)
     outcome = outside(lambda: _prepare(c, viewer, slug, key))
     if outcome is Outcome.NOT_CONNECTED:
@@ -173,7 +173,7 @@ def add_selected(request: Request, slug: str, viewer: PostingViewer, form: Form)
     every = form.text("all") == "matching"
     keys = [o.directory_id for o in offers.search(offered, q)] if every else _selected(form)
     if not keys:
-        message = "no offered user matches the search" if every else "tick at least one user to add"
+        message = "No offered user matches the search" if every else "Tick at least one user to add"
         return _page(request, viewer, slug, error=FormError(message, "selected"), q=q)
     if len(keys) > MAX_SELECTED:
         chosen = "match the search" if every else "were ticked"

@@ -87,4 +87,4 @@ def test_add_all_matching_adds_what_the_search_found(
     assert sorted(d or "" for d, _ in directory_users(env)) == ["alan", "grace"]
     assert listed(env.client.get(PAGE).text) == ["ada"]
     nothing = post(env, "/add-selected", {"all": "matching", "q": "Atlantis"})
-    assert nothing.status_code == 422 and "no offered user matches the search" in nothing.text
+    assert nothing.status_code == 422 and "No offered user matches the search" in nothing.text

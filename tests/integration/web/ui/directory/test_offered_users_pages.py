@@ -153,7 +153,7 @@ def test_nothing_chosen_or_too_many_is_explained(
     assert "At most 50 users at a time; 51 were ticked" in many.text
     blank = post(env, "/add", {"user": " "})
     assert blank.status_code == 422
-    assert "choose the directory user to add" in blank.text
+    assert "Choose the directory user to add" in blank.text
     assert env.run_ids() == before
     forged = env.client.post(PAGE + "/add", data={"user": "ada"}, follow_redirects=False)
     assert forged.status_code == 403 and "security token" in forged.text
