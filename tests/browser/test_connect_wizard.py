@@ -67,7 +67,7 @@ def test_wizard_from_cloud_to_a_working_connection(
     page.get_by_label("Graph URL").fill(emu.url)
     page.get_by_role("button", name="Next").click()
     error = page.locator("#err-authority_url")
-    expect(error).to_contain_text("Must start with https://")
+    expect(error).to_contain_text("Sign-in authority URL must start with https://")
     expect(page.get_by_label("Sign-in authority URL")).to_have_attribute("aria-invalid", "true")
     page.get_by_label("Sign-in authority URL").fill(emu.url)
     page.get_by_label("CA bundle (PEM)").fill(emu.ca_path.read_text())

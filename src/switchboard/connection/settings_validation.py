@@ -101,8 +101,7 @@ def _check_scope(policy: SyncPolicy, prefix: str) -> None:
     """The whole tenant is an explicit choice, never what an empty group list means."""
     if not policy.groups and not policy.all_users:
         raise ValidationFailed(
-            f"{prefix}groups: choose at least one group, or sync all users explicitly"
-            " (all_users, --all-users, or the 'Sync all users' box)",
+            f"{prefix}groups: choose at least one group, or sync all users explicitly",
             field=f"{prefix}groups",
         )
     if policy.groups and policy.all_users:

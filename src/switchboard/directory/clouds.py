@@ -105,7 +105,8 @@ def ca_bundle(pem: str, field: str = "ca_bundle_pem") -> str:
         certificates = x509.load_pem_x509_certificates(pem.encode())
     except ValueError as exc:
         raise ValidationFailed(
-            f"{field}: not PEM certificates (-----BEGIN CERTIFICATE----- blocks): {exc}",
+            f"{field}: is not PEM certificates; paste the CA's certificates as text, each from"
+            " -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----",
             field=field,
         ) from exc
     return "".join(c.public_bytes(Encoding.PEM).decode() for c in certificates)

@@ -68,12 +68,28 @@ def humanize(name: str) -> str:
     return name.replace("_", " ").replace(".", " ").strip()
 
 
+# Names whose words are not their spelling ("ca_bundle_pem" is "the CA bundle"), for every form
+# that does not label them itself.
+COMMON_LABELS: Labels = {
+    "tenant_id": "directory (tenant) ID",
+    "client_id": "application (client) ID",
+    "authority_url": "sign-in authority URL",
+    "graph_url": "Graph URL",
+    "ca_bundle_pem": "CA bundle",
+    "extension_to": "two-way extension attribute",
+    "schedule_minutes": "schedule (every N minutes)",
+    "schedule_cron": "cron expression",
+    "all_users": "sync all users",
+    "e164": "phone number",
+}
+
+
 def label(path: str | None, labels: Labels | None = None) -> str:
     """The field at ``path`` as a person names it, lower case: "phone number 1",
     "emergency address: postal code". ``labels`` maps a path (or its first part) to words."""
     if not path:
         return ""
-    labels = labels or {}
+    labels = {**COMMON_LABELS, **(labels or {})}
     if path in labels:
         return labels[path]
     parts = path.split(".")

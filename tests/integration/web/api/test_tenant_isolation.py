@@ -321,6 +321,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/accounts/{account}/directory/settings"): Case(
         body=lambda t: {"mode": "jit", "location_rules": {"Annex": "Spare"}}, before=_connected
     ),
+    ("PATCH", "/api/v1/accounts/{account}/directory/connection"): Case(
+        body=lambda t: {"cloud": "usgov"}, before=_connected
+    ),
     ("GET", "/api/v1/accounts/{account}/directory/certificate"): Case(before=_connected),
     ("POST", "/api/v1/accounts/{account}/directory/certificate/rotate"): Case(before=_connected),
     ("POST", "/api/v1/accounts/{account}/directory/certificate/promote"): Case(

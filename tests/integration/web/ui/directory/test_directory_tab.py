@@ -179,7 +179,7 @@ CONNECT = {
             "hosts",
             {"cloud": "custom", "authority_url": "http://login.example", "graph_url": "x"},
             "authority_url",
-            "Must start with https://",
+            "Sign-in authority URL must start with https://",
         ),
         (
             "hosts",
@@ -190,7 +190,7 @@ CONNECT = {
                 "ca_bundle_pem": "not a certificate",
             },
             "ca_bundle_pem",
-            "Not PEM certificates",
+            "CA bundle is not PEM certificates",
         ),
     ],
 )
