@@ -89,7 +89,7 @@ def test_audit_log_is_newest_first_filtered_and_paged(
         "location.created"
     }
     # The changed fields of an event are listed, e.g. the address of a location.
-    assert "address, name, time_zone" in locations.text
+    assert "address, name, time zone" in locations.text
     # A % in the prefix is a literal character, not a wildcard.
     nothing = app_client.get("/accounts/acme/audit", params={"action": "%"})
     assert nothing.status_code == 422 and 'id="err-action"' in nothing.text
