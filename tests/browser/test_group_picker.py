@@ -77,8 +77,13 @@ def test_type_a_name_and_pick_two_groups(
     a11y()
 
     page.get_by_role("button", name="Save groups").click()
-    expect(page).to_have_url(re.compile(r"/directory/groups\?done=directory-groups-saved$"))
+    # Not synced yet: saving leads on to what the groups' users would become.
+    expect(page).to_have_url(
+        re.compile(r"/directory/mapping\?preview=1&done=directory-groups-saved$")
+    )
     expect(page.get_by_text("Synced groups saved.")).to_be_visible()
+    expect(page.locator("#preview")).to_be_visible()
+    page.goto(live_server + "/accounts/acme/directory/groups")
     for name in ("Voice Users", "Sales", "Finance"):
         expect(chosen.get_by_role("checkbox", name=name)).to_be_checked()
 
@@ -119,6 +124,7 @@ def test_keyboard_only(
         pytest.fail("the Save button is not reachable with Tab")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"done=directory-groups-saved$"))
+    page.goto(live_server + "/accounts/acme/directory/groups")
     chosen = page.locator("#group-chosen")
     expect(chosen.get_by_role("checkbox", name="Engineering")).to_be_checked()
     expect(chosen.get_by_role("checkbox", name="Voice Users")).to_be_checked()
