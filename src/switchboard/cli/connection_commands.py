@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from switchboard.cli.common import JsonOption, cli_actor, console, container, fail, parse
 from switchboard.cli.directory_commands import directory, print_registration
+from switchboard.cli.settings_options import AuthorityUrl, CaBundle, Cloud, GraphUrl
 from switchboard.connection import connection_edit
 from switchboard.portal import accounts as accounts_service
 from switchboard.portal.errors import PortalError
@@ -18,26 +18,10 @@ from switchboard.schemas.registration_out import RegistrationOut
 @directory.command("connection")
 def directory_connection(
     account: str,
-    cloud: Annotated[
-        str | None, typer.Option("--cloud", help="global, usgov, china or custom")
-    ] = None,
-    authority_url: Annotated[
-        str | None,
-        typer.Option("--authority-url", help="Custom hosts: https://host of the sign-in"),
-    ] = None,
-    graph_url: Annotated[
-        str | None, typer.Option("--graph-url", help="Custom hosts: https://host of Graph")
-    ] = None,
-    ca_bundle: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-bundle",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="Custom hosts: PEM certificates to trust for those hosts",
-        ),
-    ] = None,
+    cloud: Cloud = None,
+    authority_url: AuthorityUrl = None,
+    graph_url: GraphUrl = None,
+    ca_bundle: CaBundle = None,
     no_ca_bundle: Annotated[
         bool, typer.Option("--no-ca-bundle", help="Remove the CA bundle (trust the system's CAs)")
     ] = False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,10 +22,14 @@ from switchboard.cli.common import (
 )
 from switchboard.cli.settings_options import (
     AllUsers,
+    AuthorityUrl,
+    CaBundle,
+    Cloud,
     Cron,
     DefaultLocation,
     Every,
     ExtensionAttribute,
+    GraphUrl,
     Groups,
     Maps,
     Mode,
@@ -121,26 +124,10 @@ def directory_connect(
         typer.Option("--groups", help="Comma-separated object ids of the groups to sync"),
     ] = None,
     all_users: AllUsers = None,
-    cloud: Annotated[
-        str | None, typer.Option("--cloud", help="global, usgov or china (default global)")
-    ] = None,
-    authority_url: Annotated[
-        str | None,
-        typer.Option("--authority-url", help="Custom cloud: https://host of the sign-in"),
-    ] = None,
-    graph_url: Annotated[
-        str | None, typer.Option("--graph-url", help="Custom cloud: https://host of Graph")
-    ] = None,
-    ca_bundle: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-bundle",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-            help="Custom cloud: PEM certificates to trust for those hosts",
-        ),
-    ] = None,
+    cloud: Cloud = None,
+    authority_url: AuthorityUrl = None,
+    graph_url: GraphUrl = None,
+    ca_bundle: CaBundle = None,
     two_way: TwoWay = None,
     mode: Mode = None,
     location_rule: Rules = None,

@@ -4,6 +4,7 @@ settings patch they make.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +12,26 @@ import typer
 from switchboard.cli.common import fail
 from switchboard.portal.validation import quote
 
+# Where the tenant lives: `directory connect` and `directory connection` (editing it) share them.
+Cloud = Annotated[
+    str | None, typer.Option("--cloud", help="global, usgov, china or custom (default global)")
+]
+AuthorityUrl = Annotated[
+    str | None, typer.Option("--authority-url", help="Custom hosts: https://host of the sign-in")
+]
+GraphUrl = Annotated[
+    str | None, typer.Option("--graph-url", help="Custom hosts: https://host of Graph")
+]
+CaBundle = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="Custom hosts: PEM certificates to trust for those hosts",
+    ),
+]
 Groups = Annotated[
     str | None,
     typer.Option("--groups", help="Comma-separated object ids of the Entra groups to sync"),

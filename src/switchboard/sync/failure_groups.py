@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from switchboard.portal.input_problems import label
+
 # Portal and directory field names as people say them.
 FIELD_WORDS = {
     "first_name": "first name",
@@ -61,7 +63,7 @@ _FIELD_PREFIX = re.compile(r"^(?P<field>[a-z_]+(?:\.\d+)?): ")
 def field_words(name: str) -> str:
     """``location_id`` -> "location"; an unknown name with its underscores as spaces."""
     base = name.split(".", 1)[0]
-    return FIELD_WORDS.get(base) or base.replace("_", " ")
+    return FIELD_WORDS.get(base) or label(base)
 
 
 def count_words(key: str) -> str:
