@@ -18,7 +18,6 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from switchboard.bootstrap import Container
-from switchboard.connection import registration
 from switchboard.db.models import User
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal import accounts, users
@@ -26,6 +25,7 @@ from switchboard.portal.actors import Role
 from switchboard.portal.schemas import UserIn, UserPatch
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
+from tests.browser import fake_tenant
 from tests.fakes import FakeDirectories, FakeDirectory
 from tests.ui_support import PASSWORD, make_admin
 from tests.wiring import Adapters
@@ -66,20 +66,15 @@ def _world(container: Container) -> int:
 def _connect(container: Container) -> None:
     with container.unit_of_work() as session:
         account = accounts.get_account(session, factories.OPERATOR, "acme")
-        registration.connect(
+        fake_tenant.connect(
             session,
-            factories.OPERATOR,
             account,
-            registration.RegistrationIn(
-                tenant_id="6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9",
-                client_id="11111111-2222-4333-8444-555555555555",
-                settings=SyncPolicy.model_validate(
-                    {
-                        "groups": [SALES],
-                        "direction": "two_way",
-                        "write_back": {"extension_to": "extensionAttribute1"},
-                    }
-                ),
+            SyncPolicy.model_validate(
+                {
+                    "groups": [SALES],
+                    "direction": "two_way",
+                    "write_back": {"extension_to": "extensionAttribute1"},
+                }
             ),
         )
 

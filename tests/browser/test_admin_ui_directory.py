@@ -9,11 +9,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from switchboard.bootstrap import Container
-from switchboard.connection import registration
 from switchboard.jobs.runner import InlineJobRunner
 from switchboard.portal.actors import Role
 from switchboard.sync.policy import SyncPolicy
 from tests import factories
+from tests.browser import fake_tenant
 from tests.fakes import FakeDirectories, FakeDirectory
 from tests.ui_support import PASSWORD, make_admin
 from tests.wiring import Adapters
@@ -43,16 +43,7 @@ def adapters() -> Adapters:
 def _connected(container: Container) -> None:
     with container.unit_of_work() as session:
         tenant = factories.tenant(session)
-        registration.connect(
-            session,
-            factories.OPERATOR,
-            tenant.account,
-            registration.RegistrationIn(
-                tenant_id="6f1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9",
-                client_id="11111111-2222-4333-8444-555555555555",
-                settings=SyncPolicy(groups=[SALES]),
-            ),
-        )
+        fake_tenant.connect(session, tenant.account, SyncPolicy(groups=[SALES]))
     make_admin(container, ADMIN, Role.ACCOUNT_ADMIN, "acme")
 
 
