@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from switchboard.connection import group_picker
 from switchboard.connection import registration as service
-from switchboard.db.models import DirectorySyncState
 from switchboard.directory.models import DirectoryGroup, GroupMatches
 from switchboard.portal.accounts import get_account
 from switchboard.portal.errors import NotFound, PortalError
@@ -152,8 +151,7 @@ def save_groups(request: Request, slug: str, viewer: PostingViewer, form: Form) 
         account = get_account(session, viewer.actor, slug, write=True)
         registration = service.get_registration(session, viewer.actor, account)
         before = service.policy_of(registration)
-        state = session.get(DirectorySyncState, account.id)
-        never_synced = state is None or state.last_full_at is None
+        never_synced = not rescope.has_synced(session, account.id)
         saved = service.update_settings(session, viewer.actor, account, {"groups": picked})
         return account.id, before, service.policy_of(saved), never_synced
 
