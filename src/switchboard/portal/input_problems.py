@@ -80,7 +80,6 @@ COMMON_LABELS: Labels = {
     "schedule_minutes": "schedule (every N minutes)",
     "schedule_cron": "cron expression",
     "all_users": "sync all users",
-    "e164": "phone number",
 }
 
 
