@@ -24,6 +24,12 @@ from switchboard.db.principal_models import ApiToken as ApiToken
 from switchboard.db.principal_models import Principal as Principal
 from switchboard.db.principal_models import SignInAttempt as SignInAttempt
 from switchboard.db.principal_models import UiSession as UiSession
+from switchboard.db.scim_models import ScimGroup as ScimGroup
+from switchboard.db.scim_models import ScimGroupMember as ScimGroupMember
+from switchboard.db.scim_models import ScimRequest as ScimRequest
+from switchboard.db.scim_models import ScimSource as ScimSource
+from switchboard.db.scim_models import ScimToken as ScimToken
+from switchboard.db.scim_models import ScimUser as ScimUser
 from switchboard.db.types import UTCDateTime
 
 # The rows the run lease covers (see SyncRun): written the same on SQLite and PostgreSQL.
