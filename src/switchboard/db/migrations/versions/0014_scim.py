@@ -94,7 +94,9 @@ def upgrade() -> None:
         sa.Column("updated_at", UTC(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
     )
-    op.create_index("ix_scim_groups_account_name", "scim_groups", ["account_id", "display_name_key"])
+    op.create_index(
+        "ix_scim_groups_account_name", "scim_groups", ["account_id", "display_name_key"]
+    )
     op.create_index("ix_scim_groups_account_external", "scim_groups", ["account_id", "external_id"])
     op.create_table(
         "scim_group_members",
