@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from switchboard.tls.server import PEER_CERT_STATE_KEY, ClientIdentity, identity
 from switchboard.scim.errors import ScimError
+from switchboard.tls.server import PEER_CERT_STATE_KEY, ClientIdentity, identity
 from switchboard.web.errors import envelope
 from switchboard.web.scim.responses import ScimResponse
 

@@ -152,7 +152,9 @@ def test_directory_fields_are_locked_in_the_portal(scim: ScimClient, container: 
     created = scim.post("/Users", entra_user("jo@example.com")).json()
     user = portal(container, created["id"])
     assert user is not None
-    admin = factories.token_for(container, "admin@acme.example.com", factories.Role.ACCOUNT_ADMIN, "acme")
+    admin = factories.token_for(
+        container, "admin@acme.example.com", factories.Role.ACCOUNT_ADMIN, "acme"
+    )
     refused = scim.http.patch(
         f"/api/v1/accounts/acme/users/{user.id}",
         json={"first_name": "Changed"},
