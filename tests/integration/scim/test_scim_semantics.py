@@ -9,6 +9,7 @@ from switchboard.bootstrap import Container
 from switchboard.db.models import User
 from switchboard.portal import users
 from switchboard.portal.accounts import get_account
+from switchboard.portal.actors import Role
 from switchboard.portal.schemas import UserIn, UserPatch
 from switchboard.scim.source import ScimSettings
 from tests import factories
@@ -16,6 +17,12 @@ from tests.scim_support import ScimClient, entra_user, scim_account
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SWITCHBOARD = "urn:ietf:params:scim:schemas:extension:switchboard:2.0:User"
+
+
+def placed(container: Container, directory_id: str) -> User:
+    found = portal(container, directory_id)
+    assert found is not None
+    return found
 
 
 def portal(container: Container, directory_id: str) -> User | None:
@@ -28,16 +35,16 @@ def portal(container: Container, directory_id: str) -> User | None:
 
 def test_location_from_department_else_the_default(scim: ScimClient, container: Container) -> None:
     branch = scim.post(
-        "/Users", entra_user("bo@example.com", **{ENTERPRISE: {"department": "branch"}})
+        "/Users", entra_user("bo@example.com", extra={ENTERPRISE: {"department": "branch"}})
     )
     nowhere = scim.post("/Users", entra_user("cy@example.com"))
     unknown = scim.post(
-        "/Users", entra_user("di@example.com", **{ENTERPRISE: {"department": "Mars"}})
+        "/Users", entra_user("di@example.com", extra={ENTERPRISE: {"department": "Mars"}})
     )
     assert branch.status_code == nowhere.status_code == unknown.status_code == 201
-    assert portal(container, branch.json()["id"]).location.name == "Branch"
-    assert portal(container, nowhere.json()["id"]).location.name == "HQ"
-    assert portal(container, unknown.json()["id"]).location.name == "HQ"
+    assert placed(container, branch.json()["id"]).location.name == "Branch"
+    assert placed(container, nowhere.json()["id"]).location.name == "HQ"
+    assert placed(container, unknown.json()["id"]).location.name == "HQ"
 
 
 def test_a_department_change_relocates_keeping_the_extension(
@@ -152,9 +159,7 @@ def test_directory_fields_are_locked_in_the_portal(scim: ScimClient, container: 
     created = scim.post("/Users", entra_user("jo@example.com")).json()
     user = portal(container, created["id"])
     assert user is not None
-    admin = factories.token_for(
-        container, "admin@acme.example.com", factories.Role.ACCOUNT_ADMIN, "acme"
-    )
+    admin = factories.token_for(container, "admin@acme.example.com", Role.ACCOUNT_ADMIN, "acme")
     refused = scim.http.patch(
         f"/api/v1/accounts/acme/users/{user.id}",
         json={"first_name": "Changed"},
@@ -176,7 +181,9 @@ def test_switchboard_schema_sets_location_extension_and_number(
     scim = ScimClient(app_client, "initech", token)
     body = entra_user(
         "ka@example.com",
-        **{SWITCHBOARD: {"location": "Branch", "extension": "2001", "phoneNumber": "+14155560100"}},
+        extra={
+            SWITCHBOARD: {"location": "Branch", "extension": "2001", "phoneNumber": "+14155560100"}
+        },
     )
     body["schemas"].append(SWITCHBOARD)
     created = scim.post("/Users", body)
