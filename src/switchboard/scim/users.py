@@ -9,6 +9,7 @@ client as a whole, and nothing of it is kept.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -265,9 +266,9 @@ def _change(
 
 
 def _words(before: UserData, after: UserData) -> str:
-    if before.active and not after.active:
+    if before.enabled and not after.enabled:
         return "deactivated"
-    if after.active and not before.active:
+    if after.enabled and not before.enabled:
         return "reactivated"
     labels = {
         "user_name": "userName",
@@ -299,7 +300,7 @@ def _directory_user(row: ScimUser, data: UserData) -> DirectoryUser:
             "surname": last,
             "displayName": data.display_name,
             "mail": data.email,
-            "accountEnabled": data.active,
+            "accountEnabled": data.enabled,
             "department": data.department,
             "city": data.locality,
             "officeLocation": data.location,
@@ -322,7 +323,7 @@ def _settle(
     session.add(row)
     try:
         session.flush()
-        removed = gone or (not data.active and source.deprovision == "delete")
+        removed = gone or (not data.enabled and source.deprovision == "delete")
         user = None if removed else _directory_user(row, data)
         records = _apply(session, account, source, Observation(row.id, user, True))
     except IntegrityError as exc:
@@ -389,8 +390,8 @@ SCIM_NAMES = (
     ("officeLocation", "location"),
     ("city", "addresses.locality"),
     ("mail", "emails"),
-    (" from Entra ID", ""),
-    (" in Entra ID", ""),
+    ("from Entra ID", ""),
+    ("in Entra ID", ""),
     ("Entra ID user", "user"),
     ("Entra ID", "the directory"),
 )
@@ -399,7 +400,8 @@ SCIM_NAMES = (
 def _refusal(record: ItemRecord) -> ScimError:
     message = record.message or "the portal refused this user"
     for graph, scim in SCIM_NAMES:
-        message = message.replace(graph, scim)
+        message = re.sub(rf"\b{re.escape(graph)}\b", scim, message)
+    message = re.sub(r" {2,}", " ", message).replace(" ;", ";").strip()
     if record.error_code and record.error_code.startswith("duplicate_"):
         return uniqueness(message)
     return invalid_value(message)
