@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from switchboard.web.scim import discovery, users
+from switchboard.web.scim import discovery, groups, users
 
 
 def install(app: FastAPI) -> None:
     scim = APIRouter(prefix="/scim/v2/{account}", include_in_schema=False)
-    for module in (discovery, users):
+    for module in (discovery, users, groups):
         scim.include_router(module.router)
     app.include_router(scim)
