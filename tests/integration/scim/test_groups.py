@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from switchboard.bootstrap import Container
 from switchboard.clock import FixedClock
-from switchboard.db.models import ScimGroupMember
+from switchboard.db.models import Account, ScimGroupMember, ScimUser
 from tests.scim_support import ScimClient, entra_user, scim_account
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -350,3 +350,65 @@ def test_patch_cannot_remove_display_name(scim: ScimClient) -> None:
     assert answer.status_code == 400
     assert answer.json()["detail"] == "displayName is required"
     assert scim.get(f"/Groups/{group['id']}").json()["displayName"] == "Ops"
+
+
+def _directory_users(container: Container, count: int) -> list[str]:
+    """SCIM user rows made directly: a large group's members without a portal user each."""
+    stamp = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    with container.unit_of_work() as session:
+        account_id = session.scalar(select(Account.id).where(Account.slug == "acme"))
+        assert account_id is not None
+        ids = [f"bulk-{n:05d}" for n in range(count)]
+        session.add_all(
+            ScimUser(
+                id=i,
+                account_id=account_id,
+                user_name=f"{i}@example.com",
+                user_name_key=f"{i}@example.com",
+                active=True,
+                created_at=stamp,
+                updated_at=stamp,
+                version=1,
+            )
+            for i in ids
+        )
+    return ids
+
+
+def test_large_group_changes_without_reading_its_members(
+    scim: ScimClient, container: Container
+) -> None:
+    ids = _directory_users(container, 1201)
+    group = _group(scim, "Everyone")
+    pushed = scim.put(
+        f"/Groups/{group['id']}",
+        {"displayName": "Everyone", "members": [{"value": i} for i in ids[:1200]]},
+    )
+    assert pushed.status_code == 200, pushed.text
+    assert len(pushed.json()["members"]) == 1200
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(container.engine, "before_cursor_execute", record)
+    try:
+        added = scim.patch(
+            f"/Groups/{group['id']}",
+            {"op": "Add", "path": "members", "value": [{"value": ids[-1]}]},
+        )
+    finally:
+        event.remove(container.engine, "before_cursor_execute", record)
+    assert added.status_code == 204, added.text
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert not [s for s in reads if "scim_group_members" in s], reads
+
+    removed = scim.patch(
+        f"/Groups/{group['id']}",
+        {"op": "Remove", "path": "members", "value": [{"value": i} for i in ids[:700]]},
+    )
+    assert removed.status_code == 204, removed.text
+    assert removed.headers["ETag"] == 'W/"4"'
+    assert _member_ids(scim, group["id"]) == ids[700:]
+    assert _member_rows(container) == 501
