@@ -2,8 +2,10 @@
 
 Until the endpoint's general filters (``scim.filters``) and listing (``scim.listing``: paging,
 sorting, projection) serve groups, this answers what Entra and Okta send for groups: a filter
-``displayName eq "..."`` or ``externalId eq "..."``, 1-based paging, and ``members`` left out
-with ``excludedAttributes=members``. ``list_groups`` is the one function to swap.
+``displayName eq "..."`` or ``externalId eq "..."`` (also ``id eq`` and Entra's membership
+check ``members[value eq "..."]``, joined by ``and``), 1-based paging, and ``members`` left
+out with ``excludedAttributes=members`` (``attributes`` says only whether members show).
+``list_groups`` is the one function to swap.
 """
 
 from __future__ import annotations
@@ -11,29 +13,62 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import Account, ScimGroup
+from switchboard.db.models import Account, ScimGroup, ScimGroupMember
 from switchboard.scim import group_members, groups
 from switchboard.scim.discovery import LIST_RESPONSE, MAX_RESULTS
 from switchboard.scim.errors import invalid_filter, invalid_value
 
-_EQ = re.compile(r'^\s*(displayName|externalId)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
+_STRING = r'"((?:[^"\\]|\\.)*)"'
+# One term: an attribute eq a string, or Entra's membership check members[value eq "<id>"].
+_TERM = re.compile(
+    rf"\s*(?:(displayName|externalId|id)\s+eq\s+{_STRING}|members\[\s*value\s+eq\s+{_STRING}\s*\])\s*",
+    re.IGNORECASE,
+)
+_AND = re.compile(r"and(?=\s)", re.IGNORECASE)
+
+
+def _unescape(raw: str) -> str:
+    return re.sub(r"\\(.)", r"\1", raw)
+
+
+def _term(found: re.Match[str]) -> ColumnElement[bool]:
+    attribute, value, member = found.group(1), found.group(2), found.group(3)
+    if attribute is None:
+        held = select(ScimGroupMember.group_id).where(ScimGroupMember.user_id == _unescape(member))
+        return ScimGroup.id.in_(held)
+    value = _unescape(value)
+    if attribute.lower() == "displayname":
+        return ScimGroup.display_name_key == value.casefold()
+    if attribute.lower() == "externalid":
+        return ScimGroup.external_id == value  # externalId is case-exact (RFC 7643 3.1)
+    return ScimGroup.id == value
 
 
 def _condition(filter_text: str | None) -> ColumnElement[bool]:
+    """``displayName``, ``externalId`` or ``id`` eq a string, and ``members[value eq ...]``,
+    joined by ``and``."""
     if filter_text is None or not filter_text.strip():
         return true()
-    found = _EQ.match(filter_text)
-    if found is None:
-        raise invalid_filter(
-            'groups can be filtered by displayName eq "<name>" or externalId eq "<id>"'
-        )
-    value = re.sub(r"\\(.)", r"\1", found.group(2))
-    if found.group(1).lower() == "displayname":
-        return ScimGroup.display_name_key == value.casefold()
-    return ScimGroup.external_id == value  # externalId is case-exact (RFC 7643 3.1)
+    terms: list[ColumnElement[bool]] = []
+    at = 0
+    while True:
+        found = _TERM.match(filter_text, at)
+        if found is None:
+            raise invalid_filter(
+                'groups can be filtered by displayName eq "<name>", externalId eq "<id>" or'
+                ' id eq "<id>", joined by and'
+            )
+        terms.append(_term(found))
+        at = found.end()
+        if at == len(filter_text):
+            return and_(*terms)
+        joined = _AND.match(filter_text, at)
+        if joined is None:
+            raise invalid_filter(f"the filter is not understood after character {at}")
+        at = joined.end()
 
 
 def _number(raw: str | None, name: str, default: int) -> int:

@@ -318,8 +318,20 @@ def test_list_paging_and_filters(scim: ScimClient, clock: FixedClock) -> None:
     assert scim.get("/Groups", filter='externalId eq "EXT-3"').json()["totalResults"] == 0
     by_name = scim.get("/Groups", filter='displayname EQ "team 4"').json()
     assert [g["externalId"] for g in by_name["Resources"]] == ["ext-4"]
+    # Entra's membership check: the group, if that user is a member.
+    team = by_name["Resources"][0]["id"]
+    bob = _user(scim, "bob")
+    for who, total in ((ada, 1), (bob, 0)):
+        check = scim.get(
+            "/Groups",
+            filter=f'id eq "{team}" and members[value eq "{who}"]',
+            excludedAttributes="members",
+        )
+        assert check.status_code == 200, check.text
+        assert check.json()["totalResults"] == total
     bad = scim.get("/Groups", filter='displayName co "Team"')
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+    assert scim.get("/Groups", filter='id eq "x" or id eq "y"').status_code == 400
     assert scim.get("/Groups", count="many").json()["scimType"] == "invalidValue"
 
 
