@@ -70,7 +70,11 @@ def scim_account(
 
 
 def entra_user(
-    user_name: str, *, given: str = "Ada", family: str = "Lovelace", **extra: Any
+    user_name: str,
+    *,
+    given: str = "Ada",
+    family: str = "Lovelace",
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A POST /Users body as Entra's provisioning service sends it."""
     body: dict[str, Any] = {
@@ -86,5 +90,5 @@ def entra_user(
         "name": {"formatted": f"{given} {family}", "familyName": family, "givenName": given},
         "roles": [],
     }
-    body.update(extra)
+    body.update(extra or {})
     return body

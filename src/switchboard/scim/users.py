@@ -105,6 +105,11 @@ def portal_user(session: Session, account: Account, row: ScimUser) -> User | Non
     )
 
 
+def uses_portal_fields(source: ScimSource) -> bool:
+    """Whether the account's users show their extension and number (the Switchboard schema)."""
+    return source.location_attribute == "switchboard"
+
+
 def data_of(row: ScimUser, portal: User | None = None) -> UserData:
     return UserData(
         user_name=row.user_name,
@@ -228,7 +233,8 @@ def patch(
     lock(session, account)
     row = get(session, account, scim_id)
     check_version(row, if_match)
-    current = data_of(row, portal_user(session, account, row))
+    held = portal_user(session, account, row) if uses_portal_fields(source) else None
+    current = data_of(row, held)
     patched = patch_ops.apply(
         document(current), ops, extensions=(ENTERPRISE_USER, SWITCHBOARD_USER), known=KNOWN
     )
@@ -311,23 +317,25 @@ def _settle(
     *,
     gone: bool = False,
 ) -> Outcome:
-    """Record the row, then bring the portal user in line with it (one savepoint: refused,
-    nothing is kept)."""
+    """Record the row, then bring the portal user in line with it. A refusal raises, and the
+    request's unit of work rolls back the row with everything else."""
+    session.add(row)
     try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-            removed = gone or (not data.active and source.deprovision == "delete")
-            user = None if removed else _directory_user(row, data)
-            records = _apply(session, account, source, Observation(row.id, user, True))
-            failed = [r for r in records if r.state == "failed"]
-            if failed:
-                raise _refusal(failed[0])
-            portal = None if removed else portal_user(session, account, row)
-            if portal is not None:
-                _portal_owned(session, account, portal, data)
+        session.flush()
+        removed = gone or (not data.active and source.deprovision == "delete")
+        user = None if removed else _directory_user(row, data)
+        records = _apply(session, account, source, Observation(row.id, user, True))
     except IntegrityError as exc:
         raise uniqueness("a concurrent change took the same key; retry") from exc
+    failed = [r for r in records if r.state == "failed"]
+    if failed:
+        raise _refusal(failed[0])
+    # The portal user matters only for what the Switchboard schema shows and sets.
+    portal = None
+    if not removed and (uses_portal_fields(source) or data.extension or data.phone_number):
+        portal = portal_user(session, account, row)
+    if portal is not None:
+        _portal_owned(session, account, portal, data)
     done = [r.action for r in records if r.state == "applied"]
     if done and change == "unchanged":
         change = "updated: " + ", ".join(done)
@@ -341,17 +349,11 @@ def _apply(
 ) -> list[ItemRecord]:
     policy = policy_for(source)
     locations = queries.locations(session, account.id)
-    found = queries.candidates(session, account.id, policy, [obs], locations)
-    portal, linked = found if found is not None else (queries.portal_users(session, account.id), 0)
-    the_plan = plan(
-        [obs],
-        portal,
-        policy,
-        locations,
-        full=False,
-        linked_count=linked or None,
-        guard_creations=False,
-    )
+    # One user: the deletion guard never holds a single deletion, so linked users are not
+    # counted (a count over a 100,000-user account on every request).
+    found = queries.candidates(session, account.id, policy, [obs], locations, count_linked=False)
+    portal = found[0] if found is not None else queries.portal_users(session, account.id)
+    the_plan = plan([obs], portal, policy, locations, full=False, guard_creations=False)
     actor = users.sync_actor(account)
     return apply_items(session, actor, account, in_apply_order(the_plan.items))
 

@@ -46,7 +46,11 @@ def read_user(request: Request, account: str, user_id: str) -> Response:
         ctx = open_account(request, session, account)
         row = users.get(session, ctx.account, user_id)
         note(request, row.user_name, None)
-        portal = users.portal_user(session, ctx.account, row)
+        portal = (
+            users.portal_user(session, ctx.account, row)
+            if users.uses_portal_fields(ctx.source)
+            else None
+        )
         resource = users.render(row, portal, ctx.location("Users", row.id), ctx.source)
     return _answer(200, resource)
 
