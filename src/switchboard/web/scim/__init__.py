@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from switchboard.web.scim import discovery, users
+from switchboard.web.scim import discovery, groups, users
 
 PREFIX = "/scim/v2/{account}"
-MODULES = (discovery, users)
+MODULES = (discovery, users, groups)
 
 
 def install(app: FastAPI) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from switchboard.scim import users
+from switchboard.scim import groups, users
 from switchboard.web.deps import container
 from switchboard.web.scim.context import json_body, note, open_account
 from switchboard.web.scim.responses import ScimResponse
@@ -94,5 +94,6 @@ def delete_user(request: Request, account: str, user_id: str) -> Response:
         row = users.get(session, ctx.account, user_id)
         users.check_version(row, request.headers.get("if-match"))
         note(request, row.user_name, "deleted")
+        groups.user_leaving(session, ctx.account, user_id)
         users.delete(session, ctx.account, ctx.source, user_id)
     return Response(status_code=204)
