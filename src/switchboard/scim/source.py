@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import (
@@ -89,6 +89,16 @@ def read_setup(session: Session, actor: Actor, account: Account) -> ScimSetup:
         graph_connected=graph is not None,
         at=now(session),
     )
+
+
+def linked_users(session: Session, account: Account) -> int:
+    """How many portal users the directory source keeps in step (they stay on disconnect)."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.account_id == account.id, User.source == "directory")
+    )
+    return int(found or 0)
 
 
 def get_source(session: Session, account: Account) -> ScimSource | None:
