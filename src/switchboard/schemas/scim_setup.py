@@ -6,20 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from switchboard.db.models import ScimToken
+from switchboard.portal import validation
+from switchboard.portal.schemas import Strict
 from switchboard.scim import tokens as scim_tokens
 from switchboard.scim.source import RATE_LIMIT_RANGE, ScimSettings, ScimSetup
 
-RuleValue = Annotated[str, Field(min_length=1, max_length=100)]
+# A rule's directory value or location name: one line of text.
+RuleValue = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(validation.plain)]
 
 
-class ScimSourceIn(BaseModel):
+class ScimSourceIn(Strict):
     """Make SCIM the account's directory source, or change its settings (PUT: connects when
     not connected). Settings left out keep their value (their defaults on connecting)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     client: Literal["entra", "okta"] = Field(
         description="Who pushes the users: entra (Microsoft Entra provisioning) or okta"
@@ -65,9 +66,7 @@ class ScimSourceIn(BaseModel):
         )
 
 
-class ScimTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ScimTokenIn(Strict):
     overlap_hours: int = Field(
         default=24,
         ge=0,

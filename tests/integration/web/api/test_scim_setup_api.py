@@ -266,3 +266,24 @@ def test_the_url_uses_the_public_address_when_set(
     )
     issued = client.post(f"{BASE}/tokens", headers=headers).json()
     assert issued["url"] == "https://voice.example.com/scim/v2/acme"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("", {"client": "entra", "rate_limit": True}, "rate_limit"),
+        ("", {"client": "entra", "default_location": "H\x00Q"}, "default_location"),
+        ("", {"client": "entra", "location_rules": {"Sa\x07les": "HQ"}}, "location_rules"),
+        ("/tokens", {"overlap_hours": False}, "overlap_hours"),
+    ],
+)
+def test_booleans_and_control_characters_are_refused(
+    app_client: TestClient, headers: dict[str, str], path: str, body: dict[str, Any], field: str
+) -> None:
+    if path:
+        app_client.put(BASE, headers=headers, json={"client": "okta"})
+    response = app_client.request(
+        "POST" if path else "PUT", BASE + path, headers=headers, json=body
+    )
+    assert response.status_code == 422, response.text
+    assert error(response)["field"].startswith(field)
