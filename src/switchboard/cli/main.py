@@ -16,6 +16,7 @@ from switchboard.cli import (
     emulator_commands,
     media_commands,
     portal_commands,
+    scim_commands,
     worker_commands,
 )
 from switchboard.cli.common import cli_actor, container, fail, unit_of_work
@@ -51,6 +52,7 @@ import switchboard.cli.preview_command  # noqa: E402 - registers preview on `dir
 import switchboard.cli.subscription_commands  # noqa: E402 - registers on `directory`, made above
 import switchboard.cli.sync_commands  # noqa: E402, F401 - imported for those registrations
 
+app.add_typer(scim_commands.scim, name="scim")
 app.add_typer(emulator_commands.app, name="emulator")
 app.add_typer(worker_commands.schedule, name="schedule")
 app.command("worker")(worker_commands.worker)

@@ -101,6 +101,11 @@ def _pairs(values: list[str] | None, option: str, shape: str) -> dict[str, str]:
     return found
 
 
+def rule_pairs(values: list[str]) -> dict[str, str]:
+    """--location-rule VALUE=LOCATION options as rules."""
+    return _pairs(values, "--location-rule", "VALUE=LOCATION")
+
+
 def settings_patch(
     *,
     groups: str | None,

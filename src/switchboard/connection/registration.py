@@ -30,6 +30,7 @@ from switchboard.db.models import (
     Account,
     DirectoryRegistration,
     DirectorySyncState,
+    ScimSource,
     User,
     WriteBackTask,
 )
@@ -189,6 +190,17 @@ def update_settings(
 # --- connect, record a test, disconnect -----------------------------------------------------------
 
 
+def refuse_while_scim(session: Session, account: Account) -> None:
+    """An account takes users from one source at a time: no Graph while SCIM pushes them."""
+    if session.get(ScimSource, account.id) is not None:
+        raise Conflict(
+            f"account '{account.slug}' takes its users over SCIM (Entra provisioning or Okta);"
+            " disconnect SCIM on the Directory tab first (its users stay as portal users), then"
+            " connect Entra ID over Microsoft Graph",
+            code="other_source_connected",
+        )
+
+
 def new_key_pair(session: Session, account: Account) -> tuple[str, str]:
     """A new certificate for the account, and its private key sealed for storage."""
     pair = app_certificates.generate(f"Switchboard {account.slug}", now(session))
@@ -209,6 +221,7 @@ def connect(
     ``scope_later`` (the connect wizard): without settings, connect with the defaults and no
     scope yet; nothing syncs until the groups (or all users) are chosen."""
     actor.require_write(account.id)
+    refuse_while_scim(session, account)
     tenant_id = clouds.guid(data.tenant_id, "tenant_id", "Directory (tenant) ID")
     client_id = clouds.guid(data.client_id, "client_id", "Application (client) ID")
     endpoints = clouds.resolve(data.cloud, data.authority_url, data.graph_url, data.ca_bundle_pem)

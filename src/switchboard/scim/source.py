@@ -8,9 +8,11 @@ over Graph (and the Graph connection refuses while SCIM is on).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import delete, select
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import (
@@ -19,6 +21,7 @@ from switchboard.db.models import (
     Location,
     ScimGroup,
     ScimSource,
+    ScimToken,
     ScimUser,
     User,
 )
@@ -26,6 +29,8 @@ from switchboard.portal import audit, users
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import Conflict, NotFound, ValidationFailed
+from switchboard.portal.locations import find_location_by_name
+from switchboard.portal.validation import quote
 from switchboard.scim import tokens
 from switchboard.sync.policy import AttributeMapping, SyncPolicy
 
@@ -48,11 +53,52 @@ LOCATION_PROPERTY = {
 
 @dataclass(frozen=True)
 class ScimSettings:
+    """A change of the settings: None leaves a setting as it is; an empty
+    ``default_location`` clears it (users without a location are then refused)."""
+
     deprovision: Deprovision | None = None
     location_attribute: LocationAttribute | None = None
     location_rules: dict[str, str] | None = None
     default_location: str | None = None
     rate_limit: int | None = None
+
+
+def endpoint_url(base: str, account: Account) -> str:
+    """The Tenant URL (Entra) or Base URL (Okta) of the account's SCIM endpoint."""
+    return f"{base.rstrip('/')}/scim/v2/{account.slug}"
+
+
+@dataclass(frozen=True)
+class ScimSetup:
+    """What the setup pages, the API and the CLI show of an account's SCIM connection."""
+
+    source: ScimSource | None  # None: the account does not take users over SCIM
+    tokens: list[ScimToken]  # the latest, newest first, whatever their state
+    graph_connected: bool  # the other source: SCIM cannot be chosen while it is connected
+    at: datetime  # when this was read: a token's state depends on it
+
+
+def read_setup(session: Session, actor: Actor, account: Account) -> ScimSetup:
+    actor.require_read(account.id)
+    graph = session.scalar(
+        select(DirectoryRegistration.id).where(DirectoryRegistration.account_id == account.id)
+    )
+    return ScimSetup(
+        source=get_source(session, account),
+        tokens=tokens.list_tokens(session, account),
+        graph_connected=graph is not None,
+        at=now(session),
+    )
+
+
+def linked_users(session: Session, account: Account) -> int:
+    """How many portal users the directory source keeps in step (they stay on disconnect)."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.account_id == account.id, User.source == "directory")
+    )
+    return int(found or 0)
 
 
 def get_source(session: Session, account: Account) -> ScimSource | None:
@@ -93,31 +139,42 @@ def connect(
         )
     stamp = now(session)
     source = get_source(session, account)
-    if source is None:
-        source = ScimSource(
-            account_id=account.id,
-            client=client,
-            deprovision="disable",
-            location_attribute="department",
-            location_rules={},
-            default_location=None,
-            rate_limit=DEFAULT_RATE_LIMIT,
-            created_at=stamp,
-            updated_at=stamp,
-        )
-        session.add(source)
-        action = "scim.connected"
-    else:
+    if source is not None:
+        # Already the source: the client (whose instructions are shown) and settings change.
+        changed = ["client"] if source.client != client else []
         source.client = client
-        source.updated_at = stamp
-        action = "scim.client_changed"
+        changed += _apply(session, account, source, settings)
+        if changed:
+            source.updated_at = stamp
+            _audit(session, actor, account, "scim.settings_changed", changed)
+        return source
+    source = ScimSource(
+        account_id=account.id,
+        client=client,
+        deprovision="disable",
+        location_attribute="department",
+        location_rules={},
+        default_location=None,
+        rate_limit=DEFAULT_RATE_LIMIT,
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    session.add(source)
     _apply(session, account, source, settings)
-    if source.default_location is None:
+    if source.default_location is None and settings.default_location is None:
+        # Minimal RFC clients send no location: they land in the account's first location.
         first = session.scalar(
             select(Location.name).where(Location.account_id == account.id).order_by(Location.id)
         )
         source.default_location = first
     session.flush()
+    _audit(session, actor, account, "scim.connected", ["scim"])
+    return source
+
+
+def _audit(
+    session: Session, actor: Actor, account: Account, action: str, fields: list[str]
+) -> None:
     audit.record(
         session,
         actor,
@@ -125,9 +182,8 @@ def connect(
         account_id=account.id,
         object_type="account",
         object_id=account.id,
-        fields=["scim"],
+        fields=fields,
     )
-    return source
 
 
 def update(session: Session, actor: Actor, account: Account, settings: ScimSettings) -> ScimSource:
@@ -136,15 +192,7 @@ def update(session: Session, actor: Actor, account: Account, settings: ScimSetti
     changed = _apply(session, account, source, settings)
     if changed:
         source.updated_at = now(session)
-        audit.record(
-            session,
-            actor,
-            "scim.settings_changed",
-            account_id=account.id,
-            object_type="account",
-            object_id=account.id,
-            fields=changed,
-        )
+        _audit(session, actor, account, "scim.settings_changed", changed)
     return source
 
 
@@ -155,22 +203,16 @@ def disconnect(session: Session, actor: Actor, account: Account) -> None:
     source = require_source(session, account)
     tokens.revoke(session, actor, account)
     linked = session.scalars(
-        select(User.id).where(User.account_id == account.id, User.directory_id.is_not(None))
+        select(User.id)
+        .where(User.account_id == account.id, User.source == "directory")
+        .order_by(User.id)
     ).all()
     for user_id in linked:
         users.unlink_from_directory(session, actor, account, user_id)
     session.execute(delete(ScimGroup).where(ScimGroup.account_id == account.id))
     session.execute(delete(ScimUser).where(ScimUser.account_id == account.id))
     session.delete(source)
-    audit.record(
-        session,
-        actor,
-        "scim.disconnected",
-        account_id=account.id,
-        object_type="account",
-        object_id=account.id,
-        fields=["scim"],
-    )
+    _audit(session, actor, account, "scim.disconnected", ["scim"])
 
 
 def _apply(
@@ -180,7 +222,7 @@ def _apply(
     if settings.deprovision is not None:
         if settings.deprovision not in DEPROVISION:
             raise ValidationFailed(
-                "what a deactivation means must be disable or delete", field="scim_deprovision"
+                "what a deactivation means must be disable or delete", field="deprovision"
             )
         if source.deprovision != settings.deprovision:
             source.deprovision = settings.deprovision
@@ -195,23 +237,14 @@ def _apply(
             source.location_attribute = settings.location_attribute
             changed.append("location_attribute")
     if settings.location_rules is not None:
-        rules = SyncPolicy(location_rules=settings.location_rules).location_rules
+        rules = _checked_rules(session, account, settings.location_rules)
         if source.location_rules != rules:
             source.location_rules = rules
             changed.append("location_rules")
     if settings.default_location is not None:
-        name = settings.default_location.strip()
-        found = session.scalar(
-            select(Location.name).where(
-                Location.account_id == account.id, Location.name_key == name.casefold()
-            )
-        )
-        if found is None:
-            raise ValidationFailed(
-                f"the account has no location named '{name}'", field="default_location"
-            )
-        if source.default_location != found:
-            source.default_location = found
+        default = _checked_default(session, account, settings.default_location)
+        if source.default_location != default:
+            source.default_location = default
             changed.append("default_location")
     if settings.rate_limit is not None:
         low, high = RATE_LIMIT_RANGE
@@ -224,6 +257,40 @@ def _apply(
             source.rate_limit = settings.rate_limit
             changed.append("rate_limit")
     return changed
+
+
+def _checked_rules(session: Session, account: Account, wanted: dict[str, str]) -> dict[str, str]:
+    """Directory value (case-folded) -> the location's own spelling; every location must exist."""
+    try:
+        cleaned = SyncPolicy(location_rules=wanted).location_rules
+    except ValidationError as exc:
+        rule = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ValidationFailed(f"location_rules: {rule}", field="location_rules") from exc
+    rules: dict[str, str] = {}
+    for value, name in cleaned.items():
+        location = find_location_by_name(session, account, name)
+        if location is None:
+            raise ValidationFailed(
+                f"location_rules: the rule {quote(value)} -> {quote(name)} names no location of"
+                " this account; create the location first or correct the rule",
+                field="location_rules",
+            )
+        rules[value] = location.name
+    return rules
+
+
+def _checked_default(session: Session, account: Account, wanted: str) -> str | None:
+    name = wanted.strip()
+    if not name:
+        return None
+    location = find_location_by_name(session, account, name)
+    if location is None:
+        raise ValidationFailed(
+            f"default_location: the account has no location named {quote(name)}; create it"
+            " first or choose another",
+            field="default_location",
+        )
+    return location.name
 
 
 def policy_for(source: ScimSource) -> SyncPolicy:

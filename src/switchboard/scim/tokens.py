@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,11 +21,17 @@ from switchboard.db.models import Account, ScimSource, ScimToken
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
-from switchboard.portal.errors import NotFound
+from switchboard.portal.errors import NotFound, ValidationFailed
 from switchboard.scim.errors import ScimError
 
 TOKEN_PREFIX = "sbscim"  # noqa: S105 - a public marker, not a secret
 DEFAULT_OVERLAP = timedelta(hours=24)
+# A rotated token works at most a week longer: long enough to update any client.
+MAX_OVERLAP_HOURS = 168
+MAX_OVERLAP = timedelta(hours=MAX_OVERLAP_HOURS)
+# How many tokens the setup pages and the API list (newest first): the working ones and the
+# recently replaced ones; older ones stay in the table for the audit trail.
+LISTED = 20
 # Touch last_used_at at most this often: a busy client is not a write per request.
 LAST_USED_GRAIN = timedelta(minutes=1)
 
@@ -39,6 +45,27 @@ def _sha256(value: str) -> str:
 class IssuedScimToken:
     token: str  # shown once, never stored
     record: ScimToken
+
+
+def state(token: ScimToken, stamp: datetime) -> str:
+    """active, expiring (a rotated token still working until expires_at), expired or revoked."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is None:
+        return "active"
+    return "expiring" if token.expires_at > stamp else "expired"
+
+
+def list_tokens(session: Session, account: Account, limit: int = LISTED) -> list[ScimToken]:
+    """The account's latest tokens, newest first, whatever their state."""
+    return list(
+        session.scalars(
+            select(ScimToken)
+            .where(ScimToken.account_id == account.id)
+            .order_by(ScimToken.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def active_tokens(session: Session, account: Account) -> list[ScimToken]:
@@ -55,8 +82,22 @@ def active_tokens(session: Session, account: Account) -> list[ScimToken]:
 def issue(
     session: Session, actor: Actor, account: Account, *, overlap: timedelta = DEFAULT_OVERLAP
 ) -> IssuedScimToken:
-    """A new token; the tokens that worked until now stop after ``overlap`` (zero: at once)."""
+    """A new token; the tokens that worked until now stop after ``overlap`` (zero: at once).
+
+    Only for an account that takes its users over SCIM; ``overlap`` is 0 to 168 hours."""
     actor.require_write(account.id)
+    if session.get(ScimSource, account.id) is None:
+        raise NotFound(
+            f"account '{account.slug}' does not take users over SCIM; choose Entra provisioning"
+            " (SCIM) or Okta (SCIM) as its directory source before creating a token",
+            code="scim_not_connected",
+        )
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise ValidationFailed(
+            f"overlap_hours: the old token can keep working for 0 to {MAX_OVERLAP_HOURS} hours"
+            " (a week)",
+            field="overlap_hours",
+        )
     stamp = now(session)
     for old in active_tokens(session, account):
         ends = stamp + overlap
@@ -87,18 +128,22 @@ def issue(
 
 
 def revoke(session: Session, actor: Actor, account: Account, token_id: int | None = None) -> int:
-    """Revoke one token of the account, or (``token_id`` None) all of them; how many."""
+    """Revoke one token of the account, or (``token_id`` None) all that are not revoked yet;
+    how many were revoked now (a token revoked before counts 0)."""
     actor.require_write(account.id)
     stamp = now(session)
-    query = select(ScimToken).where(
-        ScimToken.account_id == account.id, ScimToken.revoked_at.is_(None)
-    )
-    if token_id is not None:
+    query = select(ScimToken).where(ScimToken.account_id == account.id)
+    if token_id is None:
+        query = query.where(ScimToken.revoked_at.is_(None))
+    else:
         query = query.where(ScimToken.id == token_id)
     found = list(session.scalars(query))
     if token_id is not None and not found:
-        raise NotFound(f"SCIM token {token_id} not found", code="scim_token_not_found")
-    for record in found:
+        raise NotFound(
+            f"SCIM token {token_id} not found in this account", code="scim_token_not_found"
+        )
+    revoked = [record for record in found if record.revoked_at is None]
+    for record in revoked:
         record.revoked_at = stamp
         audit.record(
             session,
@@ -109,7 +154,7 @@ def revoke(session: Session, actor: Actor, account: Account, token_id: int | Non
             object_id=record.id,
             fields=["revoked_at"],
         )
-    return len(found)
+    return len(revoked)
 
 
 def authenticate(

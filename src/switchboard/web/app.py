@@ -17,6 +17,7 @@ from switchboard.web.api import (
     locations,
     media,
     numbers,
+    scim_setup,
     sync_status,
     tokens,
     users,
@@ -53,6 +54,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         directory,
         directory_preview,
         directory_sync,
+        scim_setup,
         sync_status,
     ):
         api.include_router(module.router)

@@ -62,3 +62,10 @@ def writable_account(account: str, session: DB, actor: Caller) -> Account:
 
 ReadAccount = Annotated[Account, Depends(readable_account)]
 WriteAccount = Annotated[Account, Depends(writable_account)]
+
+
+def public_base(request: Request) -> str:
+    """The portal's address as clients reach it: the configured public URL, else this
+    request's own base URL."""
+    configured = container(request).settings.public_url
+    return configured or str(request.base_url).rstrip("/")

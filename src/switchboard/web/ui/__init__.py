@@ -26,6 +26,7 @@ from switchboard.web.ui.directory import (
     mapping_pages,
     offered_users_pages,
     run_events,
+    scim_pages,
     sync_pages,
 )
 from switchboard.web.ui.templating import TEMPLATES_DIR
@@ -46,6 +47,7 @@ ROUTERS = tuple(
         connection_edit_pages,
         group_pages,
         mapping_pages,
+        scim_pages,
         sync_pages,
         run_events,
         audit,

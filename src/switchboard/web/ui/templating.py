@@ -68,6 +68,13 @@ NOTICES = {
     " registration, test the connection, then promote it.",
     "certificate-promoted": "The new certificate is now in use.",
     "certificate-discarded": "The new certificate was discarded; the current one stays.",
+    "scim-connected": "SCIM is this account's directory source. Create a secret token, then"
+    " follow the steps below in your identity provider.",
+    "scim-settings-saved": "SCIM settings saved.",
+    "scim-token-revoked": "Token revoked: requests that send it are refused from now on.",
+    "scim-disconnected": "SCIM disconnected: its tokens are revoked and the users it"
+    " provisioned are now ordinary portal users.",
+    "scim-not-connected": "This account does not take its users over SCIM.",
     "run-approved": "Approved. Each held change was checked against Entra ID first: users"
     " back in scope were kept, and only what is still wanted was carried out.",
     "run-rejected": "Held changes rejected; nothing was deleted or created.",

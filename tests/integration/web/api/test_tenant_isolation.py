@@ -26,6 +26,8 @@ from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, licenses, locations, media, numbers, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import LicenseIn, LocationIn, UserIn
+from switchboard.scim import source as scim_source
+from switchboard.scim import tokens as scim_tokens
 from switchboard.sync.engine import SyncEngine
 from tests import factories
 from tests.fakes import FakeDirectory
@@ -52,6 +54,7 @@ class Seeded:
     spare_license_id: int  # unused, so a leaked DELETE would succeed
     admin_token: str
     viewer_token: str
+    scim_token_id: int  # revoked (SCIM was chosen, then left): its DELETE is a no-op
     media_id: int | None = None
     extra_ids: dict[str, object] = field(default_factory=dict)
 
@@ -62,6 +65,7 @@ class Seeded:
             "user_id": self.user_id,
             "number_id": self.free_number_id,
             "license_id": self.spare_license_id,
+            "token_id": self.scim_token_id,
         }
         if self.media_id is not None:
             values["media_id"] = self.media_id
@@ -139,6 +143,22 @@ def _disconnected(container: Container, t: Seeded) -> None:
         acct = accounts.get_account(s, OP, t.slug)
         if registration.find_registration(s, acct) is not None:
             registration.disconnect(s, OP, acct)
+
+
+def _scim_connected(container: Container, t: Seeded) -> None:
+    _disconnected(container, t)
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        if scim_source.get_source(s, acct) is None:
+            scim_source.connect(s, OP, acct, "entra")
+
+
+def _scim_token(container: Container, t: Seeded) -> None:
+    """A token that works, addressed by the route."""
+    _scim_connected(container, t)
+    with container.unit_of_work() as s:
+        acct = accounts.get_account(s, OP, t.slug)
+        t.scim_token_id = scim_tokens.issue(s, OP, acct).record.id
 
 
 def _rotated(container: Container, t: Seeded) -> None:
@@ -355,6 +375,20 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/accounts/{account}/directory/offers/add"): Case(
         body=lambda t: {"user": "u1"}, before=_sync_ready
     ),
+    # Graph and SCIM exclude each other: reading SCIM answers 200 (connected or not) while
+    # the other reads keep Graph connected.
+    ("GET", "/api/v1/accounts/{account}/directory/scim"): Case(),
+    ("PUT", "/api/v1/accounts/{account}/directory/scim"): Case(
+        body=lambda t: {"client": "okta", "deprovision": "delete", "default_location": "Spare"},
+        before=_disconnected,
+    ),
+    ("DELETE", "/api/v1/accounts/{account}/directory/scim"): Case(before=_scim_connected),
+    ("POST", "/api/v1/accounts/{account}/directory/scim/tokens"): Case(
+        body=lambda t: {"overlap_hours": 1}, before=_scim_connected
+    ),
+    ("DELETE", "/api/v1/accounts/{account}/directory/scim/tokens/{token_id}"): Case(
+        before=_scim_token
+    ),
 }
 
 WRITES = sorted(key for key in CASES if key[0] not in READ_METHODS)
@@ -460,6 +494,9 @@ def seed(container: Container, slug: str, area: str) -> Seeded:
         )
         ids = (t.account.id, t.hq.id, t.branch.id, spare.id, ada.id, free_number.id)
         license_id, media_id = spare_license.id, voicemail.id
+        scim_source.connect(s, OP, t.account, "entra")
+        scim_token_id = scim_tokens.issue(s, OP, t.account).record.id
+        scim_source.disconnect(s, OP, t.account)
     admin = factories.token_for(container, f"admin@{slug}.example.com", Role.ACCOUNT_ADMIN, slug)
     viewer = factories.token_for(container, f"viewer@{slug}.example.com", Role.ACCOUNT_VIEWER, slug)
     return Seeded(
@@ -472,6 +509,7 @@ def seed(container: Container, slug: str, area: str) -> Seeded:
         user_id=ids[4],
         free_number_id=ids[5],
         spare_license_id=license_id,
+        scim_token_id=scim_token_id,
         admin_token=admin,
         viewer_token=viewer,
         media_id=media_id,
@@ -625,6 +663,7 @@ def test_own_account_with_another_accounts_object_ids_is_not_found(
         free_number_id=b.free_number_id,
         spare_license_id=b.spare_license_id,
         media_id=b.media_id,
+        scim_token_id=b.scim_token_id,
         extra_ids={"run_number": max(b_numbers)},
     )
     assert mixed.path_values().keys() == b.path_values().keys()

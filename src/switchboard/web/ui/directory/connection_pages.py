@@ -29,6 +29,7 @@ from switchboard.portal import locations
 from switchboard.portal.accounts import get_account
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
+from switchboard.scim import source as scim_source
 from switchboard.sync import jit_switch, rescope, runs, subscription_upkeep
 from switchboard.sync.policy import SyncPolicy
 from switchboard.web.deps import container
@@ -42,6 +43,7 @@ from switchboard.web.ui.directory.page_actions import (
     not_connected,
     outside,
 )
+from switchboard.web.ui.directory.scim_view import scim_page
 from switchboard.web.ui.forms import FormError
 from switchboard.web.ui.routing import UiRoute
 from switchboard.web.ui.session import CurrentViewer, Form, PostingViewer, Viewer
@@ -133,13 +135,19 @@ def directory_page(
     notice: str | None = None,
     wizard_step: str = "cloud",
 ) -> Response:
-    """The Directory tab: the connect wizard, or the connection's status and the sync buttons.
+    """The Directory tab: the sources to choose from with the connect wizard, the SCIM page
+    while SCIM is the source, or the connection's status and the sync buttons.
     ``notice``: words to show that no fixed notice code carries (a reason from Entra ID)."""
     chosen = _chosen_groups(request, viewer, slug)
     with container(request).unit_of_work() as session:
         context = account_page(session, viewer, slug, "directory")
         account = context["account"]
         registration = service.find_registration(session, account)
+        if registration is None:
+            setup = scim_source.read_setup(session, viewer.actor, account)
+            if setup.source is not None:
+                # A wizard's refusal ("disconnect SCIM first") is shown above the SCIM page.
+                return scim_page(request, session, viewer, context, setup, error=error)
         context.update(
             registration=registration,
             form_name=form_name,
@@ -173,6 +181,14 @@ def connect_wizard_step(request: Request, slug: str, viewer: PostingViewer, form
     def show(step: str, values: dict[str, str], error: FormError | None) -> Response:
         return directory_page(request, viewer, slug, values=values, error=error, wizard_step=step)
 
+    def one_source(session: Session) -> None:
+        account = get_account(session, viewer.actor, slug, write=True)
+        service.refuse_while_scim(session, account)
+
+    refused = inside(container(request), one_source)
+    if isinstance(refused, FormError):
+        # Another admin chose SCIM since this wizard was opened: say what to disconnect first.
+        return directory_page(request, viewer, slug, error=refused)
     return wizard.handle_step(request, slug, viewer, form, show)
 
 
