@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test axe lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-fleet bench-jit bench-jit-quick resilience resilience-quick clean
+.PHONY: demo test axe lint typecheck imports unit integration browser chromium postgres bench bench-sync bench-quick bench-portal bench-scim bench-fleet bench-jit bench-jit-quick resilience resilience-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-quick: $(STAMP) postgres
 
 bench-portal: $(STAMP) postgres
 	$(BIN)/python benchmarks/portal_bench.py --users 3000
+
+# SCIM creates, PATCH updates and userName lookups, 8 clients, 100,000 users on PostgreSQL, next
+# to scim2-server (the RFC reference server): ~10 min. SCIM_ARGS="--quick": 5,000 users, 5 s each.
+bench-scim: $(STAMP) postgres
+	$(BIN)/python benchmarks/scim_bench.py $(SCIM_ARGS)
 
 # 200 batched accounts x 500 users (every 5 min) + 20 jit accounts on PostgreSQL, with 1, 2 and
 # 4 `switchboard worker` processes for 15 min each: about an hour (11 min of it set-up).
