@@ -27,7 +27,7 @@ from switchboard.portal.errors import PortalError
 from switchboard.portal.schemas import UserPatch
 from switchboard.scim import patch_ops
 from switchboard.scim.errors import ScimError, invalid_value, not_found, uniqueness
-from switchboard.scim.source import policy_for
+from switchboard.scim.source import policy_for as policy_for
 from switchboard.scim.user_attributes import (
     ENTERPRISE_USER,
     SWITCHBOARD_USER,
@@ -179,7 +179,7 @@ def _taken(session: Session, account: Account, data: UserData, scim_id: str | No
         raise uniqueness(f"another user of this account already has userName {data.user_name}")
 
 
-def _store(row: ScimUser, data: UserData) -> None:
+def store(row: ScimUser, data: UserData) -> None:
     row.external_id = data.external_id
     row.user_name = data.user_name
     row.user_name_key = data.user_name.casefold()
@@ -203,7 +203,7 @@ def create(session: Session, account: Account, source: ScimSource, body: object)
     stamp = now(session)
     row = ScimUser(id=str(uuid.uuid4()), account_id=account.id, version=1)
     row.created_at = row.updated_at = stamp
-    _store(row, data)
+    store(row, data)
     return _settle(session, account, source, row, data, "created")
 
 
@@ -257,7 +257,7 @@ def _change(
     _taken(session, account, data, row.id)
     before = data_of(row)
     asked = replace(data, extension=None, phone_number=None)
-    _store(row, data)
+    store(row, data)
     changed = asked != before
     if changed:
         row.version += 1
@@ -285,7 +285,7 @@ def _words(before: UserData, after: UserData) -> str:
     return "updated: " + ", ".join(changed) if changed else "unchanged"
 
 
-def _directory_user(row: ScimUser, data: UserData) -> DirectoryUser:
+def directory_user(row: ScimUser, data: UserData) -> DirectoryUser:
     """The user as the sync's mapping reads it. First and last name fall back to the display
     name, then to the part of userName before any @, so minimal RFC clients still provision."""
     words = (data.display_name or "").split()
@@ -324,13 +324,13 @@ def _settle(
     try:
         session.flush()
         removed = gone or (not data.enabled and source.deprovision == "delete")
-        user = None if removed else _directory_user(row, data)
+        user = None if removed else directory_user(row, data)
         records = _apply(session, account, source, Observation(row.id, user, True))
     except IntegrityError as exc:
         raise uniqueness("a concurrent change took the same key; retry") from exc
     failed = [r for r in records if r.state == "failed"]
     if failed:
-        raise _refusal(failed[0])
+        raise refusal(failed[0])
     # The portal user matters only for what the Switchboard schema shows and sets.
     portal = None
     if not removed and (uses_portal_fields(source) or data.extension or data.phone_number):
@@ -397,7 +397,7 @@ SCIM_NAMES = (
 )
 
 
-def _refusal(record: ItemRecord) -> ScimError:
+def refusal(record: ItemRecord) -> ScimError:
     message = record.message or "the portal refused this user"
     for graph, scim in SCIM_NAMES:
         message = re.sub(rf"\b{re.escape(graph)}\b", scim, message)

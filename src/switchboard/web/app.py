@@ -60,7 +60,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         api.include_router(module.router)
     app.include_router(api)
     api_errors_doc.document(app)
-    scim.install(app)
+    scim.install(app, container)
     ui.install(app)
     webhooks.install(app)
     health.install(app, container)

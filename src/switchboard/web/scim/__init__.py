@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from switchboard.bootstrap import Container
 from switchboard.web.scim import discovery, groups, users
+from switchboard.web.scim.batching import CreateQueue
 
 PREFIX = "/scim/v2/{account}"
 MODULES = (discovery, users, groups)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, container: Container) -> None:
+    app.state.scim_creates = CreateQueue(container)
     # Not in the OpenAPI document: the endpoint is described by its own discovery resources.
     scim = APIRouter(prefix=PREFIX, include_in_schema=False)
     for module in MODULES:
