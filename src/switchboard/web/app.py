@@ -6,7 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from switchboard import __version__
 from switchboard.bootstrap import Container
-from switchboard.web import api_errors_doc, errors, health, metrics_route, ui, webhooks
+from switchboard.web import api_errors_doc, errors, health, metrics_route, scim, ui, webhooks
 from switchboard.web.api import (
     accounts,
     audit,
@@ -58,6 +58,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         api.include_router(module.router)
     app.include_router(api)
     api_errors_doc.document(app)
+    scim.install(app)
     ui.install(app)
     webhooks.install(app)
     health.install(app, container)
