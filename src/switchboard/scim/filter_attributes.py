@@ -243,8 +243,9 @@ class Schema:
     resource: Resource
     core: str
     by_urn: Mapping[str, Mapping[str, Named]]
-    # What the resource can be filtered on, in words, for error messages.
+    # What the resource can be filtered on, and sorted by, in words, for error messages.
     known: str
+    sortable: str
 
     def lookup(self, path: AttrPath) -> tuple[Named, Attribute | None] | None:
         """An attribute path (optionally URN-qualified) as (attribute, sub-attribute), or None
@@ -281,6 +282,9 @@ USERS = Schema(
     "userName, externalId, id, displayName, active, name (givenName, familyName, formatted), "
     "emails (value, type, primary), addresses (locality, type, primary), groups, "
     "meta (created, lastModified, resourceType, version) and the enterprise department",
+    "userName, externalId, id, displayName, active, name.givenName, name.familyName, "
+    "name.formatted, emails, addresses.locality, meta.created, meta.lastModified or the "
+    "enterprise department",
 )
 
 GROUPS = Schema(
@@ -289,4 +293,5 @@ GROUPS = Schema(
     {CORE_GROUP.lower(): _group_attributes()},
     "displayName, externalId, id, members (value) and meta (created, lastModified, "
     "resourceType, version)",
+    "displayName, externalId, id, meta.created or meta.lastModified",
 )
