@@ -63,7 +63,6 @@ USER_ATTRIBUTES = [
         "The user's name.",
         kind="complex",
         subs=[
-            _attribute("formatted", "Given and family name.", mutability="readOnly"),
             _attribute("familyName", "The last name."),
             _attribute("givenName", "The first name."),
         ],
@@ -71,11 +70,13 @@ USER_ATTRIBUTES = [
     _attribute("displayName", "The name shown when there is no first and last name."),
     _attribute(
         "emails",
-        "The user's email; the primary (or work) one is kept.",
+        "The user's email; the primary (or work) one is kept. Required unless userName is"
+        " an email address.",
         kind="complex",
         multi=True,
+        required=True,
         subs=[
-            _attribute("value", "The email address."),
+            _attribute("value", "The email address.", required=True),
             _attribute("type", "work, home or other.", canonical=["work", "home", "other"]),
             _attribute("primary", "Whether it is the user's email.", kind="boolean"),
         ],
@@ -88,7 +89,6 @@ USER_ATTRIBUTES = [
         subs=[
             _attribute("type", "work.", canonical=["work"]),
             _attribute("locality", "The city."),
-            _attribute("primary", "Whether it is the user's address.", kind="boolean"),
         ],
     ),
     _attribute(

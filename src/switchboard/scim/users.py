@@ -9,6 +9,7 @@ client as a whole, and nothing of it is kept.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -103,6 +104,11 @@ def portal_user(session: Session, account: Account, row: ScimUser) -> User | Non
     return session.scalar(
         select(User).where(User.account_id == account.id, User.directory_id == row.id)
     )
+
+
+def uses_portal_fields(source: ScimSource) -> bool:
+    """Whether the account's users show their extension and number (the Switchboard schema)."""
+    return source.location_attribute == "switchboard"
 
 
 def data_of(row: ScimUser, portal: User | None = None) -> UserData:
@@ -228,7 +234,8 @@ def patch(
     lock(session, account)
     row = get(session, account, scim_id)
     check_version(row, if_match)
-    current = data_of(row, portal_user(session, account, row))
+    held = portal_user(session, account, row) if uses_portal_fields(source) else None
+    current = data_of(row, held)
     patched = patch_ops.apply(
         document(current), ops, extensions=(ENTERPRISE_USER, SWITCHBOARD_USER), known=KNOWN
     )
@@ -259,9 +266,9 @@ def _change(
 
 
 def _words(before: UserData, after: UserData) -> str:
-    if before.active and not after.active:
+    if before.enabled and not after.enabled:
         return "deactivated"
-    if after.active and not before.active:
+    if after.enabled and not before.enabled:
         return "reactivated"
     labels = {
         "user_name": "userName",
@@ -293,7 +300,7 @@ def _directory_user(row: ScimUser, data: UserData) -> DirectoryUser:
             "surname": last,
             "displayName": data.display_name,
             "mail": data.email,
-            "accountEnabled": data.active,
+            "accountEnabled": data.enabled,
             "department": data.department,
             "city": data.locality,
             "officeLocation": data.location,
@@ -311,23 +318,25 @@ def _settle(
     *,
     gone: bool = False,
 ) -> Outcome:
-    """Record the row, then bring the portal user in line with it (one savepoint: refused,
-    nothing is kept)."""
+    """Record the row, then bring the portal user in line with it. A refusal raises, and the
+    request's unit of work rolls back the row with everything else."""
+    session.add(row)
     try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-            removed = gone or (not data.active and source.deprovision == "delete")
-            user = None if removed else _directory_user(row, data)
-            records = _apply(session, account, source, Observation(row.id, user, True))
-            failed = [r for r in records if r.state == "failed"]
-            if failed:
-                raise _refusal(failed[0])
-            portal = None if removed else portal_user(session, account, row)
-            if portal is not None:
-                _portal_owned(session, account, portal, data)
+        session.flush()
+        removed = gone or (not data.enabled and source.deprovision == "delete")
+        user = None if removed else _directory_user(row, data)
+        records = _apply(session, account, source, Observation(row.id, user, True))
     except IntegrityError as exc:
         raise uniqueness("a concurrent change took the same key; retry") from exc
+    failed = [r for r in records if r.state == "failed"]
+    if failed:
+        raise _refusal(failed[0])
+    # The portal user matters only for what the Switchboard schema shows and sets.
+    portal = None
+    if not removed and (uses_portal_fields(source) or data.extension or data.phone_number):
+        portal = portal_user(session, account, row)
+    if portal is not None:
+        _portal_owned(session, account, portal, data)
     done = [r.action for r in records if r.state == "applied"]
     if done and change == "unchanged":
         change = "updated: " + ", ".join(done)
@@ -341,17 +350,11 @@ def _apply(
 ) -> list[ItemRecord]:
     policy = policy_for(source)
     locations = queries.locations(session, account.id)
-    found = queries.candidates(session, account.id, policy, [obs], locations)
-    portal, linked = found if found is not None else (queries.portal_users(session, account.id), 0)
-    the_plan = plan(
-        [obs],
-        portal,
-        policy,
-        locations,
-        full=False,
-        linked_count=linked or None,
-        guard_creations=False,
-    )
+    # One user: the deletion guard never holds a single deletion, so linked users are not
+    # counted (a count over a 100,000-user account on every request).
+    found = queries.candidates(session, account.id, policy, [obs], locations, count_linked=False)
+    portal = found[0] if found is not None else queries.portal_users(session, account.id)
+    the_plan = plan([obs], portal, policy, locations, full=False, guard_creations=False)
     actor = users.sync_actor(account)
     return apply_items(session, actor, account, in_apply_order(the_plan.items))
 
@@ -387,8 +390,8 @@ SCIM_NAMES = (
     ("officeLocation", "location"),
     ("city", "addresses.locality"),
     ("mail", "emails"),
-    (" from Entra ID", ""),
-    (" in Entra ID", ""),
+    ("from Entra ID", ""),
+    ("in Entra ID", ""),
     ("Entra ID user", "user"),
     ("Entra ID", "the directory"),
 )
@@ -397,7 +400,8 @@ SCIM_NAMES = (
 def _refusal(record: ItemRecord) -> ScimError:
     message = record.message or "the portal refused this user"
     for graph, scim in SCIM_NAMES:
-        message = message.replace(graph, scim)
+        message = re.sub(rf"\b{re.escape(graph)}\b", scim, message)
+    message = re.sub(r" {2,}", " ", message).replace(" ;", ";").strip()
     if record.error_code and record.error_code.startswith("duplicate_"):
         return uniqueness(message)
     return invalid_value(message)

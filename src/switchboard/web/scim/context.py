@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from switchboard.db.models import Account, ScimSource
 from switchboard.scim import tokens
 from switchboard.scim.errors import ScimError, invalid_syntax
-from switchboard.scim.source import get_source
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,7 @@ class ScimContext:
 
 
 def open_account(request: Request, session: Session, account: str) -> ScimContext:
-    found = tokens.authenticate(session, account, request.headers.get("authorization", ""))
-    source = get_source(session, found)
+    found, source = tokens.authenticate(session, account, request.headers.get("authorization", ""))
     if source is None:
         raise ScimError(
             404,

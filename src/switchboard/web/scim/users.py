@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from switchboard.scim import users
+from switchboard.scim import groups, users
 from switchboard.web.deps import container
 from switchboard.web.scim.context import json_body, note, open_account
 from switchboard.web.scim.responses import ScimResponse
@@ -46,7 +46,11 @@ def read_user(request: Request, account: str, user_id: str) -> Response:
         ctx = open_account(request, session, account)
         row = users.get(session, ctx.account, user_id)
         note(request, row.user_name, None)
-        portal = users.portal_user(session, ctx.account, row)
+        portal = (
+            users.portal_user(session, ctx.account, row)
+            if users.uses_portal_fields(ctx.source)
+            else None
+        )
         resource = users.render(row, portal, ctx.location("Users", row.id), ctx.source)
     return _answer(200, resource)
 
@@ -90,5 +94,6 @@ def delete_user(request: Request, account: str, user_id: str) -> Response:
         row = users.get(session, ctx.account, user_id)
         users.check_version(row, request.headers.get("if-match"))
         note(request, row.user_name, "deleted")
+        groups.user_leaving(session, ctx.account, user_id)
         users.delete(session, ctx.account, ctx.source, user_id)
     return Response(status_code=204)
