@@ -151,16 +151,11 @@ def _user_attributes() -> dict[str, Named]:
     has_email = u.email_key.is_not(None)
     has_address = u.locality_key.is_not(None)
     given, family = u.given_name_key, u.family_name_key
-    formatted = case(
-        (and_(given.is_not(None), family.is_not(None)), given + " " + family),
-        else_=func.coalesce(given, family),
-    )
     name = Complex(
         "name",
         {
             "givenname": _folded("name.givenName", given),
             "familyname": _folded("name.familyName", family),
-            "formatted": _folded("name.formatted", formatted),
         },
         _same,
         or_(given.is_not(None), family.is_not(None)),
@@ -187,9 +182,6 @@ def _user_attributes() -> dict[str, Named]:
         {
             "locality": _folded("addresses.locality", u.locality_key),
             "type": _folded("addresses.type", case((has_address, literal("work", String)))),
-            "primary": Attribute(
-                "addresses.primary", "boolean", case((has_address, primary.value))
-            ),
         },
         lambda condition: and_(has_address, condition),
         has_address,
@@ -208,7 +200,8 @@ def _user_attributes() -> dict[str, Named]:
         "externalid": _exact("externalId", u.external_id),
         "username": _folded("userName", u.user_name_key, nullable=False),
         "displayname": _folded("displayName", u.display_name_key),
-        "active": Attribute("active", "boolean", _sql(u.active), nullable=False),
+        # None: the client never sent it; the resource then shows no active.
+        "active": Attribute("active", "boolean", _sql(u.active)),
         "name": name,
         "emails": emails,
         "addresses": addresses,
@@ -279,11 +272,11 @@ USERS = Schema(
         CORE_USER.lower(): _user_attributes(),
         ENTERPRISE_USER.lower(): _extension("department", ScimUser.department_key),
     },
-    "userName, externalId, id, displayName, active, name (givenName, familyName, formatted), "
-    "emails (value, type, primary), addresses (locality, type, primary), groups, "
+    "userName, externalId, id, displayName, active, name (givenName, familyName), "
+    "emails (value, type, primary), addresses (locality, type), groups, "
     "meta (created, lastModified, resourceType, version) and the enterprise department",
     "userName, externalId, id, displayName, active, name.givenName, name.familyName, "
-    "name.formatted, emails, addresses.locality, meta.created, meta.lastModified or the "
+    "emails, addresses.locality, meta.created, meta.lastModified or the "
     "enterprise department",
 )
 

@@ -21,6 +21,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from switchboard.scim.discovery import MAX_RESULTS
 from switchboard.scim.errors import invalid_value
 from switchboard.scim.filter_attributes import (
     GROUPS,
@@ -33,7 +34,8 @@ from switchboard.scim.filter_attributes import (
 )
 
 DEFAULT_COUNT = 100
-MAX_COUNT = 1000
+# What /ServiceProviderConfig announces as filter.maxResults.
+MAX_COUNT = MAX_RESULTS
 # A startIndex past this only ever finds an empty page; a larger OFFSET overflows PostgreSQL.
 MAX_START = 2**31 - 1
 MAX_PARAMETER = 2000

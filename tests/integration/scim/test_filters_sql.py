@@ -69,7 +69,7 @@ class Row:
 # ---- the in-memory evaluator --------------------------------------------------------------
 
 CASE_EXACT = {"id", "externalid", "meta.version", "meta.resourcetype", "groups.value"}
-BOOLEAN = {"active", "emails.primary", "addresses.primary", "primary"}
+BOOLEAN = {"active", "emails.primary"}
 DATES = {"meta.created", "meta.lastmodified"}
 
 
@@ -203,7 +203,7 @@ def rows(draw: st.DrawFn) -> Row:
         ),
         email=email,
         email_type=draw(st.sampled_from([None, "work", "Work", "HOME", "other"])),
-        active=draw(st.booleans()),
+        active=draw(st.sampled_from([None, True, False])),
         department=draw(maybe),
         locality=draw(maybe),
     )
@@ -229,7 +229,6 @@ STRINGS = [
     "displayName",
     "name.givenName",
     "name.familyName",
-    "name.formatted",
     "emails",
     "emails.value",
     "emails.type",
@@ -239,7 +238,7 @@ STRINGS = [
     "meta.version",
     "meta.resourceType",
 ]
-BOOLEANS = ["active", "emails.primary", "addresses.primary"]
+BOOLEANS = ["active", "emails.primary"]
 DATETIMES = ["meta.created", "meta.lastModified"]
 STRING_OPS = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]
 DATE_OPS = ["eq", "ne", "gt", "ge", "lt", "le"]
@@ -323,7 +322,7 @@ def _comparison(draw: Draw, pool: Pool, moments_seen: list[datetime]) -> str:
 
 def _value_path(draw: Draw, pool: Pool) -> str:
     attr = draw(st.sampled_from(["emails", "addresses"]))
-    subs = ["value", "type", "primary"] if attr == "emails" else ["locality", "type", "primary"]
+    subs = ["value", "type", "primary"] if attr == "emails" else ["locality", "type"]
 
     def inner() -> str:
         sub = draw(st.sampled_from(subs))

@@ -102,8 +102,10 @@ def test_pr_means_neither_null_nor_empty() -> None:
 
 @pytest.mark.parametrize("value", ["true", '"True"', '"true"'])
 def test_active_takes_json_and_string_booleans(value: str) -> None:
-    assert sql(user_condition(f"active eq {value}")) == "scim_users.active = 1"
-    assert sql(user_condition('active eq "False"')) == "scim_users.active = 0"
+    # active is absent when the client never sent it.
+    present = "scim_users.active IS NOT NULL AND"
+    assert sql(user_condition(f"active eq {value}")) == f"{present} scim_users.active = 1"
+    assert sql(user_condition('active eq "False"')) == f"{present} scim_users.active = 0"
 
 
 def test_value_paths_need_an_email_and_test_it() -> None:
@@ -137,6 +139,8 @@ def test_an_unknown_attribute_is_named() -> None:
     error = refused('title eq "Boss"')
     assert '"title"' in error.detail and "userName" in error.detail
     assert '"userName"' in refused('userName eq "x"', groups=True).detail
+    # Neither kept nor shown: the resource has no formatted name.
+    assert '"name.formatted"' in refused('name.formatted eq "Ada Lovelace"').detail
 
 
 def test_an_attribute_of_another_schema_is_unknown() -> None:
