@@ -76,7 +76,8 @@ def list_query(params: Mapping[str, Any], resource: Resource) -> ListQuery:
     parameter that is wrong."""
     values = {str(k).lower(): v for k, v in params.items()}
     for name, value in values.items():
-        if len(str(value)) > MAX_PARAMETER:
+        # A filter's own limits are checked where it is read (invalidFilter).
+        if name != "filter" and len(str(value)) > MAX_PARAMETER:
             raise invalid_value(f"{name} is longer than {MAX_PARAMETER:,} characters")
     start = _whole_number(values.get("startindex"), "startIndex")
     count = _whole_number(values.get("count"), "count")

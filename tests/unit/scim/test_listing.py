@@ -124,3 +124,8 @@ def test_excluded_attributes_drop_what_is_not_always_returned() -> None:
 def test_unknown_names_select_nothing_and_exclude_nothing() -> None:
     assert project(user(), [], ["title", "urn:example:Thing:x"]) == user()
     assert set(project(user(), ["title"], [])) == {"schemas", "id", "meta"}
+
+
+def test_overlong_parameters_are_refused_but_a_filter_is_left_to_the_filter_rules() -> None:
+    assert "attributes" in invalid({"attributes": "a," * 1001}).detail
+    assert list_query({"filter": "userName pr or " * 200}, "User").filter is not None
