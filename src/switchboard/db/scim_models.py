@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from switchboard.db.base import Base
 from switchboard.db.types import UTCDateTime
@@ -80,9 +80,11 @@ class ScimUser(Base):
     # userName compares ignoring case (RFC 7643 caseExact false): the indexed lookup key.
     user_name_key: Mapped[str] = mapped_column(String(254))
     given_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    given_name_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     family_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     family_name_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     display_name: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    display_name_key: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email_key: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -90,12 +92,21 @@ class ScimUser(Base):
     active: Mapped[bool | None] = mapped_column(nullable=True)
     # The location attributes a source may choose, as sent.
     department: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    department_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     locality: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    locality_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     location: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Counts every change: the ETag (W/"<version>").
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # The keys filters compare these by (migration 0015) follow every assignment, so no writer
+    # can forget one. Python's casefold, because the databases' lower() is locale-bound.
+    @validates("given_name", "display_name", "department", "locality")
+    def _fold(self, name: str, value: str | None) -> str | None:
+        setattr(self, f"{name}_key", value.casefold() if value is not None else None)
+        return value
 
 
 class ScimGroup(Base):

@@ -142,3 +142,27 @@ def test_audit_entries_of_runs_name_the_accounts_run_number(blank_engine: Engine
             text("select object_id from audit_events where actor = 'ops' order by id")
         ).scalars()
         assert list(found) == ["2", "2", "999", str(ids[(acme, 2)])]
+
+
+def test_scim_users_written_before_get_their_case_folded_keys(blank_engine: Engine) -> None:
+    upgrade(blank_engine, "0014")
+    account_id = _account(blank_engine, "acme")
+    with blank_engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into scim_users (id, account_id, user_name, user_name_key, given_name,"
+                " display_name, department, locality, active, created_at, updated_at, version)"
+                " values ('u1', :account, 'a', 'a', 'ÉMILE', 'Straße', 'ЖДЁМ', null, true,"
+                " :at, :at, 1)"
+            ),
+            {"account": account_id, "at": START},
+        )
+    upgrade(blank_engine)
+    with blank_engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "select given_name_key, display_name_key, department_key, locality_key"
+                " from scim_users"
+            )
+        ).one()
+    assert tuple(row) == ("émile", "strasse", "ждём", None)
