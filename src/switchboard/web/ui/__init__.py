@@ -26,6 +26,7 @@ from switchboard.web.ui.directory import (
     mapping_pages,
     offered_users_pages,
     run_events,
+    scim_log_pages,
     sync_pages,
 )
 from switchboard.web.ui.templating import TEMPLATES_DIR
@@ -48,6 +49,7 @@ ROUTERS = tuple(
         mapping_pages,
         sync_pages,
         run_events,
+        scim_log_pages,
         audit,
         settings,
         admins,
