@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from httpx import Response
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -42,7 +42,7 @@ class Scim:
     token: str
     account_id: int
 
-    def post(self, body: object, *, slug: str = "acme", token: str | None = None) -> Response:
+    def post(self, body: object, *, slug: str = "acme", token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return self.client.post(USERS.format(slug), json=body, headers=headers)
 
