@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -57,10 +58,10 @@ def seed(container: Container, clock: FixedClock) -> tuple[int, int]:
     return acme, beta
 
 
-def read(container: Container, slug: str = "acme", **filters: object) -> list[tuple[str, int]]:
+def read(container: Container, slug: str = "acme", **filters: Any) -> list[tuple[str, int]]:
     with container.unit_of_work() as s:
         account = s.scalars(select(Account).where(Account.slug == slug)).one()
-        found = request_log.entries(s, OP, account, **filters)  # type: ignore[arg-type]
+        found = request_log.entries(s, OP, account, **filters)
         return [(e.method, e.status) for e in found]
 
 
