@@ -123,7 +123,7 @@ def test_entries_newest_first_filtered_and_paged(container: Container, clock: Fi
     ],
 )
 def test_a_wrong_filter_is_refused_naming_it(
-    container: Container, clock: FixedClock, filters: dict[str, object], field: str
+    container: Container, clock: FixedClock, filters: dict[str, Any], field: str
 ) -> None:
     seed(container, clock)
     with pytest.raises(ValidationFailed) as refused:
