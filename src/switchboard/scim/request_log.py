@@ -101,7 +101,7 @@ class Filters:
         search = self.search.strip() if self.search else None
         if search and len(search) > SEARCH_MAX:
             raise ValidationFailed(f"search: use at most {SEARCH_MAX} characters", field="q")
-        if self.since and self.until and self.since >= self.until:
+        if self.since and self.until and self.since > self.until:
             raise ValidationFailed("the date range ends before it starts", field="until")
         return Filters(self.since, self.until, method or None, status_class or None, search or None)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from switchboard.db.models import ScimRequest
+from switchboard.portal.errors import ValidationFailed
 from switchboard.scim import request_log
 from switchboard.web.deps import DB, Caller, Offset, ReadAccount, container
 
@@ -47,14 +48,40 @@ class ScimRequestPageOut(BaseModel):
     more: bool = Field(description="whether older entries follow this page")
 
 
-def utc(value: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC, the zone of the log."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def _time(value: str | None, name: str) -> datetime | None:
+    """An RFC 3339 time (or a date); one without a zone is taken as UTC, the zone of the log."""
+    if value is None:
+        return None
+    try:
+        found = datetime.fromisoformat(value.strip().upper())
+    except ValueError:
+        raise ValidationFailed(
+            f"{name}: enter a time as 2026-01-15T09:00:00Z or a date as 2026-01-15 (UTC)",
+            field=name,
+        ) from None
+    if found.tzinfo is None:
+        return found.replace(tzinfo=UTC)
+    try:
+        return found.astimezone(UTC)
+    except OverflowError:  # an offset that takes year 1 or 9999 out of range: their edge
+        edge = datetime.min if found.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
-@router.get("/requests", response_model=None)
+def _time_query(description: str) -> Any:
+    return Query(max_length=40, description=description, json_schema_extra={"format": "date-time"})
+
+
+@router.get(
+    "/requests",
+    response_model=ScimRequestPageOut,
+    responses={
+        200: {
+            "description": "A page of entries (JSON), or every matching entry (format=csv)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def list_requests(
     request: Request,
     account: ReadAccount,
@@ -68,15 +95,17 @@ def list_requests(
     q: Annotated[
         str | None, Query(max_length=200, description="text in the user or the path")
     ] = None,
-    since: Annotated[datetime | None, Query(description="from this time (UTC), inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="before this time (UTC)")] = None,
+    since: Annotated[str | None, _time_query("from this time, inclusive (UTC if no zone)")] = None,
+    until: Annotated[str | None, _time_query("before this time (UTC if no zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
     format: Literal["json", "csv"] = "json",
 ) -> ScimRequestPageOut | Response:
     """Newest first. ``format=csv`` exports every entry that matches the filters (``limit``
     and ``offset`` page the JSON answer only)."""
-    filters = request_log.Filters(utc(since), utc(until), method, outcome, q).checked()
+    filters = request_log.Filters(
+        _time(since, "since"), _time(until, "until"), method, outcome, q
+    ).checked()
     if format == "csv":
         filename = f"{account.slug}-scim-requests.csv"
         return StreamingResponse(
