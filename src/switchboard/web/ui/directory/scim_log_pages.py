@@ -74,6 +74,8 @@ def _read(method: str, outcome: str, q: str, since: str, until: str) -> _Query:
         if isinstance(found, FormError):
             return _Query(values, None, found)
     assert not isinstance(first, FormError) and not isinstance(last, FormError)
+    if first and last and last < first:
+        return _Query(values, None, FormError("to: choose a day on or after the first", "until"))
     try:
         filters = request_log.Filters(
             since=datetime.combine(first, time(), UTC) if first else None,
