@@ -7,18 +7,14 @@ The app is served by uvicorn in a background thread over the parametrized test d
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from switchboard.bootstrap import Container
-from switchboard.web.app import create_app
 from tests.browser import accessibility
+from tests.live_server import serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -53,25 +49,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def live_server(container: Container) -> Iterator[str]:
     """The base URL of the app served on a free local port for the length of one test."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(container), log_level="warning", ws="none", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(container) as base:
+        yield base
 
 
 @pytest.fixture

@@ -86,7 +86,8 @@ class ScimUser(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email_key: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    active: Mapped[bool] = mapped_column(default=True)
+    # None: the client never sent it, which counts as active.
+    active: Mapped[bool | None] = mapped_column(nullable=True)
     # The location attributes a source may choose, as sent.
     department: Mapped[str | None] = mapped_column(String(100), nullable=True)
     locality: Mapped[str | None] = mapped_column(String(100), nullable=True)

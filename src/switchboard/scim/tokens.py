@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.db.models import Account, ScimToken
+from switchboard.db.models import Account, ScimSource, ScimToken
 from switchboard.portal import audit
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
@@ -112,8 +112,11 @@ def revoke(session: Session, actor: Actor, account: Account, token_id: int | Non
     return len(found)
 
 
-def authenticate(session: Session, account_slug: str, header: str) -> Account:
-    """The account a request's ``Authorization`` header opens, or the SCIM error to answer."""
+def authenticate(
+    session: Session, account_slug: str, header: str
+) -> tuple[Account, ScimSource | None]:
+    """The account a request's ``Authorization`` header opens, with its SCIM source (one
+    query for both), or the SCIM error to answer."""
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -124,14 +127,21 @@ def authenticate(session: Session, account_slug: str, header: str) -> Account:
             headers={"WWW-Authenticate": 'Bearer realm="scim"'},
         )
     parts = token.split("_", 2)
-    record = None
+    found = None
     if len(parts) == 3 and parts[0] == TOKEN_PREFIX:
-        record = session.scalar(select(ScimToken).where(ScimToken.prefix == parts[1]))
+        found = session.execute(
+            select(ScimToken, Account, ScimSource)
+            .join(Account, Account.id == ScimToken.account_id)
+            .outerjoin(ScimSource, ScimSource.account_id == ScimToken.account_id)
+            .where(ScimToken.prefix == parts[1])
+        ).first()
+    record = found[0] if found is not None else None
     expected = record.secret_hash if record is not None else _sha256("")
     matches = hmac.compare_digest(expected, _sha256(parts[-1]))
     stamp = now(session)
     if (
-        record is None
+        found is None
+        or record is None
         or not matches
         or record.revoked_at is not None
         or (record.expires_at is not None and record.expires_at <= stamp)
@@ -142,9 +152,10 @@ def authenticate(session: Session, account_slug: str, header: str) -> Account:
             " one on the account's Directory tab",
             headers={"WWW-Authenticate": 'Bearer realm="scim", error="invalid_token"'},
         )
-    account = session.get(Account, record.account_id)
-    if account is None or account.slug != account_slug or account.status != "active":
+    account: Account = found[1]
+    if account.slug != account_slug or account.status != "active":
         raise ScimError(404, f"no SCIM endpoint at account '{account_slug}' for this token")
     if record.last_used_at is None or stamp - record.last_used_at >= LAST_USED_GRAIN:
         record.last_used_at = stamp
-    return account
+    source: ScimSource | None = found[2]
+    return account, source

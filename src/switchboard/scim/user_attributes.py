@@ -9,7 +9,7 @@ in any case), and the portal keeps only a few attributes anyway. Anything else a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from switchboard.scim.errors import invalid_value
@@ -46,7 +46,8 @@ class UserData:
     display_name: str | None = None
     email: str | None = None
     email_type: str | None = None
-    active: bool = True
+    # None: never sent, which counts as active (RFC 7643 gives active no default).
+    active: bool | None = None
     department: str | None = None
     locality: str | None = None
     location: str | None = None
@@ -54,8 +55,9 @@ class UserData:
     extension: str | None = None
     phone_number: str | None = None
 
-    def with_active(self, active: bool) -> UserData:
-        return replace(self, active=active)
+    @property
+    def enabled(self) -> bool:
+        return self.active is not False
 
 
 def boolean(value: object, attribute: str) -> bool:
@@ -154,7 +156,7 @@ def parse_user(body: Mapping[str, Any]) -> UserData:
         display_name=text(attrs.get("displayname"), "displayName"),
         email=text(email.get("value"), "emails.value") if email else None,
         email_type=email_type[:16] if email_type else None,
-        active=True if active is None else boolean(active, "active"),
+        active=None if active is None else boolean(active, "active"),
         department=text(enterprise.get("department"), "department"),
         locality=text(address.get("locality"), "addresses.locality") if address else None,
         location=text(ours.get("location"), "location"),
@@ -175,15 +177,15 @@ def document(data: UserData) -> dict[str, Any]:
         if v is not None
     }
     if name:
-        name["formatted"] = " ".join(v for v in (data.given_name, data.family_name) if v)
         doc["name"] = name
     if data.display_name is not None:
         doc["displayName"] = data.display_name
     if data.email is not None:
         doc["emails"] = [{"value": data.email, "type": data.email_type or "work", "primary": True}]
-    doc["active"] = data.active
+    if data.active is not None:
+        doc["active"] = data.active
     if data.locality is not None:
-        doc["addresses"] = [{"type": "work", "locality": data.locality, "primary": True}]
+        doc["addresses"] = [{"type": "work", "locality": data.locality}]
     if data.department is not None:
         doc["schemas"].append(ENTERPRISE_USER)
         doc[ENTERPRISE_USER] = {"department": data.department}

@@ -64,9 +64,12 @@ def candidates(
     policy: SyncPolicy,
     observations: Sequence[Observation],
     locations: Sequence[LocationRef],
-) -> tuple[list[PortalUser], int] | None:
+    *,
+    count_linked: bool = True,
+) -> tuple[list[PortalUser], int | None] | None:
     """For a delta or single run: only the portal users the plan can look at, and the number
-    of linked users (for the deletion guard); None when that is no smaller than the account.
+    of linked users (for the deletion guard; not counted without ``count_linked``, for a
+    change of one user the guard never holds); None when that is no smaller than the account.
 
     The plan looks users up by directory id, by email and username (the keys the mapping
     gives), and by first + last name among users not linked yet; loading all unlinked users
@@ -94,7 +97,8 @@ def candidates(
         [(User.directory_id, ids), (User.email_key, keys), (User.username_key, keys)],
     )
     rows = {row[0]: row for row in [*unlinked, *keyed]}.values()
-    return [PortalUser(*row) for row in rows], linked_count(session, account_id)
+    linked = linked_count(session, account_id) if count_linked else None
+    return [PortalUser(*row) for row in rows], linked
 
 
 def locations(session: Session, account_id: int) -> list[LocationRef]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from switchboard import __version__
 from switchboard.bootstrap import Container
-from switchboard.web import api_errors_doc, errors, health, metrics_route, ui, webhooks
+from switchboard.web import api_errors_doc, errors, health, metrics_route, scim, ui, webhooks
 from switchboard.web.api import (
     accounts,
     audit,
@@ -36,7 +36,8 @@ def create_app(
     require_client_cert: bool = False,
     scim_clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
-    """The app; ``require_client_cert`` gates /api/ on a verified TLS client certificate;
+    """The app; ``require_client_cert`` gates /api/ and /scim/ on a verified TLS client
+    certificate;
     ``scim_clock`` (monotonic seconds) drives the SCIM rate limit."""
     app = FastAPI(
         title="Switchboard",
@@ -47,9 +48,10 @@ def create_app(
     )
     app.state.container = container
     errors.install(app)
-    app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
-    # SCIM's rate and body limits and its request log (only paths under /scim/v2/).
+    # SCIM's rate and body limits and its request log (only paths under /scim/v2/), inside
+    # the certificate check: a client without a certificate takes nothing from the limit.
     scim_request_log.install(app, container, clock=scim_clock)
+    app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
     # Outermost: refusals of the certificate check are counted too.
     app.add_middleware(HttpMetricsMiddleware, routes=lambda: app.routes)
 
@@ -72,6 +74,7 @@ def create_app(
         api.include_router(module.router)
     app.include_router(api)
     api_errors_doc.document(app)
+    scim.install(app)
     ui.install(app)
     webhooks.install(app)
     health.install(app, container)

@@ -1,6 +1,7 @@
-"""Require a verified TLS client certificate for the API (/api/...).
+"""Require a verified TLS client certificate for the API (/api/...) and the SCIM endpoint
+(/scim/...), when the server is started with mutual TLS.
 
-Only /api/ and the API's description (/openapi.json) are gated: the admin UI, /healthz and
+Only /api/, /scim/ and the API's description (/openapi.json) are gated: the admin UI, /healthz and
 webhook endpoints are called by browsers and outside services without client certificates and
 protect themselves by other means. The check fails closed: if the server did not record a
 certificate (for instance the app runs under a plain uvicorn), an /api/ request is refused
@@ -14,14 +15,16 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from switchboard.scim.errors import ScimError
 from switchboard.tls.server import PEER_CERT_STATE_KEY, ClientIdentity, identity
 from switchboard.web.errors import envelope
+from switchboard.web.scim.responses import ScimResponse
 
 log = logging.getLogger("switchboard.web.mtls")
 
 # request.state.client_certificate: the ClientIdentity of a verified client certificate, or None.
 IDENTITY_STATE_KEY = "client_certificate"
-GATED_PREFIX = "/api"
+GATED_PREFIXES = ("/api", "/scim")
 
 REFUSAL = (
     "this API requires a TLS client certificate signed by the server's client CA; "
@@ -43,7 +46,9 @@ GATED_PATHS = ("/openapi.json",)
 
 
 def _gated(path: str) -> bool:
-    return path == GATED_PREFIX or path.startswith(GATED_PREFIX + "/") or path in GATED_PATHS
+    return path in GATED_PATHS or any(
+        path == prefix or path.startswith(prefix + "/") for prefix in GATED_PREFIXES
+    )
 
 
 class ClientCertificateMiddleware:
@@ -69,7 +74,11 @@ class ClientCertificateMiddleware:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": REFUSAL[:120]})
                 return
-            response = envelope(403, "client_certificate_required", REFUSAL)
+            response = (
+                ScimResponse(ScimError(403, REFUSAL).body(), status_code=403)
+                if _route_path(scope).startswith("/scim")
+                else envelope(403, "client_certificate_required", REFUSAL)
+            )
             await response(scope, receive, send)
             return
         if who is not None:

@@ -11,11 +11,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from switchboard.portal.errors import PortalError
+from switchboard.scim.errors import ScimError
+from switchboard.web.scim.responses import error as scim_error
+from switchboard.web.scim.responses import error_response as scim_error_response
+from switchboard.web.scim.responses import is_scim
 from switchboard.web.ui.routing import SECURITY_HEADERS
 from switchboard.web.ui.templating import render
 
 # Machine-facing prefixes keep the JSON envelope whatever the client accepts.
-_NOT_PAGES = ("/api/", "/webhooks", "/openapi", "/metrics", "/health", "/static/")
+_NOT_PAGES = ("/api/", "/scim/", "/webhooks", "/openapi", "/metrics", "/health", "/static/")
 
 
 def envelope(
@@ -84,12 +88,20 @@ def _page_for(request: Request, exc: RequestValidationError) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(ScimError)
+    async def scim_refusal(request: Request, exc: ScimError) -> Response:
+        return scim_error_response(request, exc)
+
     @app.exception_handler(PortalError)
-    async def portal_error(_request: Request, exc: PortalError) -> JSONResponse:
+    async def portal_error(request: Request, exc: PortalError) -> Response:
+        if is_scim(request):
+            return scim_error(request, exc.status, exc.message)
         return envelope(exc.status, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_scim(request):
+            return scim_error(request, 400, "a parameter of this request is not valid")
         if _wants_page(request):
             return _page_for(request, exc)
         first = exc.errors()[0]
@@ -115,6 +127,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, _exc: Exception) -> Response:
         # Starlette logs the traceback; the person sees what to do, never the exception.
+        if is_scim(request):
+            return scim_error(request, 500, "something went wrong on our side; try again")
         if request.method in ("GET", "HEAD", "POST") and not request.url.path.startswith(
             _NOT_PAGES
         ):
@@ -127,12 +141,25 @@ def install(app: FastAPI) -> None:
         return envelope(500, "internal_error", "something went wrong on our side; try again")
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+    async def integrity_error(request: Request, _exc: IntegrityError) -> Response:
         # Reached only when two requests race past the service's own uniqueness checks.
+        if is_scim(request):
+            return scim_error(request, 409, "a concurrent change conflicted; retry", "uniqueness")
         return envelope(409, "conflict", "the change conflicts with a concurrent change; retry")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_scim(request):
+            if exc.status_code == 405:
+                allowed = allowed_methods(request)
+                response = scim_error(
+                    request, 405, f"{request.method} is not allowed here; allowed: {allowed}"
+                )
+                response.headers["Allow"] = allowed
+                return response
+            if exc.status_code == 404:
+                return scim_error(request, 404, "there is no SCIM resource at this address")
+            return scim_error(request, exc.status_code, str(exc.detail))
         if exc.status_code == 404 and _wants_page(request):
             return _error_page(request, 404, "There is no page at this address.")
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}

@@ -98,3 +98,17 @@ def test_nothing_is_required_when_the_server_does_not_ask_for_it() -> None:
     assert status == 200
     assert inner.seen is not None
     assert inner.seen["state"][IDENTITY_STATE_KEY] is None
+
+
+def test_scim_endpoint_is_gated_with_a_scim_error() -> None:
+    status, body, inner = call(True, "/scim/v2/acme/Users", state={})
+    assert status == 403
+    refusal = json.loads(body)
+    assert refusal["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert "client certificate" in refusal["detail"]
+    assert inner.seen is None
+
+
+def test_scim_endpoint_opens_with_a_client_certificate() -> None:
+    status, body, _inner = call(True, "/scim/v2/acme/Users", state={PEER_CERT_STATE_KEY: ALICE})
+    assert (status, body) == (200, b"inner")
