@@ -5,9 +5,12 @@ Each account has a token bucket that holds as many requests as its SCIM source's
 and that rate sustained. Entra must be able to send 25 requests per second: the lowest limit an
 account can choose is that, the default four times it.
 
+A request whose token is then refused gets its token back (``refund``): whoever knows an
+account's slug cannot use up its client's allowance with requests of no use.
+
 The limits are read from the database at most every REFRESH_SECONDS per account and kept in
-the process. Slugs that name no account share one bucket, and the table of accounts is bounded,
-so requests to made-up slugs cannot grow the memory of the process.
+the process. Slugs that name no account share one bucket, and the table of accounts is
+bounded, so requests to made-up slugs cannot grow the memory of the process.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ class TokenBucket:
             return 0.0
         return (1 - self.tokens) / self.rate
 
+    def give_back(self, now: float) -> None:
+        self._refill(now)
+        self.tokens = min(self.rate, self.tokens + 1)
+
     def resize(self, rate: float, now: float) -> None:
         self._refill(now)
         self.rate = rate
@@ -90,6 +97,8 @@ class Decision:
     retry_after: int = 0
     # The requests per second the account is allowed.
     rate: int = 0
+    # The bucket the request was taken from (for ``refund``).
+    key: str = UNKNOWN
 
 
 class RateLimiter:
@@ -153,8 +162,19 @@ class RateLimiter:
                 bucket = self._buckets[key] = TokenBucket(rate, now)
             wait = bucket.take(now)
         if wait <= 0:
-            return Decision(True, rate=int(bucket.rate))
-        return Decision(False, retry_after=max(1, math.ceil(wait)), rate=int(bucket.rate))
+            return Decision(True, rate=int(bucket.rate), key=key)
+        return Decision(False, retry_after=max(1, math.ceil(wait)), rate=int(bucket.rate), key=key)
+
+    def refund(self, decision: Decision) -> None:
+        """Give back what an allowed request took: its token was refused, so it was not the
+        account's client, and a stranger must not use up the client's allowance."""
+        if not decision.allowed:
+            return
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(decision.key)
+            if bucket is not None:
+                bucket.give_back(now)
 
     def _remember(self, slug: str, entry: _Account) -> None:
         self._accounts[slug] = entry

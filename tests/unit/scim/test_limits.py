@@ -112,3 +112,17 @@ def test_a_lowered_limit_also_lowers_what_the_bucket_holds() -> None:
     taken = sum(1 for _ in range(100) if bucket.take(0.0) == 0.0)
     assert taken == 25
     assert bucket.take(0.0) == 1 / 25  # seconds until the next token
+
+
+def test_a_refund_gives_back_what_an_allowed_request_took_and_no_more() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    known(lim, "acme", 25)
+    for _ in range(100):
+        decision = lim.take("acme")
+        assert decision.allowed
+        lim.refund(decision)
+    taken = [lim.take("acme") for _ in range(26)]
+    assert [d.allowed for d in taken] == [True] * 25 + [False]
+    lim.refund(taken[-1])  # a refused request took nothing: nothing comes back
+    assert not lim.take("acme").allowed

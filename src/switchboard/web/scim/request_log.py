@@ -4,7 +4,8 @@ For every request under /scim/v2/ (other paths pass through untouched), in this 
 
 1. Rate limit: a token bucket per account slug (the path's third segment), refilled at the
    account's SCIM rate limit (switchboard.scim.limits). Above it: 429, a SCIM Error and
-   ``Retry-After`` in whole seconds.
+   ``Retry-After`` in whole seconds. A request whose token the endpoint then refuses (no
+   ``scim_account_id``, below) gives its token back.
 2. Body size: a body over 1 MB, by Content-Length or counted as a chunked body arrives, is
    refused with 413 and a SCIM Error. The body (at most 1 MB) is read here and handed to the
    endpoint unchanged.
@@ -96,6 +97,21 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _account_of(state: dict[str, Any]) -> int | None:
+    found = state.get(STATE_ACCOUNT)
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def _too_many(decision: limits.Decision) -> ScimError:
+    seconds = decision.retry_after
+    return ScimError(
+        429,
+        f"too many requests: this account allows {decision.rate} SCIM requests per second;"
+        f" wait {seconds} second{'' if seconds == 1 else 's'} and send it again",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def _slug(path: str) -> str:
     return path[len(PREFIX) :].split("/", 1)[0]
 
@@ -147,10 +163,21 @@ class ScimRequestMiddleware:
             await self.app(scope, receive, send)
             return
         started = self.timer()
-        refusal = await self._over_rate(_slug(path))
-        if refusal is not None:
-            await _refuse(send, refusal)
+        decision = await self._take(_slug(path))
+        if not decision.allowed:
+            SCIM_REFUSED.labels(reason="rate_limit").inc()
+            await _refuse(send, _too_many(decision))
             return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        try:
+            await self._within_limits(scope, receive, send, state, started)
+        finally:
+            if _account_of(state) is None:
+                self.limiter.refund(decision)
+
+    async def _within_limits(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], started: float
+    ) -> None:
         length = _content_length(scope)
         body = None if length is not None and length > self.max_body else await self._read(receive)
         if body is None:
@@ -159,9 +186,9 @@ class ScimRequestMiddleware:
             return
         if isinstance(body, _Gone):
             return  # the client went away before it finished sending
-        await self._answer(scope, _replay(body, receive), send, started)
+        await self._answer(scope, _replay(body, receive), send, state, started)
 
-    async def _over_rate(self, slug: str) -> ScimError | None:
+    async def _take(self, slug: str) -> limits.Decision:
         if self.limiter.claim_refresh(slug):
             try:
                 rate = await anyio.to_thread.run_sync(self._rate_limit_of, slug)
@@ -169,17 +196,7 @@ class ScimRequestMiddleware:
                 log.exception("SCIM rate limit of %r not read; the last one known holds", slug)
             else:
                 self.limiter.set_limit(slug, rate)
-        decision = self.limiter.take(slug)
-        if decision.allowed:
-            return None
-        SCIM_REFUSED.labels(reason="rate_limit").inc()
-        seconds = decision.retry_after
-        return ScimError(
-            429,
-            f"too many requests: this account allows {decision.rate} SCIM requests per second;"
-            f" wait {seconds} second{'' if seconds == 1 else 's'} and send it again",
-            headers={"Retry-After": str(seconds)},
-        )
+        return self.limiter.take(slug)
 
     def _rate_limit_of(self, slug: str) -> int | None:
         with self.container.unit_of_work() as session:
@@ -201,8 +218,9 @@ class ScimRequestMiddleware:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
-        state: dict[str, Any] = scope.setdefault("state", {})
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], started: float
+    ) -> None:
         status = 500
         finished: float | None = None
 
@@ -231,8 +249,8 @@ class ScimRequestMiddleware:
         *,
         failed: bool = False,
     ) -> None:
-        account_id = state.get(STATE_ACCOUNT)
-        if not isinstance(account_id, int) or isinstance(account_id, bool):
+        account_id = _account_of(state)
+        if account_id is None:
             return  # no account accepted this request's token: it goes to no one's log
         error = _text(state.get(STATE_ERROR))
         entry = _Entry(

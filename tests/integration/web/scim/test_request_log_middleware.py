@@ -1,6 +1,7 @@
-"""The SCIM middleware over a small endpoint that keeps its contract: one log entry per request
-whose token was accepted (none otherwise), the rate limit and the 1 MB body limit. On SQLite
-and PostgreSQL."""
+"""The SCIM middleware: one log entry per request whose token was accepted (none otherwise), the
+rate limit and the 1 MB body limit, through the real endpoint; a small endpoint that keeps the
+same contract stands in where the real one cannot be made to (fail, or name no account). On
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from switchboard.web.app import create_app
 from switchboard.web.scim.request_log import SERVER_FAILED
 from tests import factories
 from tests.integration.web.scim import fake_endpoint
+from tests.scim_support import PATCH_OP, entra_user
 
 OP = factories.OPERATOR
 USERS = "/scim/v2/{}/_fake/Users"
 ALICE = {"userName": "alice@contoso.com", "name": {"givenName": "Alice"}}
+MB = 1024 * 1024
 
 
 class Monotonic:
@@ -78,35 +81,51 @@ def refused(reason: str) -> float:
     return REGISTRY.get_sample_value("switchboard_scim_refused_total", {"reason": reason}) or 0.0
 
 
-def test_a_request_with_an_accepted_token_is_logged_without_its_query_token_or_body(
+def real(scim: Scim, method: str, path: str, body: object = None, **kw: Any) -> Any:
+    headers = {"Authorization": f"Bearer {kw.pop('token', scim.token)}"}
+    return scim.client.request(method, f"/scim/v2/acme{path}", json=body, headers=headers, **kw)
+
+
+def test_requests_to_the_endpoint_are_logged_without_query_token_or_body(
     scim: Scim, container: Container
 ) -> None:
-    response = scim.client.post(
-        USERS.format("acme") + "?filter=userName%20eq%20%22secret%22&access_token=abc",
-        json=ALICE,
-        headers={"Authorization": f"Bearer {scim.token}"},
+    created = real(scim, "POST", "/Users", entra_user("ada@contoso.com", given="Ada"))
+    assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    patch = {
+        "schemas": [PATCH_OP],
+        "Operations": [{"op": "Replace", "path": "name.givenName", "value": "Augusta"}],
+    }
+    assert real(scim, "PATCH", f"/Users/{user_id}", patch).status_code == 200
+    found = real(
+        scim, "GET", f"/Users/{user_id}", params={"attributes": "userName", "secret": "s3cr3t"}
     )
-    assert response.status_code == 201
-    [entry] = logged(container)
-    assert entry.account_id == scim.account_id
-    assert (entry.method, entry.path, entry.status) == ("POST", "/scim/v2/acme/_fake/Users", 201)
-    assert (entry.subject, entry.change, entry.error) == ("alice@contoso.com", "created", None)
-    assert entry.duration_ms >= 0
+    assert found.status_code == 200
+    taken = real(scim, "POST", "/Users", entra_user("ada@contoso.com"))
+    assert taken.status_code == 409
+    assert real(scim, "DELETE", f"/Users/{user_id}").status_code == 204
+
+    entries = logged(container)
+    assert [(e.method, e.path, e.status) for e in entries] == [
+        ("POST", "/scim/v2/acme/Users", 201),
+        ("PATCH", f"/scim/v2/acme/Users/{user_id}", 200),
+        ("GET", f"/scim/v2/acme/Users/{user_id}", 200),
+        ("POST", "/scim/v2/acme/Users", 409),
+        ("DELETE", f"/scim/v2/acme/Users/{user_id}", 204),
+    ]
+    assert {e.account_id for e in entries} == {scim.account_id}
+    create, update, _, refused, delete = entries
+    assert (create.subject, create.change, create.error) == ("ada@contoso.com", "created", None)
+    assert update.subject == "ada@contoso.com" and "first name" in (update.change or "")
+    assert refused.subject == "ada@contoso.com" and refused.change is None
+    assert refused.error == taken.json()["detail"]
+    assert (delete.change, delete.error) == ("deleted", None)
+    assert all(e.duration_ms >= 0 for e in entries)
     stored = " ".join(
-        str(v) for v in (entry.path, entry.subject, entry.change, entry.error, entry.method)
+        str(v) for e in entries for v in (e.path, e.subject, e.change, e.error, e.method)
     )
-    for secret in ("secret", "abc", scim.token, "Alice", "givenName"):
+    for secret in ("attributes", "s3cr3t", scim.token, "Augusta", "Lovelace", "givenName"):
         assert secret not in stored
-
-
-def test_a_refusal_of_the_endpoint_is_logged_with_its_words(
-    scim: Scim, container: Container
-) -> None:
-    response = scim.post({"userName": "bob@contoso.com"})
-    assert response.status_code == 400
-    [entry] = logged(container)
-    assert entry.status == 400 and entry.subject == "bob@contoso.com"
-    assert entry.error == "name.givenName: send the user's first name" and entry.change is None
 
 
 def test_a_failure_of_the_endpoint_is_logged_as_a_server_error(
@@ -122,11 +141,17 @@ def test_no_entry_when_the_token_is_refused_or_the_account_unknown(
     scim: Scim, container: Container
 ) -> None:
     beta_token, _ = connect(container, "beta")
-    assert scim.client.post(USERS.format("acme"), json=ALICE).status_code == 401
-    assert scim.post(ALICE, token="scim_000000000000_forged").status_code == 401
+    body = entra_user("eve@contoso.com")
+    assert scim.client.post("/scim/v2/acme/Users", json=body).status_code == 401
+    assert real(scim, "POST", "/Users", body, token="scim_000000000000_forged").status_code == 401
     # A token of another account opens nothing here, and writes into neither log.
-    assert scim.post(ALICE, token=beta_token).status_code == 404
-    assert scim.post(ALICE, slug="nosuch").status_code == 404
+    assert real(scim, "POST", "/Users", body, token=beta_token).status_code == 404
+    assert (
+        scim.client.post(
+            "/scim/v2/nosuch/Users", json=body, headers={"Authorization": f"Bearer {scim.token}"}
+        ).status_code
+        == 404
+    )
     assert logged(container) == []
 
 
@@ -146,9 +171,9 @@ def test_25_requests_a_second_sustained_are_never_limited_at_the_lowest_limit(
     scim.clock.now += 10  # past the period the limit is cached for
     statuses = []
     for _ in range(25 * 8):
-        statuses.append(scim.post(ALICE).status_code)
+        statuses.append(real(scim, "GET", "/ServiceProviderConfig").status_code)
         scim.clock.now += 1 / 25
-    assert statuses == [201] * 200
+    assert statuses == [200] * 200
     assert len(logged(container)) == 200
 
 
@@ -157,8 +182,8 @@ def test_above_the_limit_429_with_retry_after_and_nothing_logged(
 ) -> None:
     before = refused("rate_limit")
     # 200 in the same instant with the default limit of 100 a second.
-    responses = [scim.post(ALICE) for _ in range(200)]
-    ok = [r for r in responses if r.status_code == 201]
+    responses = [real(scim, "GET", "/ServiceProviderConfig") for _ in range(200)]
+    ok = [r for r in responses if r.status_code == 200]
     limited = [r for r in responses if r.status_code == 429]
     assert (len(ok), len(limited)) == (100, 100)
     answer = limited[0]
@@ -172,17 +197,37 @@ def test_above_the_limit_429_with_retry_after_and_nothing_logged(
     assert len(logged(container)) == 100
     # Another account has its own bucket; after Retry-After, acme goes on.
     beta_token, _ = connect(container, "beta")
-    assert scim.post(ALICE, slug="beta", token=beta_token).status_code == 201
+    beta = scim.client.get(
+        "/scim/v2/beta/ServiceProviderConfig", headers={"Authorization": f"Bearer {beta_token}"}
+    )
+    assert beta.status_code == 200
     scim.clock.now += 1
-    assert scim.post(ALICE).status_code == 201
-
-
-MB = 1024 * 1024
+    assert real(scim, "GET", "/ServiceProviderConfig").status_code == 200
 
 
 def _big(size: int) -> bytes:
     head = b'{"userName": "big@contoso.com", "name": {"givenName": "B"}, "pad": "'
     return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+def test_requests_with_a_refused_token_do_not_use_up_the_clients_allowance(
+    scim: Scim, container: Container
+) -> None:
+    # A stranger who knows the slug, at one instant: 300 requests with a made-up token, and
+    # bodies over the limit (refused before any token is checked).
+    for _ in range(300):
+        assert real(scim, "GET", "/ServiceProviderConfig", token="forged").status_code == 401
+    for _ in range(20):
+        too_big = scim.client.post(
+            "/scim/v2/acme/Users",
+            content=b"x" * (MB + 1),
+            headers={"Content-Type": "application/scim+json"},
+        )
+        assert too_big.status_code == 413
+    # The client still has its whole second's worth.
+    statuses = [real(scim, "GET", "/ServiceProviderConfig").status_code for _ in range(101)]
+    assert statuses == [200] * 100 + [429]
+    assert len(logged(container)) == 100
 
 
 def test_a_body_over_1_mb_is_refused_by_its_length_and_as_it_streams(
@@ -194,7 +239,7 @@ def test_a_body_over_1_mb_is_refused_by_its_length_and_as_it_streams(
     exact = scim.client.post(url, content=_big(MB), headers=headers)
     assert exact.status_code == 201 and exact.json()["received"] == MB
 
-    too_big = scim.client.post(url, content=_big(MB + 1), headers=headers)
+    too_big = scim.client.post("/scim/v2/acme/Users", content=_big(MB + 1), headers=headers)
     assert too_big.status_code == 413
     assert too_big.headers["content-type"] == "application/scim+json"
     body = too_big.json()
