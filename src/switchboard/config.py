@@ -68,7 +68,8 @@ class Settings(BaseSettings):
         default=90,
         ge=1,
         le=3650,
-        description="Sync runs and their items older than this many days are pruned daily",
+        description="Sync runs and their items, and SCIM request-log entries, older than this many"
+        " days are pruned daily",
     )
     metrics_token: str | None = Field(
         default=None,

@@ -60,3 +60,13 @@ GRAPH_RETRY_AFTER = Counter(
     "switchboard_graph_retry_after_wait_seconds",
     "Seconds spent waiting before retrying Graph requests (Retry-After or backoff)",
 )
+SCIM_REFUSED = Counter(
+    "switchboard_scim_refused",
+    "SCIM requests refused before they reached the endpoint, by reason (rate_limit: 429,"
+    " body_too_large: 413); not in any account's request log, as the token was not checked",
+    ["reason"],
+)
+SCIM_LOG_FAILURES = Counter(
+    "switchboard_scim_request_log_failures",
+    "SCIM requests answered whose request-log entry could not be written",
+)

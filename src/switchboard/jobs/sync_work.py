@@ -28,6 +28,7 @@ from switchboard.jobs.scan_cache import ScanCache
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.users import sync_actor
+from switchboard.scim import request_log as scim_request_log
 from switchboard.sync import run_retention, subscription_upkeep, writeback
 from switchboard.sync.engine import RunSummary, SyncEngine
 from switchboard.sync.policy import SyncPolicy
@@ -363,8 +364,12 @@ def push_writebacks(services: SyncServices, account_id: int) -> writeback.WriteB
 
 
 def prune_run_log(services: SyncServices) -> run_retention.Pruned:
-    """Prune runs older than SWITCHBOARD_RUN_RETENTION_DAYS (daily, from either scheduler)."""
-    return run_retention.prune(services, retention_days=services.settings.run_retention_days)
+    """Prune runs, and SCIM request-log entries, older than SWITCHBOARD_RUN_RETENTION_DAYS
+    (daily, from either scheduler)."""
+    days = services.settings.run_retention_days
+    pruned = run_retention.prune(services, retention_days=days)
+    scim_request_log.prune(services, retention_days=days)
+    return pruned
 
 
 def describe(decision: AccountDecision) -> dict[str, object]:

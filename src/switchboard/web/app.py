@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from fastapi import APIRouter, FastAPI
 
 from switchboard import __version__
@@ -17,6 +20,7 @@ from switchboard.web.api import (
     locations,
     media,
     numbers,
+    scim_requests,
     scim_setup,
     sync_status,
     tokens,
@@ -24,10 +28,18 @@ from switchboard.web.api import (
 )
 from switchboard.web.client_cert import ClientCertificateMiddleware
 from switchboard.web.http_metrics import HttpMetricsMiddleware
+from switchboard.web.scim import request_log as scim_request_log
 
 
-def create_app(container: Container, *, require_client_cert: bool = False) -> FastAPI:
-    """The app; ``require_client_cert`` gates /api/ on a verified TLS client certificate."""
+def create_app(
+    container: Container,
+    *,
+    require_client_cert: bool = False,
+    scim_clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The app; ``require_client_cert`` gates /api/ and /scim/ on a verified TLS client
+    certificate;
+    ``scim_clock`` (monotonic seconds) drives the SCIM rate limit."""
     app = FastAPI(
         title="Switchboard",
         version=__version__,
@@ -37,6 +49,9 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
     )
     app.state.container = container
     errors.install(app)
+    # SCIM's rate and body limits and its request log (only paths under /scim/v2/), inside
+    # the certificate check: a client without a certificate takes nothing from the limit.
+    scim_request_log.install(app, container, clock=scim_clock)
     app.add_middleware(ClientCertificateMiddleware, required=require_client_cert)
     # Outermost: refusals of the certificate check are counted too.
     app.add_middleware(HttpMetricsMiddleware, routes=lambda: app.routes)
@@ -56,6 +71,7 @@ def create_app(container: Container, *, require_client_cert: bool = False) -> Fa
         directory_sync,
         scim_setup,
         sync_status,
+        scim_requests,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -1,4 +1,5 @@
-"""The SCIM 2.0 endpoint: ``/scim/v2/{account}/`` (switchboard.scim does the work)."""
+"""The SCIM 2.0 endpoint: ``/scim/v2/{account}/`` (switchboard.scim does the work). Its request
+log and its rate and body limits wrap it as a middleware (``request_log``)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from switchboard.web.ui.directory import (
     mapping_pages,
     offered_users_pages,
     run_events,
+    scim_log_pages,
     scim_pages,
     sync_pages,
 )
@@ -50,6 +51,7 @@ ROUTERS = tuple(
         scim_pages,
         sync_pages,
         run_events,
+        scim_log_pages,
         audit,
         settings,
         admins,

@@ -26,6 +26,7 @@ from switchboard.directory.stored_credentials import credentials_for_auth
 from switchboard.portal import accounts, licenses, locations, media, numbers, users
 from switchboard.portal.actors import Role
 from switchboard.portal.schemas import LicenseIn, LocationIn, UserIn
+from switchboard.scim import request_log
 from switchboard.scim import source as scim_source
 from switchboard.scim import tokens as scim_tokens
 from switchboard.sync.engine import SyncEngine
@@ -273,6 +274,21 @@ def _numbers(container: Container, t: Seeded) -> set[int]:
         return set(s.scalars(select(SyncRun.number).where(SyncRun.account_id == t.account_id)))
 
 
+def _scim_requests(container: Container, t: Seeded) -> None:
+    """A failed SCIM request in the account's request log."""
+    with container.unit_of_work() as s:
+        if not request_log.entries(s, OP, accounts.get_account(s, OP, t.slug), limit=1):
+            request_log.record(
+                s,
+                t.account_id,
+                method="POST",
+                path=f"/scim/v2/{t.slug}/Users",
+                status=409,
+                subject=f"taken@{t.slug}.example",
+                error="userName is taken",
+            )
+
+
 def prepare_reads(container: Container, t: Seeded) -> None:
     """Give the read routes something to read (their preconditions agree with each other)."""
     for key, case in CASES.items():
@@ -372,6 +388,9 @@ CASES: dict[tuple[str, str], Case] = {
         body=lambda t: {"default_location": "Spare"}, before=_sync_ready
     ),
     ("GET", "/api/v1/accounts/{account}/directory/offers"): Case(before=_sync_ready),
+    ("GET", "/api/v1/accounts/{account}/directory/scim/requests"): Case(
+        before=_scim_requests, query={"outcome": "failed", "q": "taken"}
+    ),
     ("POST", "/api/v1/accounts/{account}/directory/offers/add"): Case(
         body=lambda t: {"user": "u1"}, before=_sync_ready
     ),
