@@ -88,6 +88,8 @@ class ScimUser(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email_key: Mapped[str | None] = mapped_column(String(254), nullable=True)
     email_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # As sent; None (not sent) shows as true.
+    email_primary: Mapped[bool | None] = mapped_column(nullable=True)
     # None: the client never sent it, which counts as active.
     active: Mapped[bool | None] = mapped_column(nullable=True)
     # The location attributes a source may choose, as sent.

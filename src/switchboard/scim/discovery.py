@@ -112,7 +112,10 @@ GROUP_ATTRIBUTES = [
         multi=True,
         subs=[
             _attribute("value", "The id of a user.", mutability="immutable"),
-            _attribute("display", "The user's userName.", mutability="readOnly"),
+            {
+                **_attribute("$ref", "The user's URL.", kind="reference", mutability="immutable"),
+                "referenceTypes": ["User"],
+            },
             _attribute("type", "User.", mutability="immutable", canonical=["User"]),
         ],
     ),

@@ -160,7 +160,10 @@ def _user_attributes() -> dict[str, Named]:
         _same,
         or_(given.is_not(None), family.is_not(None)),
     )
-    primary = Attribute("primary", "boolean", literal(True, Boolean))
+    # A single email is the primary one unless the client said otherwise.
+    primary = Attribute(
+        "primary", "boolean", func.coalesce(u.email_primary, literal(True, Boolean))
+    )
     emails = Complex(
         "emails",
         {

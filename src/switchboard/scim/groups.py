@@ -115,8 +115,9 @@ def render(row: ScimGroup, base_url: str, members: Members | None) -> dict[str, 
         resource["externalId"] = row.external_id
     if members:
         resource["members"] = [
-            {"value": uid, "display": name, "type": "User", "$ref": f"{base_url}/Users/{uid}"}
-            for uid, name in members
+            # No "display": a client compares members as it sent them, and Entra never sends it.
+            {"value": uid, "type": "User", "$ref": f"{base_url}/Users/{uid}"}
+            for uid, _name in members
         ]
     resource["meta"] = {
         "resourceType": "Group",

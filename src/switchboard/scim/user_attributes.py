@@ -46,6 +46,7 @@ class UserData:
     display_name: str | None = None
     email: str | None = None
     email_type: str | None = None
+    email_primary: bool | None = None
     # None: never sent, which counts as active (RFC 7643 gives active no default).
     active: bool | None = None
     department: str | None = None
@@ -156,6 +157,11 @@ def parse_user(body: Mapping[str, Any]) -> UserData:
         display_name=text(attrs.get("displayname"), "displayName"),
         email=text(email.get("value"), "emails.value") if email else None,
         email_type=email_type[:16] if email_type else None,
+        email_primary=(
+            boolean(email["primary"], "emails.primary")
+            if email and email.get("primary") is not None
+            else None
+        ),
         active=None if active is None else boolean(active, "active"),
         department=text(enterprise.get("department"), "department"),
         locality=text(address.get("locality"), "addresses.locality") if address else None,
@@ -181,7 +187,10 @@ def document(data: UserData) -> dict[str, Any]:
     if data.display_name is not None:
         doc["displayName"] = data.display_name
     if data.email is not None:
-        doc["emails"] = [{"value": data.email, "type": data.email_type or "work", "primary": True}]
+        primary = data.email_primary is not False
+        doc["emails"] = [
+            {"value": data.email, "type": data.email_type or "work", "primary": primary}
+        ]
     if data.active is not None:
         doc["active"] = data.active
     if data.locality is not None:

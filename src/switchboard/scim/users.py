@@ -120,6 +120,7 @@ def data_of(row: ScimUser, portal: User | None = None) -> UserData:
         display_name=row.display_name,
         email=row.email,
         email_type=row.email_type,
+        email_primary=row.email_primary,
         active=row.active,
         department=row.department,
         locality=row.locality,
@@ -190,6 +191,7 @@ def store(row: ScimUser, data: UserData) -> None:
     row.email = data.email
     row.email_key = data.email.casefold() if data.email else None
     row.email_type = data.email_type
+    row.email_primary = data.email_primary
     row.active = data.active
     row.department = data.department
     row.locality = data.locality

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from switchboard.scim import discovery
-from switchboard.scim.errors import not_found
+from switchboard.scim.errors import ScimError, not_found
 from switchboard.web.deps import container
 from switchboard.web.scim.context import open_account
 from switchboard.web.scim.responses import ScimResponse
@@ -57,3 +57,14 @@ def schema(request: Request, account: str, urn: str) -> Response:
         if item["id"] == urn:
             return ScimResponse(item)
     raise not_found(f"no schema {urn} at this endpoint")
+
+
+@router.post("/.search")
+def search_everything(request: Request, account: str) -> Response:
+    """Searching users and groups at once (RFC 7644 3.4.3) is not offered: 501, as the RFC
+    allows, pointing at the searches that are."""
+    with container(request).unit_of_work() as session:
+        open_account(request, session, account)
+    raise ScimError(
+        501, "search users and groups separately: POST /Users/.search or /Groups/.search"
+    )

@@ -12,19 +12,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from switchboard.scim import group_list, groups
+from switchboard.scim import group_list, groups, resource_lists
+from switchboard.scim.errors import invalid_value
+from switchboard.scim.listing import list_query
 from switchboard.web.deps import container
 from switchboard.web.scim.context import ScimContext, json_body, note, open_account
-from switchboard.web.scim.responses import ScimResponse
+from switchboard.web.scim.responses import ScimResponse, resource_response
 
 router = APIRouter()
-
-
-def _answer(status: int, resource: dict[str, Any], *, location: bool = False) -> Response:
-    headers = {"ETag": resource["meta"]["version"]}
-    if location:
-        headers["Location"] = resource["meta"]["location"]
-    return ScimResponse(resource, status_code=status, headers=headers)
 
 
 def _resource(request: Request, ctx: ScimContext, row: Any) -> dict[str, Any]:
@@ -43,24 +38,26 @@ def create_group(request: Request, account: str, body: Any = Depends(json_body))
         outcome = groups.create(session, ctx.account, body)
         note(request, outcome.row.display_name, outcome.change)
         resource = _resource(request, ctx, outcome.row)
-    return _answer(201, resource, location=True)
+    return resource_response(request, 201, resource, "Group", created=True)
 
 
 @router.get("/Groups")
 def list_groups(request: Request, account: str) -> Response:
-    params = request.query_params
+    return _list(request, account, dict(request.query_params))
+
+
+@router.post("/Groups/.search")
+def search_groups(request: Request, account: str, body: Any = Depends(json_body)) -> Response:
+    if not isinstance(body, dict):
+        raise invalid_value("a search request must be a JSON object (a SearchRequest)")
+    return _list(request, account, body)
+
+
+def _list(request: Request, account: str, params: dict[str, Any]) -> Response:
+    query = list_query(params, "Group")
     with container(request).unit_of_work() as session:
         ctx = open_account(request, session, account)
-        found = group_list.list_groups(
-            session,
-            ctx.account,
-            ctx.base_url,
-            filter_text=params.get("filter"),
-            start_index=params.get("startIndex"),
-            count=params.get("count"),
-            attributes=params.get("attributes"),
-            excluded=params.get("excludedAttributes"),
-        )
+        found = resource_lists.list_groups(session, ctx.account, ctx.base_url, query)
     return ScimResponse(found)
 
 
@@ -71,7 +68,7 @@ def read_group(request: Request, account: str, group_id: str) -> Response:
         row = groups.get(session, ctx.account, group_id)
         note(request, row.display_name, None)
         resource = _resource(request, ctx, row)
-    return _answer(200, resource)
+    return resource_response(request, 200, resource, "Group")
 
 
 @router.put("/Groups/{group_id}")
@@ -85,7 +82,7 @@ def replace_group(
         )
         note(request, outcome.row.display_name, outcome.change)
         resource = _resource(request, ctx, outcome.row)
-    return _answer(200, resource)
+    return resource_response(request, 200, resource, "Group")
 
 
 @router.patch("/Groups/{group_id}")
@@ -102,7 +99,7 @@ def patch_group(
         if "attributes" not in params and "excludedAttributes" not in params:
             return Response(status_code=204, headers={"ETag": groups.etag(outcome.row)})
         resource = _resource(request, ctx, outcome.row)
-    return _answer(200, resource)
+    return resource_response(request, 200, resource, "Group")
 
 
 @router.delete("/Groups/{group_id}")

@@ -10,6 +10,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from switchboard.scim.errors import ScimError
+from switchboard.scim.filter_attributes import Resource
+from switchboard.scim.listing import list_query, project
 
 MEDIA_TYPE = "application/scim+json"
 PREFIX = "/scim/"
@@ -34,3 +36,21 @@ def error_response(request: Request, exc: ScimError) -> Response:
 
 def error(request: Request, status: int, detail: str, scim_type: str | None = None) -> Response:
     return error_response(request, ScimError(status, detail, scim_type=scim_type))
+
+
+def resource_response(
+    request: Request,
+    status: int,
+    resource: dict[str, Any],
+    kind: Resource,
+    *,
+    created: bool = False,
+) -> Response:
+    """A resource with its ETag (and Location when created), showing the attributes the
+    request's ``attributes`` / ``excludedAttributes`` ask for."""
+    headers = {"ETag": resource["meta"]["version"]}
+    if created:
+        headers["Location"] = resource["meta"]["location"]
+    shown = list_query(dict(request.query_params), kind)
+    body = project(resource, shown.attributes, shown.excluded)
+    return ScimResponse(body, status_code=status, headers=headers)

@@ -11,11 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from switchboard.scim import groups, users
+from switchboard.scim import groups, resource_lists, users
+from switchboard.scim.errors import invalid_value
+from switchboard.scim.listing import list_query
 from switchboard.web.deps import container
 from switchboard.web.scim.batching import CreateQueue
 from switchboard.web.scim.context import json_body, note, open_account
-from switchboard.web.scim.responses import ScimResponse
+from switchboard.web.scim.responses import ScimResponse, resource_response
 
 router = APIRouter()
 
@@ -23,13 +25,6 @@ router = APIRouter()
 def creates(request: Request) -> CreateQueue:
     queue: CreateQueue = request.app.state.scim_creates
     return queue
-
-
-def _answer(status: int, resource: dict[str, Any], *, location: bool = False) -> Response:
-    headers = {"ETag": resource["meta"]["version"]}
-    if location:
-        headers["Location"] = resource["meta"]["location"]
-    return ScimResponse(resource, status_code=status, headers=headers)
 
 
 @router.post("/Users")
@@ -42,7 +37,27 @@ def create_user(request: Request, account: str, body: Any = Depends(json_body)) 
     # Written with the account's other creates in flight, in one transaction (batching).
     created = creates(request).create(account_id, body, base_url)
     note(request, created.subject, created.change)
-    return _answer(201, created.resource, location=True)
+    return resource_response(request, 201, created.resource, "User", created=True)
+
+
+@router.get("/Users")
+def list_users(request: Request, account: str) -> Response:
+    return _list(request, account, dict(request.query_params))
+
+
+@router.post("/Users/.search")
+def search_users(request: Request, account: str, body: Any = Depends(json_body)) -> Response:
+    if not isinstance(body, dict):
+        raise invalid_value("a search request must be a JSON object (a SearchRequest)")
+    return _list(request, account, body)
+
+
+def _list(request: Request, account: str, params: dict[str, Any]) -> Response:
+    query = list_query(params, "User")
+    with container(request).unit_of_work() as session:
+        ctx = open_account(request, session, account)
+        found = resource_lists.list_users(session, ctx.account, ctx.source, ctx.base_url, query)
+    return ScimResponse(found)
 
 
 @router.get("/Users/{user_id}")
@@ -57,7 +72,7 @@ def read_user(request: Request, account: str, user_id: str) -> Response:
             else None
         )
         resource = users.render(row, portal, ctx.location("Users", row.id), ctx.source)
-    return _answer(200, resource)
+    return resource_response(request, 200, resource, "User")
 
 
 @router.put("/Users/{user_id}")
@@ -73,7 +88,7 @@ def replace_user(
         resource = users.render(
             outcome.row, outcome.portal, ctx.location("Users", outcome.row.id), ctx.source
         )
-    return _answer(200, resource)
+    return resource_response(request, 200, resource, "User")
 
 
 @router.patch("/Users/{user_id}")
@@ -89,7 +104,7 @@ def patch_user(
         resource = users.render(
             outcome.row, outcome.portal, ctx.location("Users", outcome.row.id), ctx.source
         )
-    return _answer(200, resource)
+    return resource_response(request, 200, resource, "User")
 
 
 @router.delete("/Users/{user_id}")

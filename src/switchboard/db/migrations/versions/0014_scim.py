@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(254), nullable=True),
         sa.Column("email_key", sa.String(254), nullable=True),
         sa.Column("email_type", sa.String(16), nullable=True),
+        sa.Column("email_primary", sa.Boolean(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=True),
         sa.Column("department", sa.String(100), nullable=True),
         sa.Column("locality", sa.String(100), nullable=True),
