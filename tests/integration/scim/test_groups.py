@@ -331,7 +331,7 @@ def test_list_paging_and_filters(scim: ScimClient, clock: FixedClock) -> None:
     assert scim.get("/Groups", filter='displayName co "Team"').json()["totalResults"] == 5
     either = scim.get("/Groups", filter=f'id eq "{team}" or id eq "y"').json()
     assert either["totalResults"] == 1
-    bad = scim.get("/Groups", filter='displayName co')
+    bad = scim.get("/Groups", filter="displayName co")
     assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
     assert scim.get("/Groups", count="many").json()["scimType"] == "invalidValue"
 
