@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from switchboard.portal.actors import Actor, Role
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.schemas import UserPatch
-from switchboard.scim import patch_ops
+from switchboard.scim import patch_ops, write_locks
 from switchboard.scim.errors import ScimError, invalid_value, not_found, uniqueness
 from switchboard.scim.source import policy_for as policy_for
 from switchboard.scim.user_attributes import (
@@ -37,7 +37,7 @@ from switchboard.scim.user_attributes import (
 )
 from switchboard.sync import queries
 from switchboard.sync.apply import apply_items
-from switchboard.sync.plan import Observation
+from switchboard.sync.plan import Action, Observation
 from switchboard.sync.planner import in_apply_order, plan
 from switchboard.sync.runs import ItemRecord
 
@@ -65,9 +65,6 @@ KNOWN = {
         "phoneNumber",
     )
 }
-# An advisory lock per account: SCIM writes of one account take turns (extensions and keys
-# are handed out in order, never raced for); other accounts are not held up.
-LOCK_SPACE = 7_301
 
 
 @dataclass(frozen=True)
@@ -84,17 +81,16 @@ def scim_actor(account: Account) -> Actor:
 
 
 def lock(session: Session, account: Account) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, :account)"),
-            {"space": LOCK_SPACE, "account": account.id},
-        )
+    write_locks.lock(session, account.id)
 
 
-def get(session: Session, account: Account, scim_id: str) -> ScimUser:
-    row = session.scalar(
-        select(ScimUser).where(ScimUser.account_id == account.id, ScimUser.id == scim_id)
-    )
+def get(session: Session, account: Account, scim_id: str, *, for_update: bool = False) -> ScimUser:
+    """``for_update``: the row stays locked until the transaction ends, so two changes of one
+    user take turns (changes of different users run side by side)."""
+    query = select(ScimUser).where(ScimUser.account_id == account.id, ScimUser.id == scim_id)
+    if for_update and session.get_bind().dialect.name != "postgresql":
+        lock(session, account)  # SQLite has no row locks: the account's writes take turns
+    row = session.scalar(query.with_for_update() if for_update else query)
     if row is None:
         raise not_found(f"no user with id {scim_id} in this account")
     return row
@@ -218,8 +214,7 @@ def replace_user(
     if_match: str | None,
 ) -> Outcome:
     data = parse_user(body)  # type: ignore[arg-type]
-    lock(session, account)
-    row = get(session, account, scim_id)
+    row = get(session, account, scim_id, for_update=True)
     check_version(row, if_match)
     return _change(session, account, source, row, data)
 
@@ -233,8 +228,7 @@ def patch(
     if_match: str | None,
 ) -> Outcome:
     ops = patch_ops.operations(body)
-    lock(session, account)
-    row = get(session, account, scim_id)
+    row = get(session, account, scim_id, for_update=True)
     check_version(row, if_match)
     held = portal_user(session, account, row) if uses_portal_fields(source) else None
     current = data_of(row, held)
@@ -245,8 +239,7 @@ def patch(
 
 
 def delete(session: Session, account: Account, source: ScimSource, scim_id: str) -> Outcome:
-    lock(session, account)
-    row = get(session, account, scim_id)
+    row = get(session, account, scim_id, for_update=True)
     outcome = _settle(session, account, source, row, data_of(row), "deleted", gone=True)
     session.delete(row)
     session.flush()
@@ -357,6 +350,8 @@ def _apply(
     found = queries.candidates(session, account.id, policy, [obs], locations, count_linked=False)
     portal = found[0] if found is not None else queries.portal_users(session, account.id)
     the_plan = plan([obs], portal, policy, locations, full=False, guard_creations=False)
+    if any(item.action is Action.CREATE for item in the_plan.items):
+        lock(session, account)  # a new extension is handed out: creates take turns
     actor = users.sync_actor(account)
     return apply_items(session, actor, account, in_apply_order(the_plan.items))
 

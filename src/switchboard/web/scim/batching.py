@@ -11,7 +11,7 @@ the transaction holding its user committed.
 from __future__ import annotations
 
 import logging
-import threading
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from switchboard.bootstrap import Container
 from switchboard.db.models import Account, ScimSource
 from switchboard.scim import user_batches, users
 from switchboard.scim.errors import ScimError
+from switchboard.web.scim.coalescing import Coalescer
 
 log = logging.getLogger("switchboard.scim")
 MAX_BATCH = 200
@@ -31,80 +32,46 @@ class Created:
     change: str
 
 
-@dataclass
-class _Job:
+@dataclass(frozen=True)
+class _Create:
     body: object
     base_url: str
-    done: bool = False
-    created: Created | None = None
-    error: ScimError | None = None
 
 
 class CreateQueue:
     def __init__(self, container: Container, max_batch: int = MAX_BATCH) -> None:
         self.container = container
-        self.max_batch = max_batch
-        self._ready = threading.Condition()
-        self._pending: dict[int, list[_Job]] = {}
-        self._writing: set[int] = set()
+        self._creates: Coalescer[_Create, Created] = Coalescer(self._write, max_batch=max_batch)
 
     def create(self, account_id: int, body: object, base_url: str) -> Created:
         """The created user, or the ScimError that refused it."""
-        job = _Job(body, base_url)
-        with self._ready:
-            self._pending.setdefault(account_id, []).append(job)
-        while True:
-            with self._ready:
-                while not job.done and account_id in self._writing:
-                    self._ready.wait()
-                if job.done:
-                    break
-                queued = self._pending.pop(account_id, [])
-                batch, rest = queued[: self.max_batch], queued[self.max_batch :]
-                if rest:
-                    self._pending[account_id] = rest
-                self._writing.add(account_id)
-            try:
-                self._write(account_id, batch)
-            finally:
-                with self._ready:
-                    self._writing.discard(account_id)
-                    self._ready.notify_all()
-        if job.error is not None:
-            raise job.error
-        assert job.created is not None
-        return job.created
+        return self._creates.submit(account_id, _Create(body, base_url))
 
-    def _write(self, account_id: int, batch: list[_Job]) -> None:
-        answers: list[Created | ScimError] = []
+    def _write(self, key: Hashable, batch: Sequence[_Create]) -> list[Created | ScimError]:
+        account_id = int(str(key))
         try:
             with self.container.unit_of_work() as session:
                 account = session.get(Account, account_id)
                 source = session.get(ScimSource, account_id)
                 if account is None or source is None:
                     gone = ScimError(404, "this account no longer takes users over SCIM")
-                    answers = [gone for _job in batch]
-                else:
-                    outcomes = user_batches.create_many(
-                        session, account, source, [job.body for job in batch]
-                    )
-                    for job, outcome in zip(batch, outcomes, strict=True):
-                        answers.append(_answer(session, account, source, job, outcome))
+                    return [gone for _job in batch]
+                outcomes = user_batches.create_many(
+                    session, account, source, [job.body for job in batch]
+                )
+                # Rendered before the commit, answered only after it (the with block).
+                return [
+                    _answer(session, account, source, job, outcome)
+                    for job, outcome in zip(batch, outcomes, strict=True)
+                ]
         except Exception:
             log.exception("a batch of %d SCIM creates failed", len(batch))
             failed = ScimError(500, "something went wrong on our side; try again")
-            answers = [failed for _job in batch]
-        # Only now, the transaction committed (or rolled back as a whole).
-        for job, answer in zip(batch, answers, strict=True):
-            if isinstance(answer, ScimError):
-                job.error = answer
-            else:
-                job.created = answer
-            job.done = True
+            return [failed for _job in batch]
 
 
 def _answer(
-    session: Any, account: Account, source: ScimSource, job: _Job, outcome: user_batches.Result
+    session: Any, account: Account, source: ScimSource, job: _Create, outcome: user_batches.Result
 ) -> Created | ScimError:
     if isinstance(outcome, ScimError):
         return outcome

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ from switchboard.bootstrap import Container
 from switchboard.metrics import SCIM_LOG_FAILURES, SCIM_REFUSED
 from switchboard.scim import limits, request_log
 from switchboard.scim.errors import ScimError
+from switchboard.web.scim.coalescing import Coalescer
 
 log = logging.getLogger("switchboard.scim")
 
@@ -156,6 +157,8 @@ class ScimRequestMiddleware:
         self.limiter = limiter
         self.timer = timer
         self.max_body = max_body
+        # Entries of requests finishing together are written in one transaction.
+        self._entries: Coalescer[_Entry, None] = Coalescer(self._write, max_batch=500)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "") if scope["type"] == "http" else ""
@@ -264,26 +267,28 @@ class ScimRequestMiddleware:
             duration_ms=round(max(0.0, finished - started) * 1000),
         )
         try:
-            await anyio.to_thread.run_sync(self._write, entry)
+            await anyio.to_thread.run_sync(self._entries.submit, "log", entry)
         except Exception:  # the client has its answer; a lost entry is for the operator
             SCIM_LOG_FAILURES.inc()
             log.exception(
                 "SCIM request log: the entry of %s %s not written", entry.method, entry.path
             )
 
-    def _write(self, entry: _Entry) -> None:
+    def _write(self, _key: Hashable, entries: Sequence[_Entry]) -> list[None]:
         with self.container.unit_of_work() as session:
-            request_log.record(
-                session,
-                entry.account_id,
-                method=entry.method,
-                path=entry.path,
-                status=entry.status,
-                subject=entry.subject,
-                change=entry.change,
-                error=entry.error,
-                duration_ms=entry.duration_ms,
-            )
+            for entry in entries:
+                request_log.record(
+                    session,
+                    entry.account_id,
+                    method=entry.method,
+                    path=entry.path,
+                    status=entry.status,
+                    subject=entry.subject,
+                    change=entry.change,
+                    error=entry.error,
+                    duration_ms=entry.duration_ms,
+                )
+        return [None for _entry in entries]
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -1,0 +1,54 @@
+"""The account's SCIM write lock, held until the transaction ends.
+
+PostgreSQL: a transaction-scoped advisory lock, shared by every process on the database.
+SQLite (the embedded, single-process store): a lock of this process per account, released
+when the session's transaction ends. SQLite runs reads outside the write transaction, so
+without it two changes of one user could both read the same version and one be lost.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, SessionTransaction
+
+LOCK_SPACE = 7_301
+_HELD = "scim_write_lock"
+_registry = threading.Lock()
+_locks: dict[tuple[int, int], threading.Lock] = {}
+
+
+def lock(session: Session, account_id: int) -> None:
+    """Until the transaction ends, no other SCIM write of the account runs (idempotent)."""
+    if session.info.get(_HELD) == account_id:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :account)"),
+            {"space": LOCK_SPACE, "account": account_id},
+        )
+        session.info[_HELD] = account_id
+        event.listen(session, "after_transaction_end", _forget)
+        return
+    with _registry:
+        held = _locks.setdefault((id(session.get_bind()), account_id), threading.Lock())
+    held.acquire()
+    session.info[_HELD] = account_id
+    released = False
+
+    def release(ended: Session, transaction: SessionTransaction) -> None:
+        nonlocal released
+        # The whole transaction, not a savepoint; once (a listener stays until the session
+        # goes: removing it while the event runs is not allowed).
+        if transaction.parent is None and not released:
+            released = True
+            ended.info.pop(_HELD, None)
+            held.release()
+
+    event.listen(session, "after_transaction_end", release)
+
+
+def _forget(ended: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        ended.info.pop(_HELD, None)
