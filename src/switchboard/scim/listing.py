@@ -194,12 +194,17 @@ def page(
     entity = query.column_descriptions[0]["entity"]
     if entity is None or not hasattr(entity, "id"):
         raise TypeError("page() needs a query that selects a SCIM user or group")
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    if count <= 0:
-        return total or 0, []
     ordered = query.order_by(None).order_by(*order, entity.id)
-    rows = session.scalars(ordered.offset(max(start_index, 1) - 1).limit(count)).all()
-    return total or 0, list(rows)
+    rows = (
+        list(session.scalars(ordered.offset(max(start_index, 1) - 1).limit(count)).all())
+        if count > 0
+        else []
+    )
+    if start_index <= 1 and count > 0 and len(rows) < count:
+        # The whole result fits in this first page (a lookup by userName does): no count.
+        return len(rows), rows
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return total or 0, rows
 
 
 def project(
