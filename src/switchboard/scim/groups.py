@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, ScimGroup, ScimGroupMember
 from switchboard.portal.clock_context import now
-from switchboard.scim import group_members, patch_ops
+from switchboard.scim import group_members, patch_ops, versions
 from switchboard.scim.errors import ScimError, invalid_value, not_found
 from switchboard.scim.group_members import CORE_GROUP, MemberChange, member_change
 from switchboard.scim.user_attributes import folded, text
@@ -84,20 +84,11 @@ def get(session: Session, account: Account, group_id: str) -> ScimGroup:
 
 
 def etag(row: ScimGroup) -> str:
-    return f'W/"{row.version}"'
+    return versions.etag(row.version)
 
 
 def check_version(row: ScimGroup, if_match: str | None) -> None:
-    """``If-Match``: the change applies only to the version the client last saw."""
-    if if_match is None:
-        return
-    wanted = {tag.strip() for tag in if_match.split(",")}
-    if "*" not in wanted and etag(row) not in wanted and etag(row)[2:] not in wanted:
-        raise ScimError(
-            412,
-            f"the group changed since you read it (now version {row.version}); read it again"
-            " and retry",
-        )
+    versions.check(row.version, if_match, "group")
 
 
 def members_of(session: Session, account: Account, row: ScimGroup) -> Members:

@@ -25,7 +25,7 @@ from switchboard.portal.actors import Actor, Role
 from switchboard.portal.clock_context import now
 from switchboard.portal.errors import PortalError
 from switchboard.portal.schemas import UserPatch
-from switchboard.scim import patch_ops, write_locks
+from switchboard.scim import patch_ops, versions, write_locks
 from switchboard.scim.errors import ScimError, invalid_value, not_found, uniqueness
 from switchboard.scim.source import policy_for as policy_for
 from switchboard.scim.user_attributes import (
@@ -127,20 +127,11 @@ def data_of(row: ScimUser, portal: User | None = None) -> UserData:
 
 
 def etag(row: ScimUser) -> str:
-    return f'W/"{row.version}"'
+    return versions.etag(row.version)
 
 
 def check_version(row: ScimUser, if_match: str | None) -> None:
-    """``If-Match``: the change applies only to the version the client last saw."""
-    if if_match is None:
-        return
-    wanted = {tag.strip() for tag in if_match.split(",")}
-    if "*" not in wanted and etag(row) not in wanted and etag(row)[2:] not in wanted:
-        raise ScimError(
-            412,
-            f"the user changed since you read it (now version {row.version}); read it again"
-            " and retry",
-        )
+    versions.check(row.version, if_match, "user")
 
 
 def render(row: ScimUser, portal: User | None, location: str, source: ScimSource) -> dict[str, Any]:
