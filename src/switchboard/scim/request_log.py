@@ -88,8 +88,9 @@ class Filters:
     status_class: str | None = None
     search: str | None = None
 
-    def checked(self) -> Filters:
-        """The filters, or ValidationFailed naming the one that is wrong."""
+    def checked(self, *, empty_range_ok: bool = False) -> Filters:
+        """The filters, or ValidationFailed naming the one that is wrong. ``empty_range_ok``:
+        a range that ends before it starts matches nothing instead (the API's reading)."""
         method = self.method.strip().upper() if self.method else None
         if method and method not in METHODS:
             raise ValidationFailed(f"method: choose one of {', '.join(METHODS)}", field="method")
@@ -101,9 +102,12 @@ class Filters:
         search = self.search.strip() if self.search else None
         if search and len(search) > SEARCH_MAX:
             raise ValidationFailed(f"search: use at most {SEARCH_MAX} characters", field="q")
-        if self.since and self.until and self.since > self.until:
-            raise ValidationFailed("the date range ends before it starts", field="until")
-        return Filters(self.since, self.until, method or None, status_class or None, search or None)
+        until = self.until
+        if self.since and until and self.since > until:
+            if not empty_range_ok:
+                raise ValidationFailed("the date range ends before it starts", field="until")
+            until = self.since  # from since to before since: nothing
+        return Filters(self.since, until, method or None, status_class or None, search or None)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []

@@ -105,7 +105,7 @@ def list_requests(
     and ``offset`` page the JSON answer only)."""
     filters = request_log.Filters(
         _time(since, "since"), _time(until, "until"), method, outcome, q
-    ).checked()
+    ).checked(empty_range_ok=True)
     if format == "csv":
         filename = f"{account.slug}-scim-requests.csv"
         return StreamingResponse(
