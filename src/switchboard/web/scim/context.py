@@ -15,7 +15,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, ScimSource
-from switchboard.scim import tokens
+from switchboard.scim import tokens, write_locks
 from switchboard.scim.errors import ScimError, invalid_syntax
 
 
@@ -31,6 +31,8 @@ class ScimContext:
 
 
 def open_account(request: Request, session: Session, account: str) -> ScimContext:
+    if request.method != "GET":
+        write_locks.lock_before_writing(session)
     found, source = tokens.authenticate(session, account, request.headers.get("authorization", ""))
     if source is None:
         raise ScimError(
