@@ -36,6 +36,9 @@ def lock(session: Session, account_id: int) -> None:
         return
     if session.info.get(_HELD) is not None:
         return  # SQLite: the one lock is held already
+    # Begin the transaction now: its end (commit, rollback or close) is what releases the
+    # lock, also for a request refused before its first statement.
+    session.connection()
     with _registry:
         held = _locks.setdefault(id(session.get_bind()), threading.Lock())
     held.acquire()
