@@ -53,7 +53,8 @@ def create_many(
                 results[index] = users.create(session, account, source, bodies[index])
         except ScimError as exc:
             results[index] = exc
-    return [r if r is not None else ScimError(500, "the user was not handled") for r in results]
+    assert all(r is not None for r in results)  # every body was refused, batched or single
+    return [r for r in results if r is not None]
 
 
 def _unique(

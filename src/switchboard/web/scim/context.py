@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.db.models import Account, ScimSource
 from switchboard.scim import tokens, write_locks
-from switchboard.scim.errors import ScimError, invalid_syntax
+from switchboard.scim.errors import ScimError, invalid_syntax, invalid_value
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ScimContext:
 
 
 def open_account(request: Request, session: Session, account: str) -> ScimContext:
-    if request.method != "GET":
+    if request.method != "GET" and not request.url.path.endswith("/.search"):
         write_locks.lock_before_writing(session)
     found, source = tokens.authenticate(session, account, request.headers.get("authorization", ""))
     if source is None:
@@ -61,3 +61,10 @@ async def json_body(request: Request) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f" at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
         raise invalid_syntax(f"the body is not valid JSON{where}") from None
+
+
+def search_parameters(body: Any) -> dict[str, Any]:
+    """A POST .search body (a SearchRequest): the list parameters it carries."""
+    if not isinstance(body, dict):
+        raise invalid_value("a search request must be a JSON object (a SearchRequest)")
+    return body

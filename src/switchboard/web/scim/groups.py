@@ -13,10 +13,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from switchboard.scim import group_list, groups, resource_lists
-from switchboard.scim.errors import invalid_value
 from switchboard.scim.listing import list_query
 from switchboard.web.deps import container
-from switchboard.web.scim.context import ScimContext, json_body, note, open_account
+from switchboard.web.scim.context import (
+    ScimContext,
+    json_body,
+    note,
+    open_account,
+    search_parameters,
+)
 from switchboard.web.scim.responses import ScimResponse, resource_response
 
 router = APIRouter()
@@ -48,9 +53,7 @@ def list_groups(request: Request, account: str) -> Response:
 
 @router.post("/Groups/.search")
 def search_groups(request: Request, account: str, body: Any = Depends(json_body)) -> Response:
-    if not isinstance(body, dict):
-        raise invalid_value("a search request must be a JSON object (a SearchRequest)")
-    return _list(request, account, body)
+    return _list(request, account, search_parameters(body))
 
 
 def _list(request: Request, account: str, params: dict[str, Any]) -> Response:

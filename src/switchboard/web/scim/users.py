@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from switchboard.scim import groups, resource_lists, users
-from switchboard.scim.errors import invalid_value
 from switchboard.scim.listing import list_query
 from switchboard.web.deps import container
 from switchboard.web.scim.batching import CreateQueue
-from switchboard.web.scim.context import json_body, note, open_account
+from switchboard.web.scim.context import json_body, note, open_account, search_parameters
 from switchboard.web.scim.responses import ScimResponse, resource_response
 
 router = APIRouter()
@@ -47,9 +46,7 @@ def list_users(request: Request, account: str) -> Response:
 
 @router.post("/Users/.search")
 def search_users(request: Request, account: str, body: Any = Depends(json_body)) -> Response:
-    if not isinstance(body, dict):
-        raise invalid_value("a search request must be a JSON object (a SearchRequest)")
-    return _list(request, account, body)
+    return _list(request, account, search_parameters(body))
 
 
 def _list(request: Request, account: str, params: dict[str, Any]) -> Response:
