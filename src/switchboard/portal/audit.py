@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -20,11 +21,22 @@ from switchboard.db.models import (
     Principal,
     User,
 )
+from switchboard.db.raw_rows import insert_rows, naive_utc
 from switchboard.portal.actors import Actor
 from switchboard.portal.clock_context import now
 
-# The table itself, for executemany without ORM bookkeeping per row.
-AUDIT_EVENTS = Base.metadata.tables["audit_events"]
+# The columns of a bulk write of the trail (``record_many``), in the order of its tuples.
+AUDIT_COLUMNS = (
+    "account_id",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "fields",
+    "created_at",
+    "object_name",
+    "run_number",
+)
 NAME_MAX = 200
 
 
@@ -110,23 +122,31 @@ def record_many(
     object names known to the caller (of objects already deleted, say)."""
     if not changes:
         return
-    stamp = now(session)
-    session.execute(
-        insert(AUDIT_EVENTS),
-        [
-            _row(
-                actor,
-                action,
+    stamp = naive_utc(now(session))
+    known = names or {}
+    # Most changes of a batch name the same fields: their JSON is written once.
+    field_texts: dict[tuple[str, ...], str] = {}
+    rows = []
+    for object_id, fields in changes:
+        key = tuple(fields)
+        text = field_texts.get(key)
+        if text is None:
+            text = field_texts[key] = json.dumps(sorted(set(key)))
+        name = known.get(object_id) or name_in_session(session, object_type, object_id)
+        rows.append(
+            (
                 account_id,
+                actor.label,
+                action,
                 object_type,
-                object_id,
-                fields,
+                str(object_id),
+                text,
                 stamp,
-                (names or {}).get(object_id) or name_in_session(session, object_type, object_id),
+                name[:NAME_MAX] if name else None,
+                actor.run_number,
             )
-            for object_id, fields in changes
-        ],
-    )
+        )
+    insert_rows(session, "audit_events", AUDIT_COLUMNS, rows)
 
 
 def list_events(

@@ -241,7 +241,7 @@ class SyncEngine:
             for item in planner.observe(obs):
                 (ready if planner.may_stream(item) else waiting).append(item)
                 planned += item.action in CHANGES
-            run.progress.note(planned=planned)
+            run.progress.counts["planned"] = planned  # written with the read count
             if len(ready) >= self.chunk_size:
                 execution.write_chunk(ready)
                 ready = []

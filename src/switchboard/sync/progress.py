@@ -95,8 +95,13 @@ class ProgressRecorder:
 
     def counted(self, items: Iterable[T], key: str = "read") -> Iterator[T]:
         """``items``, noting how many have passed under ``key`` as they pass."""
+        if key not in self.counts:
+            raise KeyError(key)
+        counts, clock, interval = self.counts, self.clock, self.interval
         for seen, item in enumerate(items, 1):
-            self.note(**{key: seen})
+            counts[key] = seen  # ``note`` without its checks: this runs once per user
+            if self._written_at is None or clock() - self._written_at >= interval:
+                self.write()
             yield item
 
     def write(self) -> None:

@@ -123,7 +123,11 @@ def _insert(
         results[slot] = user_id
         keys.hold(user_id, str(row["username_key"]), str(row["email_key"]), None)
     changes = [(user_id, created_fields(row)) for user_id, row in zip(ids, rows, strict=True)]
-    writes.created(session, actor, account.id, changes)
+    names: dict[object, str] = {
+        user_id: f"{row['first_name']} {row['last_name']}"
+        for user_id, row in zip(ids, rows, strict=True)
+    }
+    writes.created(session, actor, account.id, changes, names)
     return ids
 
 

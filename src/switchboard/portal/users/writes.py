@@ -6,11 +6,14 @@ listeners)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from operator import itemgetter
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import Base, Media, User
+from switchboard.db.raw_rows import insert_rows, naive_utc
 from switchboard.portal import audit, events
 from switchboard.portal.actors import Actor
 from switchboard.portal.events import UserChanged, UserCreated, UserDeleted, UserRelocated
@@ -18,10 +21,29 @@ from switchboard.portal.numbers import release_held_by
 from switchboard.portal.users.queries import chunks
 
 # Core tables: executemany of one short statement, no ORM bookkeeping per row.
-USERS = Base.metadata.tables["users"]
 MEDIA = Base.metadata.tables["media"]
 
 Changes = Sequence[tuple[int, Sequence[str]]]
+# A new user's columns (``rules.new_row``), in the order a bulk insert's tuples hold them.
+NEW_USER_COLUMNS = (
+    "account_id",
+    "username",
+    "username_key",
+    "first_name",
+    "last_name",
+    "email",
+    "email_key",
+    "location_id",
+    "extension",
+    "license_id",
+    "status",
+    "source",
+    "directory_id",
+    "created_at",
+    "updated_at",
+)
+STAMP_POSITIONS = (NEW_USER_COLUMNS.index("created_at"), NEW_USER_COLUMNS.index("updated_at"))
+_new_user_values = itemgetter(*NEW_USER_COLUMNS)
 
 
 def insert_directory_users(
@@ -35,7 +57,19 @@ def insert_directory_users(
     table grows.
     """
     before = session.scalar(select(func.max(User.id))) or 0
-    session.execute(insert(USERS), rows)
+    stamps = {}  # the batch shares one or two stamps: each converted once
+    tuples = []
+    for row in rows:
+        values = list(_new_user_values(row))
+        for at in STAMP_POSITIONS:
+            stamp = values[at]
+            assert isinstance(stamp, datetime)
+            stored = stamps.get(stamp)
+            if stored is None:
+                stored = stamps[stamp] = naive_utc(stamp)
+            values[at] = stored
+        tuples.append(tuple(values))
+    insert_rows(session, "users", NEW_USER_COLUMNS, tuples)
     found = session.execute(
         select(User.directory_id, User.id).where(User.account_id == account_id, User.id > before)
     )
@@ -81,8 +115,15 @@ def move_media(session: Session, owners: Sequence[tuple[int, int]]) -> None:
         )
 
 
-def created(session: Session, actor: Actor, account_id: int, changes: Changes) -> None:
-    _record(session, actor, account_id, "user.created", changes)
+def created(
+    session: Session,
+    actor: Actor,
+    account_id: int,
+    changes: Changes,
+    names: Mapping[object, str] | None = None,
+) -> None:
+    """New users; ``names``: what the trail names them by, for rows the session never held."""
+    _record(session, actor, account_id, "user.created", changes, names)
     events.emit_all(
         session, (UserCreated(account_id, user_id, actor.directory) for user_id, _f in changes)
     )
