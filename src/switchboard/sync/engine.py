@@ -7,8 +7,9 @@ A run starts under the account's lease (``sync.run``), reads the directory into 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from switchboard.directory.errors import GraphError, GraphThrottled
 from switchboard.directory.source import DirectorySource
@@ -17,14 +18,15 @@ from switchboard.portal.errors import ValidationFailed
 from switchboard.sync import lease, queries, readers, run_metrics
 from switchboard.sync.execution import Execution
 from switchboard.sync.failure_text import unexpected_failure
-from switchboard.sync.plan import Action, Observation, PlanItem
-from switchboard.sync.planner import Planner, in_apply_order, plan
+from switchboard.sync.plan import Action, Observation, PlanItem, PortalUser
+from switchboard.sync.planner import in_apply_order, plan
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.ports import DirectoryFactory, SyncServices
 from switchboard.sync.progress import Phase
 from switchboard.sync.readers import Progress, no_progress
 from switchboard.sync.run import Run, RunSummary
 from switchboard.sync.runs import ItemRecord, RunKind, RunStatus, Trigger
+from switchboard.sync.stream_planner import PortalSnapshot, StreamingPlanner, fetch_users
 
 __all__ = ["PreparedRun", "Progress", "RunSummary", "SyncEngine"]
 
@@ -37,6 +39,8 @@ __all__ = ["PreparedRun", "Progress", "RunSummary", "SyncEngine"]
 DELTA_BACKLOG_MAX = 1000
 # Plan items that change the portal: what the run's progress counts as planned.
 CHANGES = frozenset(Action) - {Action.SKIP, Action.ERROR}
+# Observations a full run decides at a time (a Graph page holds up to 999 users).
+PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -219,35 +223,47 @@ class SyncEngine:
         """A full run that carries out what it decides while the directory is still read:
         creates and field updates go in chunks as pages arrive (the read runs ahead in a
         thread); links, relocations, the sweep's deletions and anything that could collide
-        with them wait for the complete read and the deletion guard."""
+        with them wait for the complete read and the deletion guard. Its memory holds a
+        packed snapshot of the account's keys, not its users (``sync.stream_planner``)."""
+        account_id = run.account_id
+
+        def fetch(user_ids: Sequence[int]) -> list[PortalUser]:
+            with self.services.unit_of_work() as session:
+                return fetch_users(session, account_id, user_ids)
+
         with self.services.unit_of_work() as session:
-            planner = Planner(
-                queries.portal_users(session, run.account_id),
+            planner = StreamingPlanner(
+                PortalSnapshot.load(session, account_id),
                 policy,
-                queries.locations(session, run.account_id),
-                guard_creations=queries.scope_changed(session, run.account_id),
+                queries.locations(session, account_id),
+                fetch,
+                guard_creations=queries.scope_changed(session, account_id),
             )
         execution = Execution(self.services, run, policy, full=True, chunk_size=self.chunk_size)
         # Two-way runs compare every user's numbers afterwards; one-way runs keep no user past
-        # its plan, so memory does not grow with the tenant.
+        # its page, so memory does not grow with the tenant.
         kept: list[Observation] = []
         keep = policy.direction == "two_way"
         ready: list[PlanItem] = []
         waiting: list[PlanItem] = []
         planned = 0
-        for obs in run.progress.counted(read.observations(progress, ahead=True)):
+        observations = run.progress.counted(read.observations(progress, ahead=True))
+        page_size = min(PAGE, self.chunk_size)  # a chunk is never held back by its page
+        while page := list(islice(observations, page_size)):
             if keep:
-                kept.append(obs)
-            for item in planner.observe(obs):
+                kept.extend(page)
+            before = planner.unchanged
+            for item in planner.observe_page(page):
                 (ready if planner.may_stream(item) else waiting).append(item)
                 planned += item.action in CHANGES
+            execution.count_unchanged(planner.unchanged - before)
             run.progress.counts["planned"] = planned  # written with the read count
             if len(ready) >= self.chunk_size:
                 execution.write_chunk(ready)
                 ready = []
                 progress("apply", execution.done, None)
         run.progress.enter(Phase.PLANNING)
-        swept = planner.finish(full=True)
+        swept = planner.finish()
         run.progress.note(planned=planned + sum(i.action in CHANGES for i in swept))
         rest = in_apply_order([*ready, *waiting, *swept])
         return execution.complete(planner.plan, rest, kept, links=links, progress=progress)

@@ -63,6 +63,12 @@ class Execution:
             self.run.save_counts(session, {**self.applied, **failed})
         self.run.progress.note(applied=self.changed, errors=self.errors)
 
+    def count_unchanged(self, count: int) -> None:
+        """Users a full run found unchanged without an item (``sync.stream_planner``)."""
+        if count:
+            self.applied["skip"] = self.applied.get("skip", 0) + count
+            self.done += count
+
     def complete(
         self,
         the_plan: Plan,

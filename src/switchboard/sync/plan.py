@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from switchboard.directory.models import DirectoryUser
 from switchboard.sync.mapping import Desired, LocationRef, MappingError, map_user
@@ -80,15 +81,47 @@ class Plan:
     # its creates too (the creation guard).
     hold_reason: str | None = None
     hold_creates: bool = False
+    # Items decided, by action; without ``keep`` the items themselves are not kept (a full run
+    # that carries them out as it reads keeps the ones that wait, see ``sync.stream_planner``).
+    tally: dict[Action, int] = field(default_factory=lambda: dict.fromkeys(Action, 0))
+    keep: bool = True
+
+    def add(self, item: PlanItem) -> None:
+        self.tally[item.action] += 1
+        if self.keep:
+            self.items.append(item)
 
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for item in self.items:
-            counts[item.action.value] += 1
-        return dict(counts)
+        return {action.value: n for action, n in self.tally.items() if n}
 
     def deletions(self) -> list[PlanItem]:
         return [i for i in self.items if i.action is Action.DELETE]
+
+
+class Claims(Protocol):
+    """Keys (case-folded) -> the directory id that claimed them: a dict, or a packed table
+    for a run over a million users (``sync.stream_planner``)."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def __setitem__(self, key: str, directory_id: str, /) -> None: ...
+
+
+class PortalLookups(Protocol):
+    """What the rules look portal users up by (``PortalIndex``, or one page's view of the
+    account in ``sync.stream_planner``)."""
+
+    @property
+    def by_directory_id(self) -> Mapping[str, PortalUser]: ...
+
+    @property
+    def by_email(self) -> Mapping[str, PortalUser]: ...
+
+    @property
+    def by_username(self) -> Mapping[str, PortalUser]: ...
+
+    @property
+    def by_name(self) -> Mapping[tuple[str, str], list[PortalUser]]: ...
 
 
 class PortalIndex:
@@ -142,7 +175,7 @@ class PlanRules:
     enable, disable, delete, skip, or an error saying why not."""
 
     def __init__(
-        self, index: PortalIndex, policy: SyncPolicy, locations: Mapping[str, LocationRef]
+        self, index: PortalLookups, policy: SyncPolicy, locations: Mapping[str, LocationRef]
     ) -> None:
         self.index = index
         self.policy = policy
@@ -150,14 +183,18 @@ class PlanRules:
         self.plan = Plan()
         # Emails and usernames the plan already gives to someone, so two directory users never
         # both claim one; portal users being deleted or relinked free theirs.
-        self.claimed_emails: dict[str, str] = {}
-        self.claimed_usernames: dict[str, str] = {}
+        self.claimed_emails: Claims = {}
+        self.claimed_usernames: Claims = {}
         self.claimed_portal_ids: set[int] = set()
+        self.fresh: list[PlanItem] = []
 
     def add(self, item: PlanItem) -> None:
-        self.plan.items.append(item)
+        self.plan.add(item)
+        self.fresh.append(item)
 
-    def observe(self, obs: Observation) -> None:
+    def observe(self, obs: Observation, mapped: Desired | MappingError | None = None) -> None:
+        """Decide for one observation (``mapped``: its ``map_user``, when the caller has it);
+        the items added are in ``fresh`` until the caller clears it."""
         linked = self.index.by_directory_id.get(obs.id)
         if obs.user is None or not obs.in_scope:
             if linked is not None:
@@ -177,7 +214,8 @@ class PlanRules:
                 )
             return
         user = obs.user
-        mapped = map_user(user, self.policy, self.locations)
+        if mapped is None:
+            mapped = map_user(user, self.policy, self.locations)
         if isinstance(mapped, MappingError):
             self.add(
                 PlanItem(

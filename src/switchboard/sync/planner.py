@@ -75,10 +75,9 @@ class Planner:
         self.seen.add(obs.id)
         if obs.user is not None and obs.in_scope:
             self.in_scope += 1
-        items = self._rules.plan.items
-        start = len(items)
+        self._rules.fresh = []
         self._rules.observe(obs)
-        return items[start:]
+        return self._rules.fresh
 
     @property
     def creates_wait(self) -> bool:
@@ -110,8 +109,7 @@ class Planner:
     def finish(self, *, full: bool, linked_count: int | None = None) -> list[PlanItem]:
         """With ``full``, sweep linked users not observed at all (deleted); then judge the
         deletions against the guard. The items the sweep added."""
-        items = self._rules.plan.items
-        start = len(items)
+        self._rules.fresh = []
         if full:
             for directory_id, user in self.index.by_directory_id.items():
                 if directory_id not in self.seen:
@@ -132,7 +130,7 @@ class Planner:
         )
         self.plan.hold_reason = "; ".join(r for r in (deletions, creations) if r) or None
         self.plan.hold_creates = creations is not None
-        return items[start:]
+        return self._rules.fresh
 
 
 def plan(
@@ -159,7 +157,7 @@ def plan(
 
 
 def _guard(result: Plan, policy: SyncPolicy, linked: int, in_scope: int, full: bool) -> str | None:
-    return deletion_hold(policy, len(result.deletions()), linked, in_scope, full=full)
+    return deletion_hold(policy, result.tally[Action.DELETE], linked, in_scope, full=full)
 
 
 def deletion_hold(
@@ -181,8 +179,7 @@ def deletion_hold(
 
 
 def _creation_guard(result: Plan, policy: SyncPolicy, linked: int) -> str | None:
-    creates = sum(1 for i in result.items if i.action is Action.CREATE)
-    return creation_hold(policy, creates, linked)
+    return creation_hold(policy, result.tally[Action.CREATE], linked)
 
 
 def creation_hold(policy: SyncPolicy, creates: int, linked: int) -> str | None:

@@ -113,6 +113,7 @@ class _Counter:
         self.policy = policy
         self.by_name = {loc.name.casefold(): loc for loc in locations}
         self.planner = planner
+        planner.plan.keep = False  # the preview counts items as they come
         self.result = ScopePreview(by_location={loc.name: 0 for loc in sorted_names(locations)})
         self.outcomes: Counter[str] = Counter()
 
@@ -124,8 +125,6 @@ class _Counter:
         self._required(user, name)
         for item in self.planner.observe(Observation(user.id, user, True)):
             self._outcome(item, name)
-        # The preview counts items as they come; the plan need not keep them.
-        self.planner.plan.items.clear()
 
     def _location(self, user: DirectoryUser, name: str) -> None:
         value = text_of(user, self.policy.mapping.location)
