@@ -46,7 +46,9 @@ class Execution:
         self.policy = policy
         self.full = full
         self.chunk_size = chunk_size
-        self.bulk = BulkState(whole_account=full)
+        # Keys are read per batch, for the users the batch concerns: a full run over 1,000,000
+        # users does not hold the account's keys in memory.
+        self.bulk = BulkState()
         self.failed = self.pending = self.done = 0
         # For the run's progress: users changed and users that failed (errors included).
         self.changed = self.errors = 0

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from switchboard.db.models import SyncRun, SyncRunItem
 from switchboard.portal.clock_context import now
 from switchboard.sync import queries
-from switchboard.sync.plan import Plan
+from switchboard.sync.plan import Action, Plan
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.runs import RunStatus
 
@@ -68,7 +68,7 @@ def hold_for_account(
     session: Session, account_id: int, policy: SyncPolicy, the_plan: Plan, run_id: int
 ) -> None:
     """Hold the plan (``hold_reason``) when the account's other runs say so."""
-    deletions = len(the_plan.deletions())
+    deletions = the_plan.tally[Action.DELETE]
     if not deletions or the_plan.hold_reason is not None:
         return
     waiting = waiting_run(session, account_id, run_id)

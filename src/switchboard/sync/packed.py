@@ -21,13 +21,24 @@ MASK64 = (1 << 64) - 1
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Keys at most this share of the slots: probes stay short.
 MAX_LOAD = 0.7
+# A full table grows this many times over: rehashing a million keys in Python is slow.
+GROWTH = 4
+
+
+def guid_key(value: str) -> int | None:
+    """A canonical GUID's own 128 bits (``guid_of`` gives the text back); None for any other
+    text."""
+    if len(value) == 36 and _GUID.fullmatch(value):
+        return int(value.replace("-", ""), 16)
+    return None
 
 
 def id_key(value: str) -> int:
     """A directory id as a 128-bit key: a canonical GUID's own bits (exact), anything else a
     128-bit digest of it."""
-    if len(value) == 36 and _GUID.fullmatch(value):
-        return int(value.replace("-", ""), 16)
+    key = guid_key(value)
+    if key is not None:
+        return key
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=16).digest(), "big")
 
 
@@ -46,6 +57,8 @@ class PackedTable:
     """Integer keys (one or two 64-bit words) with ``columns`` signed 64-bit values each."""
 
     def __init__(self, *, words: int = 1, columns: int = 0, expected: int = 0) -> None:
+        if columns > 2:
+            raise ValueError("a packed table holds at most two value columns")
         self.words = words
         self.columns = columns
         self.size = 0
@@ -85,8 +98,9 @@ class PackedTable:
     def value(self, slot: int, column: int = 0) -> int:
         return self._values[column][slot]
 
-    def add(self, key: int, *values: int) -> tuple[int, bool]:
-        """Put the key (with its values when new); its slot, and whether it was new."""
+    def add(self, key: int, first: int = 0, second: int = 0) -> tuple[int, bool]:
+        """Put the key (with its values, up to two columns, when new); its slot, and whether
+        it was new."""
         if (self.size + 1) > MAX_LOAD * self.capacity:
             self._grow()
         used, lo, hi, mask = self._used, self._lo, self._hi, self._mask
@@ -101,8 +115,11 @@ class PackedTable:
         lo[i] = low
         if hi is not None:
             hi[i] = high
-        for column, value in zip(self._values, values, strict=True):
-            column[i] = value
+        columns = self._values
+        if columns:
+            columns[0][i] = first
+            if len(columns) > 1:
+                columns[1][i] = second
         self.size += 1
         return i, True
 
@@ -115,7 +132,7 @@ class PackedTable:
     def _grow(self) -> None:
         used, lo, hi, values = self._used, self._lo, self._hi, self._values
         self.size = 0
-        self._allocate(self.capacity * 2)
+        self._allocate(self.capacity * GROWTH)
         for i in range(len(used)):
             if used[i]:
                 key = lo[i] if hi is None else (hi[i] << 64) | lo[i]

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.db.models import User
 from switchboard.sync.mapping import Desired, LocationRef, MappingError, map_user
-from switchboard.sync.packed import MASK64, PackedTable, guid_of, id_key, text_key
+from switchboard.sync.packed import MASK64, PackedTable, guid_key, guid_of, id_key, text_key
 from switchboard.sync.plan import (
     Action,
     Observation,
@@ -43,6 +43,8 @@ from switchboard.sync.queries import PORTAL_USER_COLUMNS
 # Users fetched per query (bound parameters stay well within every driver's limit).
 FETCH_CHUNK = 500
 FetchUsers = Callable[[Sequence[int]], list[PortalUser]]
+# Claims a table is first sized for (a few megabytes; it grows when a run claims more).
+CLAIMS_EXPECTED = 50_000
 # ``PortalSnapshot.seen``: a linked user the read saw, and one it saw unchanged.
 SEEN, UNCHANGED = 1, 2
 
@@ -62,8 +64,8 @@ class PackedClaims:
     """Keys claimed by directory users of this run: key -> the claiming directory id, in
     packed words (a GUID's own bits; other ids, only in tests, kept as text)."""
 
-    def __init__(self, implied: Callable[[str], str | None]) -> None:
-        self.table = PackedTable(words=1, columns=2)
+    def __init__(self, implied: Callable[[str], str | None], *, expected: int = 0) -> None:
+        self.table = PackedTable(words=1, columns=2, expected=expected)
         self.texts: dict[int, str] = {}
         # Claims an unchanged user made without being written down (``StreamingPlanner``).
         self.implied = implied
@@ -78,8 +80,9 @@ class PackedClaims:
         return self.texts.get(claimant) or guid_of(claimant)
 
     def __setitem__(self, key: str, directory_id: str, /) -> None:
-        claimant = id_key(directory_id)
-        if guid_of(claimant) != directory_id:
+        claimant = guid_key(directory_id)
+        if claimant is None:
+            claimant = id_key(directory_id)
             self.texts[claimant] = directory_id
         self.table.add(text_key(key), _signed(claimant >> 64), _signed(claimant & MASK64))
 
@@ -170,13 +173,17 @@ class StreamingPlanner:
         empty = PageIndex({}, {}, {}, snapshot.unlinked.by_name)
         self._rules = PlanRules(empty, policy, self.locations)
         self._rules.plan.keep = False
-        self._rules.claimed_emails = PackedClaims(lambda key: self._implied(key, "email"))
-        self._rules.claimed_usernames = PackedClaims(lambda key: self._implied(key, "username"))
+        self._rules.claimed_emails = PackedClaims(
+            lambda key: self._implied(key, "email"), expected=CLAIMS_EXPECTED
+        )
+        self._rules.claimed_usernames = PackedClaims(
+            lambda key: self._implied(key, "username"), expected=CLAIMS_EXPECTED
+        )
         # Unchanged users of the page being decided: slot -> position in the page.
         self._skipped_here: dict[int, int] = {}
         self._position = 0
         # Directory ids seen that no portal user was linked to (a read may repeat a user).
-        self._new = PackedTable(words=2)
+        self._new = PackedTable(words=2, expected=CLAIMS_EXPECTED)
         self.in_scope = 0
         self.unchanged = 0  # decided without an item: counted in the plan's tally
 

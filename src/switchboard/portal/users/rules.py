@@ -58,6 +58,8 @@ class Extensions:
     highest: int | None
     taken: set[str] = field(default_factory=set)
     _gaps: Iterator[int] | None = None
+    # The first extension handed out after ``highest``: the ones up to ``highest`` are taken.
+    _handed_from: int | None = None
 
     @classmethod
     def load(cls, session: Session, account: Account) -> Extensions:
@@ -79,13 +81,18 @@ class Extensions:
         first, end = 10 ** (self.length - 1), 10**self.length
         candidate = first if self.highest is None else self.highest + 1
         if first <= candidate < end:
+            if self._handed_from is None:
+                self._handed_from = candidate
             self.highest = candidate
-            self.taken.add(str(candidate))
             return str(candidate)
         if self._gaps is None:
             self.taken |= set(
                 session.scalars(select(User.extension).where(User.account_id == self.account_id))
             )
+            # Handed out in order but perhaps not written yet: one range, not one entry each
+            # (a run creating 1,000,000 users keeps no set of them).
+            if self._handed_from is not None and self.highest is not None:
+                self.taken |= {str(n) for n in range(self._handed_from, self.highest + 1)}
             self._gaps = iter(range(first, end))
         for gap in self._gaps:
             if str(gap) not in self.taken:

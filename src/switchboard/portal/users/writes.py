@@ -57,7 +57,7 @@ def insert_directory_users(
     table grows.
     """
     before = session.scalar(select(func.max(User.id))) or 0
-    stamps = {}  # the batch shares one or two stamps: each converted once
+    stamps: dict[datetime, datetime] = {}  # one or two stamps a batch: each converted once
     tuples = []
     for row in rows:
         values = list(_new_user_values(row))
