@@ -204,13 +204,15 @@ class Bench:
             "ratio": seconds / floor["seconds"] if floor["seconds"] else None,
             "work_floor": work["seconds"] if work else None,
             "work_rows": work["rows"] if work else None,
+            "work_write_seconds": work["write_seconds"] if work else None,
             "work_ratio": seconds / work["seconds"] if work and work["seconds"] else None,
             "probe": probed,
         }
 
     def report(self, r: dict[str, Any]) -> None:
         work = (
-            f", work floor {r['work_floor']:.2f} s writing {r['work_rows']}"
+            f", work floor {r['work_floor']:.2f} s, {r['work_write_seconds']:.2f} s of it "
+            f"writing {r['work_rows']}"
             if r["work_floor"] is not None
             else ""
         )

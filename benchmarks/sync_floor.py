@@ -120,6 +120,7 @@ class Chunk:
         self.targets: list[int] = []  # existing users for updates and deletions
         self.users = 0
         self.rows = {"users": 0, "audit_events": 0, "sync_run_items": 0}
+        self.write_seconds = 0.0  # in the database driver: the rest is reading and tuples
         self._reset()
 
     def _reset(self) -> None:
@@ -190,6 +191,7 @@ class Chunk:
 
     def flush(self) -> None:
         db, run_id = self.db, self.run_id
+        began = time.perf_counter()
         audit: list[tuple[object, ...]] = []
         ids = db.create_users(self.creates)
         for user_id, (directory_id, upn) in zip(ids, self.created, strict=True):
@@ -223,6 +225,7 @@ class Chunk:
         db.many(db.insert_audit, audit)
         db.many(db.insert_item, self.items)
         db.commit()
+        self.write_seconds += time.perf_counter() - began
         self.rows["users"] += len(self.creates) + len(self.updates) + len(self.deletes)
         self.rows["audit_events"] += len(audit)
         self.rows["sync_run_items"] += len(self.items)
@@ -302,6 +305,7 @@ def work_floor(client: httpx.Client, fields: str, setup: dict[str, Any]) -> dict
             "cpu_seconds": cpu_seconds() - cpu,
             "rss_mb": peak_rss_mb(),
             "rows": chunk.rows,
+            "write_seconds": chunk.write_seconds,
         }
     finally:
         db.close()
