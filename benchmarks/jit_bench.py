@@ -49,7 +49,8 @@ from graph_read_bench import control, start_emulator
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, create_engine, func, select
-from sync_bench import SECRET, SLUG, database
+from sync_bench import database
+from sync_child import SECRET, SLUG
 
 from switchboard.bootstrap import Container, build
 from switchboard.config import Settings
