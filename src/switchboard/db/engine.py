@@ -44,9 +44,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # With WAL, NORMAL syncs at checkpoints rather than at every commit: the database stays
     # consistent after a crash, and a power cut may lose the last commits, which a sync replays.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # 32 MB of page cache (the default is 2 MB): a 100,000-user account's indexes fit, so bulk
-    # writes of a reconcile do not read their B-tree pages back again and again.
-    cursor.execute("PRAGMA cache_size=-32000")
     cursor.close()
 
 

@@ -21,7 +21,7 @@ from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import User
@@ -103,16 +103,19 @@ class PortalSnapshot:
     @classmethod
     def load(cls, session: Session, account_id: int) -> PortalSnapshot:
         in_account = User.account_id == account_id
-        count = len(session.scalars(select(User.id).where(in_account)).all())
-        linked = PackedTable(words=2, columns=2, expected=count)
-        emails = PackedTable(columns=1, expected=count)
-        usernames = PackedTable(columns=1, expected=count)
-        unlinked: list[PortalUser] = []
+        count = session.scalar(select(func.count()).select_from(User).where(in_account)) or 0
         rows = session.execute(
             select(*PORTAL_USER_COLUMNS).where(in_account).execution_options(yield_per=5000)
         )
-        for row in rows:
-            user = PortalUser(*row)
+        return cls.of((PortalUser(*row) for row in rows), expected=count)
+
+    @classmethod
+    def of(cls, users: Iterable[PortalUser], *, expected: int = 0) -> PortalSnapshot:
+        linked = PackedTable(words=2, columns=2, expected=expected)
+        emails = PackedTable(columns=1, expected=expected)
+        usernames = PackedTable(columns=1, expected=expected)
+        unlinked: list[PortalUser] = []
+        for user in users:
             if user.directory_id is None:
                 unlinked.append(user)
                 continue
