@@ -17,7 +17,6 @@ After the read, linked users the read did not see are swept (deleted), as in ``P
 
 from __future__ import annotations
 
-from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -64,9 +63,16 @@ class PackedClaims:
     """Keys claimed by directory users of this run: key -> the claiming directory id, in
     packed words (a GUID's own bits; other ids, only in tests, kept as text)."""
 
-    def __init__(self, implied: Callable[[str], str | None], *, expected: int = 0) -> None:
+    def __init__(
+        self,
+        implied: Callable[[str], str | None],
+        *,
+        expected: int = 0,
+    ) -> None:
         self.table = PackedTable(words=1, columns=2, expected=expected)
-        self.texts: dict[int, str] = {}
+        self.texts: dict[int, str] = {}  # ids that are no GUID (in tests), by key
+        # The last id seen, with its key: a user claims its email and username in a row.
+        self._last: tuple[str, int] = ("", 0)
         # Claims an unchanged user made without being written down (``StreamingPlanner``).
         self.implied = implied
 
@@ -80,10 +86,14 @@ class PackedClaims:
         return self.texts.get(claimant) or guid_of(claimant)
 
     def __setitem__(self, key: str, directory_id: str, /) -> None:
-        claimant = guid_key(directory_id)
-        if claimant is None:
-            claimant = id_key(directory_id)
-            self.texts[claimant] = directory_id
+        last_id, claimant = self._last
+        if last_id != directory_id:
+            found = guid_key(directory_id)
+            if found is None:
+                found = id_key(directory_id)
+                self.texts[found] = directory_id
+            claimant = found
+            self._last = (directory_id, claimant)
         self.table.add(text_key(key), _signed(claimant >> 64), _signed(claimant & MASK64))
 
 
@@ -279,10 +289,15 @@ class StreamingPlanner:
                         wanted.add(holder)
         users = self.fetch(sorted(wanted)) if wanted else []
         unlinked = snapshot.unlinked
+        emails = {u.email.casefold(): u for u in users}
+        usernames = {u.username.casefold(): u for u in users}
+        if unlinked.by_email:  # a key is held by one user, linked or not: the two never clash
+            emails.update(unlinked.by_email)
+            usernames.update(unlinked.by_username)
         return PageIndex(
             {u.directory_id: u for u in users if u.directory_id},
-            ChainMap({u.email.casefold(): u for u in users}, unlinked.by_email),
-            ChainMap({u.username.casefold(): u for u in users}, unlinked.by_username),
+            emails,
+            usernames,
             unlinked.by_name,
         )
 
