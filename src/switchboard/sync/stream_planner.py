@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.db.models import User
+from switchboard.packed import MASK64, PackedTable, guid_key, guid_of, id_key, text_key
 from switchboard.sync.mapping import Desired, LocationRef, MappingError, map_user
-from switchboard.sync.packed import MASK64, PackedTable, guid_key, guid_of, id_key, text_key
 from switchboard.sync.plan import (
     Action,
     Observation,
