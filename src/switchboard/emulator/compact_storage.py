@@ -132,18 +132,16 @@ class MemberLog:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _entry(self, pos: int) -> tuple[int, str, MemberKind, bool]:
-        flag = self.flags[pos]
-        kind: MemberKind = "group" if flag & _GROUP else "user"
-        return self.versions[pos], self.ids[pos], kind, bool(flag & _ADDED)
-
     def __iter__(self) -> Iterator[tuple[int, str, MemberKind, bool]]:
         return self.since(-1)
 
     def since(self, base: int) -> Iterator[tuple[int, str, MemberKind, bool]]:
         """Entries with a version above ``base``."""
-        for pos in range(bisect.bisect_right(self.versions, base), len(self.ids)):
-            yield self._entry(pos)
+        start = bisect.bisect_right(self.versions, base)
+        entries = zip(self.versions[start:], self.ids[start:], self.flags[start:], strict=True)
+        for version, member_id, flag in entries:
+            kind: MemberKind = "group" if flag & _GROUP else "user"
+            yield version, member_id, kind, bool(flag & _ADDED)
 
 
 _NO_GROUPS: tuple[str, ...] = ()
