@@ -324,14 +324,19 @@ def bench(
     users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Users to create")] = 100_000,
     groups: Annotated[int, typer.Option(min=1, max=10_000, help="Groups to spread them in")] = 200,
     seed: Annotated[int, typer.Option(min=0, help="The same seed, the same tenant")] = 1,
+    churn: Annotated[
+        int,
+        typer.Option(min=0, max=1_000_000, help="Changes to make, then read in one delta round"),
+    ] = 10_000,
     as_json: JsonFlag = False,
 ) -> None:
-    """Seed a large tenant in a temporary folder and read it back over HTTPS."""
+    """Seed a large tenant in a temporary folder, read it back over HTTPS, churn it and read
+    the changes; the emulator runs in its own process, whose peak RSS is reported."""
     from rich.table import Table
 
     from switchboard.emulator.bench import run_bench
 
-    rows = run_bench(users, groups, seed)
+    rows = run_bench(users, groups, seed, churn=churn)
     if as_json:
         typer.echo(
             json.dumps(
@@ -342,6 +347,7 @@ def bench(
                         "seconds": r.seconds,
                         "requests": r.requests,
                         "per_second": r.rate,
+                        "peak_rss_mb": r.peak_rss_mb,
                     }
                     for r in rows
                 ]
@@ -349,10 +355,20 @@ def bench(
         )
         return
     table = Table(title=f"Entra ID emulator benchmark: {users:,} users in {groups} groups")
-    for column in ("step", "objects", "requests", "seconds", "objects/s"):
+    for column in ("step", "objects", "requests", "seconds", "objects/s", "peak RSS MB"):
         table.add_column(column, justify="left" if column == "step" else "right")
     for r in rows:
         table.add_row(
-            r.step, f"{r.objects:,}", str(r.requests or "-"), f"{r.seconds:.2f}", f"{r.rate:,.0f}"
+            r.step,
+            f"{r.objects:,}",
+            str(r.requests or "-"),
+            f"{r.seconds:.2f}",
+            f"{r.rate:,.0f}",
+            f"{r.peak_rss_mb:,.0f}",
         )
     console.print(table)
+    if rows:
+        console.print(
+            f"seed + save: {rows[0].seconds:.1f} s; emulator peak RSS: "
+            f"{max(r.peak_rss_mb for r in rows):,.0f} MB"
+        )

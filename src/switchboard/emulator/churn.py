@@ -51,6 +51,10 @@ class Churner:
                 return uid
         return None
 
+    def forget_ids(self) -> None:
+        """Drop the cached ids (the directory was reset): the next step reads them afresh."""
+        self._ids = []
+
     def _sample_user(self) -> str | None:
         # A cached id list, refreshed now and then: copying 100,000 keys per step would make
         # churn cost O(tenant size). Stale ids are skipped by the caller.
@@ -82,8 +86,7 @@ class Churner:
         if uid is None:
             return False
         given, _ = self.rng.choice(GIVEN_NAMES)
-        props = self.directory.users[uid].props
-        surname = props.get("surname")
+        surname = self.directory.users[uid].get("surname")
         display = f"{given} {surname}" if surname else given
         self.directory.update_user(
             uid, {"givenName": given, "displayName": display, "jobTitle": self.rng.choice(TITLES)}
@@ -103,6 +106,10 @@ class Churner:
         given, g_ascii = self.rng.choice(GIVEN_NAMES)
         surname, s_ascii = self.rng.choice(SURNAMES)
         uid = new_id(self.rng)
+        # A churner seeded like the seed draws ids from the same random stream, so an id can
+        # come round again: draw another rather than fail the step.
+        while uid in d.users or uid in d.groups or uid in d.user_tombstones:
+            uid = new_id(self.rng)
         upn = f"{g_ascii}.{s_ascii}.{uid[:6]}@{d.domain}"
         user = d.create_user(
             {
@@ -125,7 +132,7 @@ class Churner:
         uid = self._pick_active()
         if uid is None:
             return False
-        enabled = bool(self.directory.users[uid].props.get("accountEnabled"))
+        enabled = bool(self.directory.users[uid].get("accountEnabled"))
         self.directory.update_user(uid, {"accountEnabled": not enabled})
         return True
 
@@ -159,7 +166,7 @@ class Churner:
         uid = self._pick_active()
         if uid is None or len(d.groups) < 2:
             return False
-        current = sorted(d.member_of.get(uid, set()))
+        current = sorted(d.member_of.get(uid))
         target = self._sample_group()
         if target in current:
             return False

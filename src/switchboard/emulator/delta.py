@@ -9,13 +9,13 @@ version the round reached. Tokens expire seven days after they were issued (emul
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.emulator.compact_storage import ChangeLog, MemberKind
 from switchboard.emulator.directory import Directory
 from switchboard.emulator.directory_objects import (
     GROUP_DEFAULT_PROPS,
@@ -25,7 +25,6 @@ from switchboard.emulator.directory_objects import (
     DirectoryError,
     Group,
     Kind,
-    MemberKind,
     User,
     bad_request,
 )
@@ -103,7 +102,7 @@ class DeltaEngine:
         self.replays = False
         self.empty_pages = False
 
-    def _log(self, kind: Kind) -> list[tuple[int, str]]:
+    def _log(self, kind: Kind) -> ChangeLog:
         return self.directory.user_log if kind == "users" else self.directory.group_log
 
     def page(self, req: DeltaRequest, base_url: str) -> DeltaPage:
@@ -218,10 +217,7 @@ class DeltaEngine:
         log = self._log(kind)
         wanted = set(ids) if ids else None
         # Resume inside a group whose members spill over pages, else after the cursor.
-        if offset:
-            pos = bisect.bisect_left(log, cursor, key=lambda e: e[0])
-        else:
-            pos = bisect.bisect_right(log, cursor, key=lambda e: e[0])
+        pos = log.first_from(cursor) if offset else log.first_after(cursor)
         items: list[dict[str, Any]] = []
         versions: list[int] = []
         budget = self.page_size
@@ -313,26 +309,25 @@ class DeltaEngine:
 def _member_changes(group: Group, base: int) -> list[tuple[str, MemberKind, bool]]:
     if base == 0:
         return [(mid, k, True) for mid, k in group.members.items()]
-    start = bisect.bisect_right(group.member_log, base, key=lambda e: e[0])
     net: dict[str, tuple[MemberKind, bool]] = {}
-    for _v, mid, k, added in group.member_log[start:]:
+    for _v, mid, k, added in group.member_log.since(base):
         net[mid] = (k, added)
     return [(mid, k, added) for mid, (k, added) in net.items()]
 
 
 def _delta_props(obj: User | Group, names: Any, base: int, minimal: bool) -> dict[str, Any]:
     """Selected properties: never-set ones absent; cleared ones null; minimal = changed only."""
-    props = obj.props
-    pv = obj.prop_versions
+    get = obj.get
+    changed_since = obj.prop_version
     created = obj.created
     out: dict[str, Any] = {"id": obj.id}
     for name in names:
         if name == "id":
             continue
-        changed_after_create = pv.get(name, 0) > base
+        changed_after_create = changed_since(name) > base
         if minimal and base and not changed_after_create and created <= base:
             continue
-        value = props.get(name)
+        value = get(name)
         if value is None or value == []:
             if changed_after_create and base:
                 out[name] = value

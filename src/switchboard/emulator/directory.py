@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from switchboard.emulator.clock import iso
+from switchboard.emulator.compact_storage import MemberKind
 from switchboard.emulator.directory_memory import DirectoryMemory
 from switchboard.emulator.directory_objects import (
     GROUP_PROPS,
@@ -21,7 +22,6 @@ from switchboard.emulator.directory_objects import (
     Change,
     DirectoryError,
     Group,
-    MemberKind,
     User,
     bad_request,
     empty_extension_attributes,
@@ -112,17 +112,18 @@ class Directory(DirectoryMemory):
         uid = object_id or new_id()
         if uid in self.users or uid in self.groups:
             raise bad_request(f"id: an object with id '{uid}' already exists.")
-        clean.setdefault("createdDateTime", iso(self.clock.timestamp()))
+        if "createdDateTime" not in clean:
+            clean["createdDateTime"] = iso(self.clock.timestamp())
         clean.setdefault("businessPhones", [])
         clean.setdefault("onPremisesSyncEnabled", None)
         clean.setdefault("mailNickname", upn.split("@")[0])
         clean.setdefault("userType", "Member")
         clean["id"] = uid
-        user = User(id=uid, props=clean, prop_versions={}, version=0, is_admin=is_admin)
+        user = User(uid, clean, is_admin=is_admin)
         self.users[uid] = user
         self.user_order.append(uid)
-        self.upn_index[upn.lower()] = uid
-        self._log_user(user, clean.keys())
+        self.index_upn(user.get("userPrincipalName"), uid)
+        self._log_user(user, ())
         self._emit(Change("users", uid, "updated", "users"))
         return user
 
@@ -147,7 +148,7 @@ class Directory(DirectoryMemory):
         patch = {k: v for k, v in patch.items() if k != "passwordProfile"}
         validate_user_values(patch)
         touches_phones = bool(set(patch) & PHONE_FIELDS)
-        if touches_phones and user.props.get("onPremisesSyncEnabled"):
+        if touches_phones and user.get("onPremisesSyncEnabled"):
             raise bad_request(
                 "Unable to update the specified properties for on-premises mastered Directory "
                 "Sync objects or objects currently undergoing migration."
@@ -161,19 +162,16 @@ class Directory(DirectoryMemory):
         if "userPrincipalName" in patch:
             self._check_upn(patch["userPrincipalName"], current=user.id)
         if "onPremisesExtensionAttributes" in patch:
-            merged = dict(
-                user.props.get("onPremisesExtensionAttributes") or empty_extension_attributes()
-            )
+            merged = dict(user.get("onPremisesExtensionAttributes") or empty_extension_attributes())
             merged.update(patch["onPremisesExtensionAttributes"])
             patch["onPremisesExtensionAttributes"] = merged
-        changed = [k for k, v in patch.items() if user.props.get(k) != v]
+        changed = [k for k, v in patch.items() if user.get(k) != v]
         if not changed:
             return user
         if "userPrincipalName" in changed:
-            del self.upn_index[user.props["userPrincipalName"].lower()]
-            self.upn_index[patch["userPrincipalName"].lower()] = user.id
-        for k in changed:
-            user.props[k] = patch[k]
+            del self.upn_index[user.get("userPrincipalName").lower()]
+            self.index_upn(patch["userPrincipalName"], user.id)
+        user.set_props({k: patch[k] for k in changed})
         self._log_user(user, changed)
         self._emit(Change("users", user.id, "updated", "users"))
         return user
@@ -181,13 +179,13 @@ class Directory(DirectoryMemory):
     def delete_user(self, key: str) -> None:
         """Soft delete: the user moves to deleted items for 30 days and leaves its groups."""
         user = self.get_user(key)
-        groups = sorted(self.member_of.get(user.id, set()))
+        groups = sorted(self.member_of.get(user.id))
         for gid in groups:
             self.remove_member(gid, user.id)
         user.saved_groups = groups
         user.deleted_at = self.clock.timestamp()
         self.deleted_ids.add(user.id)
-        user.props["deletedDateTime"] = iso(user.deleted_at)
+        user.set_props({"deletedDateTime": iso(user.deleted_at)})
         self._log_user(user, ["deletedDateTime"])
         # Soft deletion reaches subscribers as "updated", as Graph sends it.
         self._emit(Change("users", user.id, "updated", "users"))
@@ -202,13 +200,13 @@ class Directory(DirectoryMemory):
         user = self.deleted_user(object_id)
         user.deleted_at = None
         self.deleted_ids.discard(user.id)
-        user.props["deletedDateTime"] = None
+        user.set_props({"deletedDateTime": None})
         self._log_user(user, ["deletedDateTime"])
         self._emit(Change("users", user.id, "updated", "users"))
         for gid in user.saved_groups:
             if gid in self.groups:
                 self.add_member(gid, user.id)
-        user.saved_groups = []
+        user.saved_groups = ()
         return user
 
     def purge_user(self, object_id: str) -> None:
@@ -216,12 +214,12 @@ class Directory(DirectoryMemory):
         user = self.deleted_user(object_id)
         del self.users[user.id]
         self.deleted_ids.discard(user.id)
-        self.upn_index.pop(user.props["userPrincipalName"].lower(), None)
-        self.member_of.pop(user.id, None)
+        self.upn_index.pop(user.get("userPrincipalName").lower(), None)
+        self.member_of.pop(user.id)
         v = self._bump()
         self.user_tombstones[user.id] = v
         self.dirty_users.add(user.id)
-        self.user_log.append((v, user.id))
+        self.user_log.append(v, user.id)
         self._emit(Change("users", user.id, "deleted", "users"))
 
     def expire_deleted(self) -> int:
@@ -260,7 +258,8 @@ class Directory(DirectoryMemory):
         clean.setdefault("description", None)
         clean.setdefault("groupTypes", [])
         clean.setdefault("mail", None)
-        clean.setdefault("createdDateTime", iso(self.clock.timestamp()))
+        if "createdDateTime" not in clean:
+            clean["createdDateTime"] = iso(self.clock.timestamp())
         group = Group(id=gid, props=clean, prop_versions={}, version=0)
         self.groups[gid] = group
         self._log_group(group, clean.keys())
@@ -289,15 +288,15 @@ class Directory(DirectoryMemory):
         """Security groups are deleted permanently (delta reports reason "deleted")."""
         group = self.get_group(object_id)
         for mid in list(group.members):
-            self.member_of.get(mid, set()).discard(group.id)
-        for parent in list(self.member_of.get(group.id, set())):
+            self.member_of.discard(mid, group.id)
+        for parent in self.member_of.get(group.id):
             self.remove_member(parent, group.id)
-        self.member_of.pop(group.id, None)
+        self.member_of.pop(group.id)
         del self.groups[group.id]
         v = self._bump()
         self.group_tombstones[group.id] = v
         self.dirty_groups.add(group.id)
-        self.group_log.append((v, group.id))
+        self.group_log.append(v, group.id)
         self._emit(Change("groups", group.id, "deleted", "groups"))
 
     def member_kind(self, object_id: str) -> MemberKind:
@@ -321,9 +320,9 @@ class Directory(DirectoryMemory):
         ):
             raise bad_request("Adding this group as a member would create a membership cycle.")
         group.members[member_id] = kind
-        self.member_of.setdefault(member_id, set()).add(group_id)
+        self.member_of.add(member_id, group_id)
         v = self._log_group(group, [])
-        group.member_log.append((v, member_id, kind, True))
+        group.member_log.append(v, member_id, kind, True)
         self._emit(Change("groups", group_id, "updated", "groups"))
         self._emit(Change(f"groups/{group_id}/members", group_id, "updated", "groups"))
 
@@ -332,9 +331,9 @@ class Directory(DirectoryMemory):
         kind = group.members.pop(member_id, None)
         if kind is None:
             raise not_found("member", member_id)
-        self.member_of.get(member_id, set()).discard(group_id)
+        self.member_of.discard(member_id, group_id)
         v = self._log_group(group, [])
-        group.member_log.append((v, member_id, kind, False))
+        group.member_log.append(v, member_id, kind, False)
         self._emit(Change("groups", group_id, "updated", "groups"))
         self._emit(Change(f"groups/{group_id}/members", group_id, "deleted", "groups"))
 
@@ -357,11 +356,11 @@ class Directory(DirectoryMemory):
 
     def transitive_groups_of(self, member_id: str) -> set[str]:
         found: set[str] = set()
-        queue = list(self.member_of.get(member_id, set()))
+        queue = list(self.member_of.get(member_id))
         while queue:
             gid = queue.pop()
             if gid in found:
                 continue
             found.add(gid)
-            queue.extend(self.member_of.get(gid, set()))
+            queue.extend(self.member_of.get(gid))
         return found

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from switchboard.emulator.clock import EmulatorClock
+from switchboard.emulator.compact_storage import ChangeLog, MemberLog, Memberships
 from switchboard.emulator.directory_objects import Change, Group, User
 
 
@@ -26,12 +27,12 @@ class DirectoryMemory:
         self.version = 0
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
-        self.user_log: list[tuple[int, str]] = []
-        self.group_log: list[tuple[int, str]] = []
+        self.user_log = ChangeLog()
+        self.group_log = ChangeLog()
         # Permanently deleted objects: id -> version of the deletion.
         self.user_tombstones: dict[str, int] = {}
         self.group_tombstones: dict[str, int] = {}
-        self.member_of: dict[str, set[str]] = {}
+        self.member_of = Memberships()
         self.upn_index: dict[str, str] = {}
         # Soft-deleted user ids, so deleted items are listed and expired without a full scan.
         self.deleted_ids: set[str] = set()
@@ -57,9 +58,8 @@ class DirectoryMemory:
         if user.created == 0:
             user.created = v
         else:
-            for name in changed:
-                user.prop_versions[name] = v
-        self.user_log.append((v, user.id))
+            user.mark_changed(changed, v)
+        self.user_log.append(v, user.id)
         self.dirty_users.add(user.id)
 
     def _log_group(self, group: Group, changed: Iterable[str]) -> int:
@@ -68,9 +68,8 @@ class DirectoryMemory:
         if group.created == 0:
             group.created = v
         else:
-            for name in changed:
-                group.prop_versions[name] = v
-        self.group_log.append((v, group.id))
+            group.mark_changed(changed, v)
+        self.group_log.append(v, group.id)
         self.dirty_groups.add(group.id)
         return v
 
@@ -79,17 +78,17 @@ class DirectoryMemory:
     def user_row(u: User) -> list[Any]:
         return [
             u.props,
-            u.prop_versions,
+            u.prop_versions or {},
             u.version,
             u.created,
             u.is_admin,
             u.deleted_at,
-            u.saved_groups,
+            list(u.saved_groups),
         ]
 
     @staticmethod
     def group_row(g: Group) -> list[Any]:
-        return [g.props, g.prop_versions, g.version, g.created, g.members, g.member_log]
+        return [g.props, g.prop_versions, g.version, g.created, g.members, list(g.member_log)]
 
     def load_rows(
         self,
@@ -100,15 +99,15 @@ class DirectoryMemory:
     ) -> None:
         """Rebuild memory (indexes and change logs) from persisted rows."""
         for uid, (props, pv, v, created, admin, deleted_at, saved) in users:
-            self.users[uid] = User(uid, props, pv, v, created, admin, deleted_at, saved)
+            user = User(uid, props, pv, v, created, admin, deleted_at, saved)
+            self.users[uid] = user
             if deleted_at is not None:
                 self.deleted_ids.add(uid)
-            self.upn_index[props["userPrincipalName"].lower()] = uid
+            self.index_upn(user.get("userPrincipalName"), uid)
         for gid, (props, pv, v, created, members, mlog) in groups:
-            log = [(e[0], e[1], e[2], e[3]) for e in mlog]
-            self.groups[gid] = Group(gid, props, pv, v, created, members, log)
+            self.groups[gid] = Group(gid, props, pv, v, created, members, MemberLog(mlog))
             for mid in members:
-                self.member_of.setdefault(mid, set()).add(gid)
+                self.member_of.add(mid, gid)
         self.user_order = list(self.users)
         self.user_tombstones = dict(user_tombstones)
         self.group_tombstones = dict(group_tombstones)
@@ -116,5 +115,31 @@ class DirectoryMemory:
         ulog += [(v, i) for i, v in self.user_tombstones.items()]
         glog = [(g.version, g.id) for g in self.groups.values()]
         glog += [(v, i) for i, v in self.group_tombstones.items()]
-        self.user_log = sorted(ulog)
-        self.group_log = sorted(glog)
+        ulog.sort()
+        self.user_log = ChangeLog(ulog)
+        del ulog
+        self.group_log = ChangeLog(sorted(glog))
+
+    def index_upn(self, upn: str, uid: str) -> None:
+        key = upn.lower()
+        # Most names are lower case already: keep one string for both.
+        self.upn_index[upn if key == upn else key] = uid
+
+    def compact_logs(self) -> None:
+        """Drop log entries superseded by a later change of the same object (a delta round
+        skips them anyway), leaving the logs a restart would load; seeding a million users
+        leaves a million superseded group entries, one per membership added."""
+        for log, current in (
+            (self.user_log, self._user_version),
+            (self.group_log, self._group_version),
+        ):
+            kept = ChangeLog((v, i) for v, i in log if current(i) == v)
+            log.versions, log.ids = kept.versions, kept.ids
+
+    def _user_version(self, oid: str) -> int | None:
+        user = self.users.get(oid)
+        return user.version if user is not None else self.user_tombstones.get(oid)
+
+    def _group_version(self, oid: str) -> int | None:
+        group = self.groups.get(oid)
+        return group.version if group is not None else self.group_tombstones.get(oid)

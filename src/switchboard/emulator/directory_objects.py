@@ -5,12 +5,21 @@ tables, the value rules Graph applies to them, and the errors the directory rais
 from __future__ import annotations
 
 import re
+import sys
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from switchboard.emulator.compact_storage import (
+    REPEATED_VALUES,
+    MemberKind,
+    MemberLog,
+    compact_value,
+    shape_of,
+)
+
 Kind = Literal["users", "groups"]
-MemberKind = Literal["user", "group"]
 
 USER_DEFAULT_PROPS: tuple[str, ...] = (
     "businessPhones",
@@ -61,6 +70,12 @@ GROUP_DEFAULT_PROPS: tuple[str, ...] = (
 GROUP_PROPS: frozenset[str] = frozenset({*GROUP_DEFAULT_PROPS, "deletedDateTime"})
 GROUP_READ_ONLY = frozenset({"id", "createdDateTime", "deletedDateTime"})
 SOFT_DELETE_RETENTION_SECONDS = 30 * 24 * 3600
+_STRING_PROPS = USER_PROPS - {
+    "businessPhones",
+    "accountEnabled",
+    "onPremisesSyncEnabled",
+    "onPremisesExtensionAttributes",
+}
 _EXT_KEY = re.compile(r"^extensionAttribute([1-9]|1[0-5])$")
 
 
@@ -87,18 +102,93 @@ def bad_request(message: str) -> DirectoryError:
     return DirectoryError(400, "Request_BadRequest", message)
 
 
-@dataclass(slots=True)
 class User:
-    id: str
-    props: dict[str, Any]
-    # Versions of properties changed after creation; the rest changed at ``created``.
-    prop_versions: dict[str, int]
-    version: int
-    created: int = 0
-    is_admin: bool = False
-    deleted_at: float | None = None
-    # Direct groups at soft-delete time, given back on restore (as Entra does).
-    saved_groups: list[str] = field(default_factory=list)
+    """A user. Its properties are a tuple of values in the order of a ``Shape`` that users with
+    the same property names share (a million users, one shape): ``props`` gives them as a dict,
+    ``get`` reads one, ``set_props`` changes them."""
+
+    __slots__ = (
+        "_values",
+        "created",
+        "deleted_at",
+        "id",
+        "is_admin",
+        "prop_versions",
+        "saved_groups",
+        "shape",
+        "version",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        props: dict[str, Any],
+        prop_versions: dict[str, int] | None = None,
+        version: int = 0,
+        created: int = 0,
+        is_admin: bool = False,
+        deleted_at: float | None = None,
+        saved_groups: Sequence[str] = (),
+    ) -> None:
+        self.id = id
+        shape = self.shape = shape_of(tuple(props))
+        values = [compact_value(v) for v in props.values()]
+        for pos in shape.repeated:
+            if type(values[pos]) is str:
+                values[pos] = sys.intern(values[pos])
+        upn, mail = shape.index.get("userPrincipalName"), shape.index.get("mail")
+        if upn is not None and mail is not None and values[mail] == values[upn]:
+            values[mail] = values[upn]  # mostly the same address: one string
+        self._values = tuple(values)
+        # Versions of properties changed after creation (None until one is); the rest changed
+        # at ``created``.
+        self.prop_versions = prop_versions or None
+        self.version = version
+        self.created = created
+        self.is_admin = is_admin
+        self.deleted_at = deleted_at
+        # Direct groups at soft-delete time, given back on restore (as Entra does).
+        self.saved_groups: Sequence[str] = saved_groups or ()
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, props={self.props!r}, version={self.version})"
+
+    @property
+    def props(self) -> dict[str, Any]:
+        """The properties as a new dict, in the order they were first set."""
+        return {
+            k: list(v) if type(v) is tuple else v
+            for k, v in zip(self.shape.names, self._values, strict=True)
+        }
+
+    def get(self, name: str) -> Any:
+        pos = self.shape.index.get(name)
+        if pos is None:
+            return None
+        value = self._values[pos]
+        return list(value) if type(value) is tuple else value
+
+    def set_props(self, changes: dict[str, Any]) -> None:
+        index = self.shape.index
+        new = [k for k in changes if k not in index]
+        if new:
+            self.shape = self.shape.extended(new)
+            index = self.shape.index
+        values = list(self._values)
+        values.extend([None] * (len(index) - len(values)))
+        for k, v in changes.items():
+            v = compact_value(v)
+            values[index[k]] = sys.intern(v) if k in REPEATED_VALUES and type(v) is str else v
+        self._values = tuple(values)
+
+    def prop_version(self, name: str) -> int:
+        return self.prop_versions.get(name, 0) if self.prop_versions else 0
+
+    def mark_changed(self, names: Iterable[str], version: int) -> None:
+        if self.prop_versions is None:
+            self.prop_versions = {}
+        for name in names:
+            self.prop_versions[name] = version
 
 
 @dataclass(slots=True)
@@ -110,7 +200,17 @@ class Group:
     created: int = 0
     members: dict[str, MemberKind] = field(default_factory=dict)
     # (version, member id, member kind, added?) for members@delta of incremental rounds.
-    member_log: list[tuple[int, str, MemberKind, bool]] = field(default_factory=list)
+    member_log: MemberLog = field(default_factory=MemberLog)
+
+    def get(self, name: str) -> Any:
+        return self.props.get(name)
+
+    def prop_version(self, name: str) -> int:
+        return self.prop_versions.get(name, 0)
+
+    def mark_changed(self, names: Iterable[str], version: int) -> None:
+        for name in names:
+            self.prop_versions[name] = version
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +235,8 @@ def empty_extension_attributes() -> dict[str, str | None]:
 
 def validate_user_values(props: dict[str, Any]) -> None:
     """Graph's value rules for the properties the product writes or reads."""
-    strings = set(USER_PROPS) - {
-        "businessPhones",
-        "accountEnabled",
-        "onPremisesSyncEnabled",
-        "onPremisesExtensionAttributes",
-    }
     for key, value in props.items():
-        if key in strings and value is not None and not isinstance(value, str):
+        if key in _STRING_PROPS and value is not None and not isinstance(value, str):
             raise bad_request(f"Property {key} must be a string or null.")
     if "accountEnabled" in props and not isinstance(props["accountEnabled"], bool):
         raise bad_request("Property accountEnabled must be true or false.")

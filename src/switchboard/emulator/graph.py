@@ -218,7 +218,7 @@ class Graph:
         if action in ("memberOf", "transitiveMemberOf") and m == "GET":
             need(req, READ_GROUPS)
             ids = (
-                d.member_of.get(user.id, set())
+                set(d.member_of.get(user.id))
                 if action == "memberOf"
                 else d.transitive_groups_of(user.id)
             )

@@ -35,10 +35,10 @@ GROUP_TYPE = "#microsoft.graph.group"
 def project(
     obj: User | Group, select: Iterable[str], odata_type: str | None = None
 ) -> dict[str, Any]:
-    props = obj.props
+    get = obj.get
     out: dict[str, Any] = {"@odata.type": odata_type} if odata_type else {}
     for name in select:
-        value = props.get(name)
+        value = get(name)
         if value is None:
             if name == "onPremisesExtensionAttributes":
                 value = empty_extension_attributes()
@@ -103,7 +103,7 @@ def list_page(
         preds.append(parse_search(q["$search"]))
     matched: Iterator[Any] = objects
     if preds:
-        matched = (o for o in objects if all(p(o.props) for p in preds))
+        matched = (o for o in objects if all(p(o) for p in preds))
     if "$orderby" in q:
         key, _, direction = q["$orderby"].partition(" ")
         if key not in ("displayName", "userPrincipalName") or direction.lower() not in (
@@ -119,7 +119,7 @@ def list_page(
         matched = iter(
             sorted(
                 matched,
-                key=lambda o: (o.props.get(key) or "").casefold(),
+                key=lambda o: (o.get(key) or "").casefold(),
                 reverse=direction.lower() == "desc",
             )
         )
@@ -145,7 +145,7 @@ def list_page(
     if positional is not None and "$orderby" not in q and count != "true":
         located = positional(position)
         if preds:
-            located = ((i, o) for i, o in located if all(p(o.props) for p in preds))
+            located = ((i, o) for i, o in located if all(p(o) for p in preds))
         found = list(itertools.islice(located, top + 1))
         more = len(found) > top
         page = [o for _i, o in found[:top]]

@@ -10,11 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from switchboard.emulator.directory_objects import DirectoryError
 
-Predicate = Callable[[dict[str, Any]], bool]
+
+class PropertyReader(Protocol):
+    """An object's properties by name (a user, a group, or a dict); None when not set."""
+
+    def get(self, name: str, /) -> Any: ...
+
+
+Predicate = Callable[[PropertyReader], bool]
 
 FILTERABLE = {
     "users": frozenset(
@@ -360,7 +367,7 @@ def parse_search(raw: str) -> Predicate:
             400, "Request_BadRequest", "Syntax error: $search clauses must be joined by AND/OR."
         )
 
-    def pred(o: dict[str, Any]) -> bool:
+    def pred(o: PropertyReader) -> bool:
         result = clauses[0](o)
         for op, clause in zip(ops, clauses[1:], strict=True):
             result = (result and clause(o)) if op == "AND" else (result or clause(o))
@@ -370,7 +377,7 @@ def parse_search(raw: str) -> Predicate:
 
 
 def _search_clause(prop: str, term: str) -> Predicate:
-    def match(o: dict[str, Any]) -> bool:
+    def match(o: PropertyReader) -> bool:
         value = o.get(prop)
         if not isinstance(value, str):
             return False

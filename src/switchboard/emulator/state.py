@@ -33,6 +33,22 @@ CONTROL_KEY_FILE = "control.key"
 SECRET_FILE = "token-secret"  # noqa: S105 - a file name, not a secret
 
 
+# What a reset replaces; the rest (tenant, clock, listeners) stays.
+_DIRECTORY_CONTENT = (
+    "version",
+    "users",
+    "groups",
+    "user_log",
+    "group_log",
+    "user_tombstones",
+    "group_tombstones",
+    "member_of",
+    "upn_index",
+    "deleted_ids",
+    "user_order",
+)
+
+
 @dataclass
 class SeedOptions:
     users: int = 200
@@ -136,38 +152,18 @@ class Emulator:
         """A fresh directory for the same tenant (apps stay registered)."""
         self.stop_churn()
         d = self.directory
+        if opts.users < 0 or opts.groups < 0:
+            raise ValueError("users/groups: give counts >= 0")
         fresh = Directory(d.tenant_id, d.domain, self.clock)
-        summary = seed_directory(fresh, users=opts.users, groups=opts.groups, seed=opts.seed)
         # Keep the version counter moving forward so old delta tokens cannot alias new state.
-        bump = d.version
-        for u in fresh.users.values():
-            u.version += bump
-            u.created += bump
-        for g in fresh.groups.values():
-            g.version += bump
-            g.created += bump
-            g.member_log = [(v + bump, m, k, a) for v, m, k, a in g.member_log]
-        fresh.user_log = [(v + bump, i) for v, i in fresh.user_log]
-        fresh.group_log = [(v + bump, i) for v, i in fresh.group_log]
-        fresh.version += bump
-        d.__dict__.update(
-            {
-                k: getattr(fresh, k)
-                for k in (
-                    "version",
-                    "users",
-                    "groups",
-                    "user_log",
-                    "group_log",
-                    "user_tombstones",
-                    "group_tombstones",
-                    "member_of",
-                    "upn_index",
-                    "deleted_ids",
-                    "user_order",
-                )
-            }
-        )
+        fresh.version = d.version
+        # Let go of the old objects before making the new ones (a million users each).
+        self.churner.forget_ids()
+        d.__dict__.update({k: getattr(fresh, k) for k in _DIRECTORY_CONTENT})
+        fresh = Directory(d.tenant_id, d.domain, self.clock)
+        fresh.version = d.version
+        summary = seed_directory(fresh, users=opts.users, groups=opts.groups, seed=opts.seed)
+        d.__dict__.update({k: getattr(fresh, k) for k in _DIRECTORY_CONTENT})
         self.notifier.subscriptions.clear()
         self.throttle.reset()
         self.save(full=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from switchboard.emulator.directory import Directory
 
+SAVE_BATCH = 5_000
 SCHEMA = """
 create table if not exists meta (key text primary key, value text not null);
 create table if not exists users (id text primary key, data text not null);
@@ -76,32 +77,12 @@ class Store:
             if full:
                 for table in ("users", "groups", "tombstones"):
                     c.execute(f"delete from {table}")  # noqa: S608 - fixed table names
-            user_rows, group_rows, tomb_rows, gone = [], [], [], []
-            for uid in user_ids:
-                user = d.users.get(uid)
-                if user is not None:
-                    user_rows.append((uid, json.dumps(Directory.user_row(user))))
-                else:
-                    gone.append(("users", uid))
-                    if uid in d.user_tombstones:
-                        tomb_rows.append((uid, "users", d.user_tombstones[uid]))
-            for gid in group_ids:
-                group = d.groups.get(gid)
-                if group is not None:
-                    group_rows.append((gid, json.dumps(Directory.group_row(group))))
-                else:
-                    gone.append(("groups", gid))
-                    if gid in d.group_tombstones:
-                        tomb_rows.append((gid, "groups", d.group_tombstones[gid]))
-            c.executemany("insert or replace into users values (?, ?)", user_rows)
-            c.executemany("insert or replace into groups values (?, ?)", group_rows)
-            c.executemany("insert or replace into tombstones values (?, ?, ?)", tomb_rows)
-            c.executemany(
-                "delete from users where id = ? and ? = 'users'", [(i, k) for k, i in gone]
-            )
-            c.executemany(
-                "delete from groups where id = ? and ? = 'groups'", [(i, k) for k, i in gone]
-            )
+            written = 0
+            # In batches: the rows of a million users at once would hold ~700 MB of JSON.
+            for start in range(0, len(user_ids), SAVE_BATCH):
+                written += self._save_users(d, user_ids[start : start + SAVE_BATCH])
+            for start in range(0, len(group_ids), SAVE_BATCH):
+                written += self._save_groups(d, group_ids[start : start + SAVE_BATCH])
             c.execute("delete from subscriptions")
             c.executemany(
                 "insert into subscriptions values (?, ?)",
@@ -117,4 +98,36 @@ class Store:
             d.dirty_users.update(user_ids)
             d.dirty_groups.update(group_ids)
             raise
-        return len(user_rows) + len(group_rows) + len(tomb_rows)
+        return written
+
+    def _save_users(self, d: Directory, ids: list[str]) -> int:
+        rows, tombs, gone = [], [], []
+        for uid in ids:
+            user = d.users.get(uid)
+            if user is not None:
+                rows.append((uid, json.dumps(Directory.user_row(user))))
+            else:
+                gone.append((uid,))
+                if uid in d.user_tombstones:
+                    tombs.append((uid, "users", d.user_tombstones[uid]))
+        c = self.conn
+        c.executemany("insert or replace into users values (?, ?)", rows)
+        c.executemany("insert or replace into tombstones values (?, ?, ?)", tombs)
+        c.executemany("delete from users where id = ?", gone)
+        return len(rows) + len(tombs)
+
+    def _save_groups(self, d: Directory, ids: list[str]) -> int:
+        rows, tombs, gone = [], [], []
+        for gid in ids:
+            group = d.groups.get(gid)
+            if group is not None:
+                rows.append((gid, json.dumps(Directory.group_row(group))))
+            else:
+                gone.append((gid,))
+                if gid in d.group_tombstones:
+                    tombs.append((gid, "groups", d.group_tombstones[gid]))
+        c = self.conn
+        c.executemany("insert or replace into groups values (?, ?)", rows)
+        c.executemany("insert or replace into tombstones values (?, ?, ?)", tombs)
+        c.executemany("delete from groups where id = ?", gone)
+        return len(rows) + len(tombs)
