@@ -55,6 +55,7 @@ class Execution:
         self.applied: dict[str, int] = {}
         # Rows this run added or removed: enough of them and the planner needs new statistics.
         self.bulk_rows = 0
+        self.analyzed_at = 0  # ``bulk_rows`` when the statistics were last refreshed
 
     def write_chunk(self, items: Sequence[PlanItem]) -> None:
         """Items decided while a full run still reads, in their own transaction with the run's
@@ -63,6 +64,13 @@ class Execution:
             self._apply(session, self._account(session), items)
             failed = {"failed": self.failed} if self.failed else {}
             self.run.save_counts(session, {**self.applied, **failed})
+        if self.bulk_rows >= max(ANALYZE_AFTER_ROWS, 2 * self.analyzed_at):
+            # Each batch looks its keys up by index; a planner that still believes the table
+            # is as empty as it was scans it instead, once per batch. Refreshed each time the
+            # run doubles what it added: a few times a run.
+            with self.services.unit_of_work() as session:
+                statistics.refresh(session, ("users",))
+            self.analyzed_at = self.bulk_rows
         self.run.progress.note(applied=self.changed, errors=self.errors)
 
     def count_unchanged(self, count: int) -> None:
