@@ -4,7 +4,6 @@ waits on the network."""
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -12,11 +11,6 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _DONE = object()
-# How long a thread may hold the interpreter while another waits (Python's default is 5 ms).
-# The reader needs it for each 64 KB of a page it receives; at the default a run planning on
-# the main thread kept it waiting up to 5 ms each time, so a 1 MB page took 80 ms longer to
-# arrive than Graph took to send it, and the read, not the run, set the pace.
-SWITCH_INTERVAL = 0.0005
 
 
 def read_ahead(source: Iterable[T], *, batch: int = 500, depth: int = 8) -> Iterator[T]:
@@ -28,8 +22,6 @@ def read_ahead(source: Iterable[T], *, batch: int = 500, depth: int = 8) -> Iter
     """
     inbox: queue.Queue[list[T] | BaseException | object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
-    if sys.getswitchinterval() > SWITCH_INTERVAL:  # process-wide; other threads gain as well
-        sys.setswitchinterval(SWITCH_INTERVAL)
 
     def put(item: list[T] | BaseException | object) -> bool:
         while not stop.is_set():
