@@ -27,6 +27,7 @@ from switchboard.sync.readers import Progress, no_progress
 from switchboard.sync.run import Run, RunSummary
 from switchboard.sync.runs import ItemRecord, RunKind, RunStatus, Trigger
 from switchboard.sync.stream_planner import PortalSnapshot, StreamingPlanner, fetch_users
+from switchboard.sync.write_behind import WriteBehind
 
 __all__ = ["PreparedRun", "Progress", "RunSummary", "SyncEngine"]
 
@@ -240,6 +241,12 @@ class SyncEngine:
                 guard_creations=queries.scope_changed(session, account_id),
             )
         execution = Execution(self.services, run, policy, full=True, chunk_size=self.chunk_size)
+
+        def write(chunk: list[PlanItem]) -> None:
+            execution.write_chunk(chunk)
+            progress("apply", execution.done, None)
+
+        writer = WriteBehind(write)
         # Two-way runs compare every user's numbers afterwards; one-way runs keep no user past
         # its page, so memory does not grow with the tenant.
         kept: list[Observation] = []
@@ -249,19 +256,23 @@ class SyncEngine:
         planned = 0
         observations = run.progress.counted(read.observations(progress, ahead=True))
         page_size = min(PAGE, self.chunk_size)  # a chunk is never held back by its page
-        while page := list(islice(observations, page_size)):
-            if keep:
-                kept.extend(page)
-            before = planner.unchanged
-            for item in planner.observe_page(page):
-                (ready if planner.may_stream(item) else waiting).append(item)
-                planned += item.action in CHANGES
-            execution.count_unchanged(planner.unchanged - before)
-            run.progress.counts["planned"] = planned  # written with the read count
-            if len(ready) >= self.chunk_size:
-                execution.write_chunk(ready)
-                ready = []
-                progress("apply", execution.done, None)
+        try:
+            while page := list(islice(observations, page_size)):
+                if keep:
+                    kept.extend(page)
+                before = planner.unchanged
+                for item in planner.observe_page(page):
+                    (ready if planner.may_stream(item) else waiting).append(item)
+                    planned += item.action in CHANGES
+                execution.count_unchanged(planner.unchanged - before)
+                run.progress.counts["planned"] = planned  # written with the read count
+                if len(ready) >= self.chunk_size:
+                    writer.put(ready)
+                    ready = []
+        except BaseException:
+            writer.join(quiet=True)  # the chunks handed over still land
+            raise
+        writer.join()
         run.progress.enter(Phase.PLANNING)
         swept = planner.finish()
         run.progress.note(planned=planned + sum(i.action in CHANGES for i in swept))

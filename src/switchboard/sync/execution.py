@@ -49,7 +49,10 @@ class Execution:
         # Keys are read per batch, for the users the batch concerns: a full run over 1,000,000
         # users does not hold the account's keys in memory.
         self.bulk = BulkState()
-        self.failed = self.pending = self.done = 0
+        self.failed = self.pending = self.written = 0
+        # Users a full run found unchanged, counted by the planning thread (the writes may
+        # run in another, ``sync.write_behind``): kept apart so neither updates the other's.
+        self.unchanged = 0
         # For the run's progress: users changed and users that failed (errors included).
         self.changed = self.errors = 0
         self.applied: dict[str, int] = {}
@@ -63,7 +66,7 @@ class Execution:
         with self.services.unit_of_work() as session:
             self._apply(session, self._account(session), items)
             failed = {"failed": self.failed} if self.failed else {}
-            self.run.save_counts(session, {**self.applied, **failed})
+            self.run.save_counts(session, {**self.counts_so_far(), **failed})
         if self.bulk_rows >= max(ANALYZE_AFTER_ROWS, 2 * self.analyzed_at):
             # Each batch looks its keys up by index; a planner that still believes the table
             # is as empty as it was scans it instead, once per batch. Refreshed each time the
@@ -75,9 +78,18 @@ class Execution:
 
     def count_unchanged(self, count: int) -> None:
         """Users a full run found unchanged without an item (``sync.stream_planner``)."""
-        if count:
-            self.applied["skip"] = self.applied.get("skip", 0) + count
-            self.done += count
+        self.unchanged += count
+
+    @property
+    def done(self) -> int:
+        """Users carried out (or found unchanged) so far."""
+        return self.written + self.unchanged
+
+    def counts_so_far(self) -> dict[str, int]:
+        counts = dict(self.applied)
+        if self.unchanged:
+            counts["skip"] = counts.get("skip", 0) + self.unchanged
+        return counts
 
     def complete(
         self,
@@ -187,7 +199,7 @@ class Execution:
         self.pending += sum(1 for r in records if r.state == "pending")
         self.changed += sum(1 for r in records if r.state == "applied")
         self.errors += sum(1 for r in records if r.state == "failed")
-        self.done += len(items)
+        self.written += len(items)
         self.bulk_rows += sum(
             1 for r in records if r.state == "applied" and r.action in ROW_CHANGES
         )
