@@ -347,34 +347,45 @@ class PlanRules:
                 )
             )
 
-    def _correlate(self, directory_id: str, user: DirectoryUser, desired: Desired) -> None:
+    def _candidate(self, directory_id: str, desired: Desired) -> PortalUser | PlanItem | None:
+        """The portal user without a link the directory user is, by email, username or name;
+        an error when several share the name."""
         candidate = self.index.by_email.get(desired.email.casefold())
         if candidate is None or candidate.directory_id:
             same = self.index.by_username.get(desired.username.casefold())
             candidate = same if same is not None and not same.directory_id else None
-        if candidate is None:
-            named = [
-                u
-                for u in self.index.by_name.get(
-                    (desired.first_name.casefold(), desired.last_name.casefold()), []
-                )
-                if not u.directory_id and u.id not in self.claimed_portal_ids
-            ]
-            if len(named) > 1:
-                listed = ", ".join(f"{u.username} (id {u.id})" for u in named)
-                self.add(
-                    PlanItem(
-                        Action.ERROR,
-                        directory_id,
-                        desired.username,
-                        code="ambiguous_match",
-                        message=f"{desired.first_name} {desired.last_name} matches several portal"
-                        f" users: {listed}; give the right one the email {desired.email}, or"
-                        " delete the others",
-                    )
-                )
+        if candidate is not None:
+            return candidate
+        named = [
+            u
+            for u in self.index.by_name.get(
+                (desired.first_name.casefold(), desired.last_name.casefold()), []
+            )
+            if not u.directory_id and u.id not in self.claimed_portal_ids
+        ]
+        if len(named) > 1:
+            listed = ", ".join(f"{u.username} (id {u.id})" for u in named)
+            return PlanItem(
+                Action.ERROR,
+                directory_id,
+                desired.username,
+                code="ambiguous_match",
+                message=f"{desired.first_name} {desired.last_name} matches several portal"
+                f" users: {listed}; give the right one the email {desired.email}, or"
+                " delete the others",
+            )
+        return named[0] if named else None
+
+    def _correlate(self, directory_id: str, user: DirectoryUser, desired: Desired) -> None:
+        # No portal user by name means none to link to (a full run's pages name only users
+        # without a link; ``PortalIndex`` names every user): the common case of a new user.
+        candidate = None
+        if self.index.by_name:
+            found = self._candidate(directory_id, desired)
+            if isinstance(found, PlanItem):
+                self.add(found)
                 return
-            candidate = named[0] if named else None
+            candidate = found
         if candidate is not None and candidate.id not in self.claimed_portal_ids:
             self.claimed_portal_ids.add(candidate.id)
             self._compare(directory_id, candidate, desired, user.account_enabled, Action.LINK)

@@ -93,7 +93,7 @@ def candidates(
     keyed = rows_matching_any(
         session,
         PORTAL_USER_COLUMNS,
-        in_account,
+        account_id,
         [(User.directory_id, ids), (User.email_key, keys), (User.username_key, keys)],
     )
     rows = {row[0]: row for row in [*unlinked, *keyed]}.values()

@@ -155,7 +155,7 @@ class AccountKeys:
         rows = rows_matching_any(
             session,
             (User.id, User.username_key, User.email_key, User.directory_id),
-            User.account_id == account.id,
+            account.id,
             [
                 (User.username_key, [v.username.casefold() for v in values]),
                 (User.email_key, [v.email.casefold() for v in values]),
