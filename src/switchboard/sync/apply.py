@@ -97,12 +97,10 @@ def _one_by_one(session: Session, actor: Actor, account: Account, item: PlanItem
 
 class BulkState:
     """What bulk writes keep across a run's chunks until something else (a one-by-one change)
-    may have moved it: for a full run the whole account's keys, read once; otherwise the
-    extensions in use, the other keys being read per batch."""
+    may have moved it: the extension allocator. The keys a batch could collide with are read
+    per batch, for the users it concerns (a run over 1,000,000 users holds none of them)."""
 
-    def __init__(self, *, whole_account: bool = False) -> None:
-        self.whole_account = whole_account
-        self.keys: AccountKeys | None = None
+    def __init__(self) -> None:
         self.extensions: Extensions | None = None
 
     def keys_for(
@@ -112,17 +110,12 @@ class BulkState:
         values: list[DirectoryValues],
         directory_ids: list[str],
     ) -> AccountKeys:
-        if not self.whole_account:
-            return AccountKeys.load(session, account, values, directory_ids, self.extensions)
-        if self.keys is None:
-            self.keys = AccountKeys.load_all(session, account)
-        return self.keys
+        return AccountKeys.load(session, account, values, directory_ids, self.extensions)
 
     def kept(self, keys: AccountKeys) -> None:
         self.extensions = keys.extensions
 
     def forget(self) -> None:
-        self.keys = None
         self.extensions = None
 
 

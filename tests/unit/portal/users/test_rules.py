@@ -83,7 +83,7 @@ def test_extensions_handed_out_are_free_distinct_and_in_the_plan(
     used: set[int], wanted: int
 ) -> None:
     in_use = {str(n) for n in used}
-    ext = Extensions(7, 2, max(used, default=None), set(in_use))
+    ext = Extensions(7, 2, max(used, default=None))
     handed: list[str] = []
     for _ in range(min(wanted, 90 - len(used))):
         handed.append(ext.next_free(_session(in_use)))
