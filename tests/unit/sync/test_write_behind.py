@@ -33,9 +33,13 @@ def test_the_first_failure_is_raised_and_later_chunks_are_dropped() -> None:
     for n in range(3):
         writer.put(n)
     failed.wait(5)
-    with pytest.raises(RuntimeError, match="went away"):
+
+    def hand_more() -> None:
         for n in range(3, 10):
             writer.put(n)
+
+    with pytest.raises(RuntimeError, match="went away"):
+        hand_more()
     with pytest.raises(RuntimeError, match="went away"):
         writer.join()
     assert written == [0, 1]
