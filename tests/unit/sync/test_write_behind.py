@@ -11,7 +11,9 @@ from switchboard.sync.write_behind import WriteBehind
 
 def test_chunks_are_written_in_order_by_another_thread() -> None:
     written: list[tuple[int, str]] = []
-    writer = WriteBehind(lambda n: written.append((n, threading.current_thread().name)))
+    writer: WriteBehind[int] = WriteBehind(
+        lambda n: written.append((n, threading.current_thread().name))
+    )
     for n in range(50):
         writer.put(n)
     writer.join()
