@@ -95,6 +95,7 @@ class Extensions:
             self._free[at] = 0
             self._cursor = at + 1
             return str(first + at)
+        self._cursor = len(self._free)  # used up: the next ask needs no search
         raise Conflict(
             "every extension of the dial plan is in use",
             field="extension",
