@@ -3,8 +3,8 @@ that does not grow with the account: the rules of ``sync.plan`` page by page, ag
 packed snapshot of the account's keys instead of every portal user as an object.
 
 At the start the run reads each synced user's directory id, user id and a fingerprint of the
-fields the directory owns, and the keys (email, username) linked users hold: a few dozen bytes
-a user (``sync.packed``; ``docs/memory.md`` counts them). Users without a directory link are
+fields the directory owns, and the keys (email, username) linked users hold: about 140 bytes
+a user (``switchboard.packed``; ``docs/memory.md`` counts them). Users without a directory link are
 loaded whole (a correlation looks at them by name). For each page of the read:
 
 - a linked user whose mapped fields match its fingerprint is unchanged: counted, no item (the
