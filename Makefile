@@ -52,7 +52,7 @@ bench-sync: $(STAMP) postgres
 bench-quick: $(STAMP) postgres
 	$(BIN)/python benchmarks/sync_bench.py --quick
 
-# 1,000,000 users in 2,000 groups at 0 ms, SQLite and PostgreSQL: initial, steady, delta-10k,
+# 1,000,000 users in 2,000 groups at 0 ms, SQLite and PostgreSQL: initial and steady,
 # with the portal's user list timed during initial and steady. MILLION_ARGS scales it down,
 # e.g. MILLION_ARGS="--users 200000 --groups 400".
 bench-million: $(STAMP) postgres

@@ -11,7 +11,7 @@ Scenarios, for each database and each added per-request latency, in this order:
   delta-10k  a delta round after --big-changes changes (the policy covers all users, so no
              backlog cap turns it into a full reconcile; the table says so if one did)
   single     one user synced on demand by UPN
---million: 1,000,000 users in 2,000 groups, 0 ms, initial, steady and delta-10k, with the
+--million: 1,000,000 users in 2,000 groups, 0 ms, initial and steady, with the
 portal probe (sync_probe) during initial and steady; --users and --groups scale it down.
 
 The emulator runs in its own process (seeded once, in a temporary folder), so its CPU does not
@@ -49,7 +49,9 @@ from switchboard.db.models import DirectorySyncState, User
 PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 CHILD = Path(__file__).with_name("sync_child.py")
 SCENARIOS = ("initial", "steady", "delta", "delta-10k", "single")
-MILLION_SCENARIOS = ("initial", "steady", "delta-10k")
+# delta-10k's work floor cannot yet write its creates into a full 6-digit dial plan (the engine
+# takes the gaps deletions free; the floor takes the next number): not run at this size.
+MILLION_SCENARIOS = ("initial", "steady")
 WORK_FLOOR = ("initial", "delta", "delta-10k")  # 0 ms rows that write; steady writes little
 PROBED = ("initial", "steady")
 CHURN_SEED = 10_001  # not the seed data's seed: churn would mint the same ids
