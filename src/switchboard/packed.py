@@ -103,6 +103,8 @@ class PackedTable:
         it was new."""
         if (self.size + 1) > MAX_LOAD * self.capacity:
             self._grow()
+        # The probe of ``slot`` again, inline: a run calls this millions of times, and a call
+        # to share it costs a tenth of the work.
         used, lo, hi, mask = self._used, self._lo, self._hi, self._mask
         low = key & MASK64
         high = key >> 64
