@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 from switchboard.directory.models import DirectoryUser
 from switchboard.sync.mapping import Desired, LocationRef, MappingError, map_user
 from switchboard.sync.policy import SyncPolicy
+from switchboard.sync.portal_lookups import Claims, PortalLookups
 
 
 class Action(StrEnum):
@@ -96,32 +96,6 @@ class Plan:
 
     def deletions(self) -> list[PlanItem]:
         return [i for i in self.items if i.action is Action.DELETE]
-
-
-class Claims(Protocol):
-    """Keys (case-folded) -> the directory id that claimed them: a dict, or a packed table
-    for a run over a million users (``sync.stream_planner``)."""
-
-    def get(self, key: str, /) -> str | None: ...
-
-    def __setitem__(self, key: str, directory_id: str, /) -> None: ...
-
-
-class PortalLookups(Protocol):
-    """What the rules look portal users up by (``PortalIndex``, or one page's view of the
-    account in ``sync.stream_planner``)."""
-
-    @property
-    def by_directory_id(self) -> Mapping[str, PortalUser]: ...
-
-    @property
-    def by_email(self) -> Mapping[str, PortalUser]: ...
-
-    @property
-    def by_username(self) -> Mapping[str, PortalUser]: ...
-
-    @property
-    def by_name(self) -> Mapping[tuple[str, str], list[PortalUser]]: ...
 
 
 class PortalIndex:
