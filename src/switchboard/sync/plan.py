@@ -16,6 +16,7 @@ from switchboard.directory.models import DirectoryUser
 from switchboard.sync.mapping import Desired, LocationRef, MappingError, map_user
 from switchboard.sync.policy import SyncPolicy
 from switchboard.sync.portal_lookups import Claims, PortalLookups
+from switchboard.sync.portal_lookups import PortalUser as PortalUser  # named here too
 
 
 class Action(StrEnum):
@@ -28,20 +29,6 @@ class Action(StrEnum):
     RELOCATE = "relocate"
     SKIP = "skip"
     ERROR = "error"
-
-
-@dataclass(frozen=True)
-class PortalUser:
-    """The part of a portal user the plan compares against."""
-
-    id: int
-    username: str
-    first_name: str
-    last_name: str
-    email: str
-    location_id: int
-    status: str
-    directory_id: str | None
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,26 @@
-"""What the plan's rules look portal users up by, and keep claimed keys in: dicts for a plan
-held whole (``sync.planner``), one page's view and packed tables for a full run
-(``sync.stream_planner``)."""
+"""The portal users the plan's rules compare against, what the rules look them up by, and
+where they keep claimed keys: dicts for a plan held whole (``sync.planner``), one page's view
+and packed tables for a full run (``sync.stream_planner``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from switchboard.sync.plan import PortalUser
+
+@dataclass(frozen=True)
+class PortalUser:
+    """The part of a portal user the plan compares against."""
+
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    location_id: int
+    status: str
+    directory_id: str | None
 
 
 class Claims(Protocol):
